@@ -1,0 +1,98 @@
+"""The flow vocabulary: a small, hashable description of flows, groups and their actions.
+
+Desired state is built from these values, compared with what is installed (`reconcile`) and only
+then turned into OpenFlow messages or `ovs-ofctl` text (`render`). Field names are Ryu's OXM names.
+"""
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+# Special ports, named as `ovs-ofctl` prints them.
+IN_PORT = "IN_PORT"
+NORMAL = "NORMAL"
+CONTROLLER = "CONTROLLER"
+FLOOD = "FLOOD"
+
+
+@dataclass(frozen=True)
+class Output:
+    port: object  # an int port number or one of the special ports above
+
+
+@dataclass(frozen=True)
+class OutputReg:
+    """Output to the port number held in bits [ofs..ofs+n_bits) of a register."""
+    field: str
+    ofs: int
+    n_bits: int
+
+
+@dataclass(frozen=True)
+class SetField:
+    field: str
+    value: object
+
+
+@dataclass(frozen=True)
+class Move:
+    src: str
+    dst: str
+    n_bits: int
+    src_ofs: int = 0
+    dst_ofs: int = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    group_id: int
+
+
+@dataclass(frozen=True)
+class Nat:
+    """Conntrack NAT. With no address it only applies the NAT a committed connection already has."""
+    kind: Optional[str] = None   # "dst" or "src"
+    address: Optional[str] = None
+    port: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Ct:
+    zone: int
+    table: Optional[int] = None
+    commit: bool = False
+    nat: Optional[Nat] = None
+    exec_: Tuple[object, ...] = ()
+
+
+Match = Tuple[Tuple[str, object], ...]
+
+
+def match(**fields) -> Match:
+    """A match as a canonical, hashable tuple. A (value, mask) tuple is a masked match."""
+    return tuple(sorted(fields.items()))
+
+
+@dataclass(frozen=True)
+class Flow:
+    table: int
+    priority: int
+    match: Match
+    actions: Tuple[object, ...] = ()
+    goto: Optional[int] = None
+    cookie: int = 0
+
+    @property
+    def key(self):
+        """What identifies a flow in a switch table: two flows with one key cannot coexist."""
+        return (self.table, self.priority, self.match)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    weight: int
+    actions: Tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class SelectGroup:
+    group_id: int
+    buckets: Tuple[Bucket, ...] = field(default=())

@@ -1,0 +1,80 @@
+"""The pipeline, declared once: tables, priority bands, cookie layout, conntrack zone and the
+conntrack mark/label layout. Every other module refers to these names, never to bare numbers.
+
+Reading order of a packet (see README "Reading flow dumps"):
+
+  classify (0) --ARP--> arp (10)
+      |  TCP/UDP to a VIP, or from a member's service port
+      v
+  ct(zone=LB_ZONE, nat) --> conntrack (20) --new--> group:<vip> --bucket: ct(commit, dnat)--> to_member (30)
+                               |--established, request direction--> to_member (30)
+                               |--established, reply direction-----> to_client (40)
+  anything else: NORMAL (plain L2 switching, never through conntrack)
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    id: int
+    name: str
+    purpose: str
+
+
+CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through conntrack; ARP to arp; rest NORMAL")
+ARP = Table(10, "arp", "answer ARP for the balancer's addresses; copy other ARP to the controller")
+CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group")
+TO_MEMBER = Table(30, "to_member", "deliver a (NATed) request to the member's MAC and port")
+TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
+
+TABLES = (CLASSIFY, ARP, CONNTRACK, TO_MEMBER, TO_CLIENT)
+
+
+class Priority:
+    """Priority bands. Higher wins; each band is used by one kind of flow only."""
+    VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
+    MEMBER = 300        # a member's service endpoint (reply catch, delivery)
+    ARP_TO_TABLE = 200  # classify: ARP goes to the arp table
+    ARP_REPLY = 200     # arp: answer a request for one of our addresses
+    ARP_FOR_US = 100    # arp: replies to the controller's probes (sent to one of our MACs)
+    CT_STATE = 100      # conntrack: established traffic by direction
+    DEFAULT = 0         # each table's last resort (NORMAL, or drop)
+
+
+# The one conntrack zone every VIP connection lives in (request and reply must share it for NAT).
+LB_ZONE = 64
+
+# ct_mark holds the VIP id of a connection; ct_label holds where the request came from, so the
+# reply goes back to that MAC and port without any L2 learning.
+CT_LABEL_CLIENT_MAC = (0, 48)    # bits [0..47]: eth_src of the request (client or its router)
+CT_LABEL_CLIENT_PORT = (64, 32)  # bits [64..95]: the switch port the request came in on
+PORT_REG = "reg0"                # scratch register used to output to the recorded port
+
+# Cookie layout: high 32 bits the VIP id, low 32 bits the member id (0: the VIP as a whole).
+# Cookie 0 is the pipeline's own flows. One VIP: cookie=0x<id>00000000/0xffffffff00000000.
+COOKIE_VIP_SHIFT = 32
+COOKIE_VIP_MASK = 0xFFFFFFFF00000000
+PIPELINE_COOKIE = 0
+
+
+def cookie(vip_id, member_id=0):
+    return (vip_id << COOKIE_VIP_SHIFT) | member_id
+
+
+def vip_of_cookie(value):
+    return value >> COOKIE_VIP_SHIFT
+
+
+def group_id(vip_id):
+    """Each VIP owns one select group, numbered like the VIP."""
+    return vip_id
+
+
+# Locally administered MACs for the balancer's own addresses: 02:6c ("l") + the IPv4 address,
+# so a dump shows which address a MAC stands for (02:6c:c6:12:00:64 is 198.18.0.100).
+OWN_MAC_PREFIX = "02:6c:00:00:00:00"
+OWN_MAC_MASK = "ff:ff:00:00:00:00"
+
+
+def own_mac(ipv4):
+    return "02:6c:" + ":".join("%02x" % int(octet) for octet in ipv4.split("."))

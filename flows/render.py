@@ -1,0 +1,191 @@
+"""Desired-state values -> Ryu OpenFlow 1.3 messages, and -> `ovs-ofctl` text.
+
+The text form is what `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` prints for the same flow, so
+golden files, the README walk-through and a live dump read alike.
+"""
+from ryu.ofproto import nicira_ext
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
+
+from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Move, Output, OutputReg,
+                      SetField)
+
+NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
+CT_COMMIT = 1                    # NX_CT_F_COMMIT
+SPECIAL_PORTS = {IN_PORT: ofp.OFPP_IN_PORT, NORMAL: ofp.OFPP_NORMAL,
+                 CONTROLLER: ofp.OFPP_CONTROLLER, FLOOD: ofp.OFPP_FLOOD}
+
+# ---------------------------------------------------------------- Ryu messages
+
+
+def ryu_actions(actions):
+    return [_ryu_action(a) for a in actions]
+
+
+def _ryu_action(action):
+    if isinstance(action, Output):
+        port = SPECIAL_PORTS.get(action.port, action.port)
+        return parser.OFPActionOutput(port, ofp.OFPCML_NO_BUFFER if action.port == CONTROLLER else 0)
+    if isinstance(action, SetField):
+        return parser.OFPActionSetField(**{action.field: action.value})
+    if isinstance(action, Move):
+        return parser.NXActionRegMove(src_field=action.src, dst_field=action.dst, n_bits=action.n_bits,
+                                      src_ofs=action.src_ofs, dst_ofs=action.dst_ofs)
+    if isinstance(action, OutputReg):
+        return parser.NXActionOutputReg(
+            ofs_nbits=nicira_ext.ofs_nbits(action.ofs, action.ofs + action.n_bits - 1),
+            src=action.field, max_len=0)
+    if isinstance(action, Group):
+        return parser.OFPActionGroup(action.group_id)
+    if isinstance(action, Ct):
+        nested = []
+        if action.nat is not None:
+            nested.append(_ryu_nat(action.nat))
+        nested.extend(_ryu_action(a) for a in action.exec_)
+        return parser.NXActionCT(
+            flags=CT_COMMIT if action.commit else 0, zone_src="", zone_ofs_nbits=action.zone,
+            recirc_table=nicira_ext.NX_CT_RECIRC_NONE if action.table is None else action.table,
+            alg=0, actions=nested)
+    raise TypeError("no OpenFlow form for %r" % (action,))
+
+
+def _ryu_nat(nat):
+    if nat.kind is None:
+        return parser.NXActionNAT(flags=0)
+    # Address min + port min + port max: 8 bytes, a length Ryu 4.34 encodes correctly.
+    return parser.NXActionNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC,
+                              range_ipv4_min=nat.address,
+                              range_proto_min=nat.port, range_proto_max=nat.port)
+
+
+def add_flow(datapath, flow):
+    instructions = []
+    if flow.actions:
+        instructions.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, ryu_actions(flow.actions)))
+    if flow.goto is not None:
+        instructions.append(parser.OFPInstructionGotoTable(flow.goto))
+    return parser.OFPFlowMod(datapath, cookie=flow.cookie, table_id=flow.table, command=ofp.OFPFC_ADD,
+                             priority=flow.priority, match=parser.OFPMatch(**dict(flow.match)),
+                             instructions=instructions)
+
+
+def delete_flow(datapath, flow):
+    return parser.OFPFlowMod(datapath, table_id=flow.table, command=ofp.OFPFC_DELETE_STRICT,
+                             priority=flow.priority, match=parser.OFPMatch(**dict(flow.match)),
+                             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+
+
+def group_mod(datapath, group, command):
+    buckets = [parser.OFPBucket(weight=b.weight, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
+                                actions=ryu_actions(b.actions)) for b in group.buckets]
+    return parser.OFPGroupMod(datapath, command=command, type_=ofp.OFPGT_SELECT,
+                              group_id=group.group_id, buckets=buckets)
+
+
+def change_message(datapath, change):
+    """One reconcile.Change -> one OpenFlow message."""
+    if change.op == "add_flow":
+        return add_flow(datapath, change.item)
+    if change.op == "delete_flow":
+        return delete_flow(datapath, change.item)
+    command = {"add_group": ofp.OFPGC_ADD, "modify_group": ofp.OFPGC_MODIFY,
+               "delete_group": ofp.OFPGC_DELETE}[change.op]
+    if command == ofp.OFPGC_DELETE:
+        return parser.OFPGroupMod(datapath, command=command, group_id=change.item.group_id)
+    return group_mod(datapath, change.item, command)
+
+
+def wipe(datapath):
+    """Messages that empty every table and group: the start of a switch's first sync."""
+    return [parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
+                              out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
+            parser.OFPGroupMod(datapath, command=ofp.OFPGC_DELETE, group_id=ofp.OFPG_ALL)]
+
+
+# ---------------------------------------------------------------- ovs-ofctl text
+
+_PROTOCOLS = {(0x0806, None): "arp", (0x0800, None): "ip", (0x0800, 6): "tcp", (0x0800, 17): "udp"}
+_MATCH_NAMES = [  # in the order ovs-ofctl prints them
+    ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
+    ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
+    ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
+]
+_CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
+_NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
+              "arp_sha": ("NXM_NX_ARP_SHA", 48), "arp_tha": ("NXM_NX_ARP_THA", 48),
+              "arp_spa": ("NXM_OF_ARP_SPA", 32), "arp_tpa": ("NXM_OF_ARP_TPA", 32),
+              "ct_label": ("NXM_NX_CT_LABEL", 128), "reg0": ("NXM_NX_REG0", 32),
+              "in_port": ("OXM_OF_IN_PORT", 32)}
+
+
+def match_text(m):
+    fields = dict(m)
+    parts = []
+    if "ct_state" in fields:
+        value, mask = fields["ct_state"]
+        parts.append("ct_state=" + "".join(("+" if value & (1 << i) else "-") + name
+                                           for i, name in enumerate(_CT_STATE_BITS) if mask & (1 << i)))
+    if "ct_mark" in fields:
+        parts.append("ct_mark=%#x" % fields["ct_mark"])
+    if "eth_type" in fields:
+        parts.append(_PROTOCOLS[(fields["eth_type"], fields.get("ip_proto"))])
+    for field, name in _MATCH_NAMES:
+        if field in fields:
+            value = fields[field]
+            parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
+    return ",".join(parts)
+
+
+def _field_text(field, ofs, n_bits):
+    name, width = _NXM_NAMES[field]
+    return "%s[]" % name if (ofs, n_bits) == (0, width) else "%s[%d..%d]" % (name, ofs, ofs + n_bits - 1)
+
+
+def action_text(action):
+    if isinstance(action, Output):
+        if action.port == CONTROLLER:
+            return "CONTROLLER:65535"
+        return action.port if isinstance(action.port, str) else "output:%d" % action.port
+    if isinstance(action, SetField):
+        value = "%#x" % action.value if action.field == "ct_mark" else action.value
+        return "set_field:%s->%s" % (value, action.field)
+    if isinstance(action, Move):
+        return "move:%s->%s" % (_field_text(action.src, action.src_ofs, action.n_bits),
+                                _field_text(action.dst, action.dst_ofs, action.n_bits))
+    if isinstance(action, OutputReg):
+        return "output:" + _field_text(action.field, action.ofs, action.n_bits)
+    if isinstance(action, Group):
+        return "group:%d" % action.group_id
+    if isinstance(action, Ct):
+        args = (["commit"] if action.commit else []) + \
+            (["table=%d" % action.table] if action.table is not None else []) + ["zone=%d" % action.zone]
+        if action.nat is not None:
+            nat = action.nat
+            args.append("nat" if nat.kind is None else "nat(%s=%s:%d)" % (nat.kind, nat.address, nat.port))
+        if action.exec_:
+            args.append("exec(%s)" % ",".join(action_text(a) for a in action.exec_))
+        return "ct(%s)" % ",".join(args)
+    raise TypeError("no text form for %r" % (action,))
+
+
+def flow_text(flow):
+    actions = [action_text(a) for a in flow.actions]
+    if flow.goto is not None:
+        actions.append("goto_table:%d" % flow.goto)
+    match = match_text(flow.match)
+    return "%s%spriority=%d%s actions=%s" % (
+        "cookie=%#x, " % flow.cookie if flow.cookie else "", "table=%d, " % flow.table if flow.table else "",
+        flow.priority, "," + match if match else "", ",".join(actions) or "drop")
+
+
+def group_text(group):
+    buckets = ",".join("bucket=%sactions=%s" % ("" if b.weight == 1 else "weight:%d," % b.weight,
+                                               ",".join(action_text(a) for a in b.actions))
+                       for b in group.buckets)
+    return "group_id=%d,type=select%s" % (group.group_id, "," + buckets if buckets else "")
+
+
+def state_text(state):
+    """A whole switch state as ovs-ofctl would dump it: flows sorted by table and priority, then groups."""
+    flows = sorted(state.flows.values(), key=lambda f: (f.table, -f.priority, flow_text(f)))
+    return "\n".join([flow_text(f) for f in flows] + [group_text(g) for _, g in sorted(state.groups.items())])

@@ -1,0 +1,93 @@
+"""Routed-mode VIP flows: conntrack, one select group per VIP, destination NAT to the member.
+
+A VIP here is anything with `id`, `address`, `port`, `protocol` and `members` (each with `id`,
+`address`, `port`, `weight`), such as `lbctl_app.model.Vip`. `where(ip)` says where a host is on
+this switch: an object with `mac` and `port`, or None while it is unresolved.
+"""
+from flows import pipeline as p
+from flows.ir import (NORMAL, Bucket, Ct, Flow, Group, Move, Nat, Output, OutputReg,
+                      SelectGroup, SetField, match)
+
+ETH_TYPE_IP = 0x0800
+IP_PROTO = {"tcp": 6, "udp": 17}
+
+# ct_state bits, as Open vSwitch defines them.
+CT_NEW, CT_EST, CT_RPL, CT_TRK = 0x01, 0x02, 0x08, 0x20
+
+
+def ct_state(on, off=0):
+    return (on | CT_TRK, on | off | CT_TRK)
+
+
+def l4_match(protocol, **fields):
+    """A match on a TCP/UDP port: `dst=80` becomes tcp_dst or udp_dst."""
+    ports = {"%s_%s" % (protocol, side): port for side, port in fields.pop("ports").items()}
+    return match(eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO[protocol], **fields, **ports)
+
+
+def pipeline_flows():
+    """The conntrack flows shared by all VIPs, and each table's last resort."""
+    return [
+        Flow(p.CLASSIFY.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
+        # Established traffic: ct_mark (the VIP id) picks the right flow in the next table.
+        Flow(p.CONNTRACK.id, p.Priority.CT_STATE,
+             match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST, CT_RPL)), goto=p.TO_MEMBER.id),
+        Flow(p.CONNTRACK.id, p.Priority.CT_STATE,
+             match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
+        # Not a VIP connection after all (e.g. a client talking to a member directly).
+        Flow(p.CONNTRACK.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
+        Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone or unresolved: drop
+        Flow(p.TO_CLIENT.id, p.Priority.DEFAULT, match()),  # VIP gone: drop
+    ]
+
+
+def vip_flows(vip, where):
+    """All flows and the select group of one VIP, given where its members are."""
+    vip_cookie = p.cookie(vip.id)
+    vip_mac = p.own_mac(vip.address)
+    lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
+    flows = [
+        Flow(p.CLASSIFY.id, p.Priority.VIP,
+             l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}),
+             (lookup,), cookie=vip_cookie),
+        Flow(p.CONNTRACK.id, p.Priority.VIP,
+             l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port},
+                      ct_state=ct_state(CT_NEW)),
+             (Group(p.group_id(vip.id)),), cookie=vip_cookie),
+        Flow(p.TO_CLIENT.id, p.Priority.VIP, match(eth_type=ETH_TYPE_IP, ct_mark=vip.id),
+             (SetField("eth_src", vip_mac),
+              Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
+              Move("ct_label", p.PORT_REG, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
+              OutputReg(p.PORT_REG, 0, 16)),
+             cookie=vip_cookie),
+    ]
+    buckets = []
+    for member in vip.members:
+        place = where(member.address)
+        if place is None:
+            continue  # not resolved yet: left out until the controller knows its MAC and port
+        member_cookie = p.cookie(vip.id, member.id)
+        flows.append(Flow(p.CLASSIFY.id, p.Priority.MEMBER,
+                          l4_match(vip.protocol, ipv4_src=member.address, ports={"src": member.port}),
+                          (lookup,), cookie=member_cookie))
+        flows.append(Flow(p.TO_MEMBER.id, p.Priority.MEMBER,
+                          l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
+                                   ct_mark=vip.id),
+                          (SetField("eth_src", vip_mac), SetField("eth_dst", place.mac),
+                           Output(place.port)),
+                          cookie=member_cookie))
+        if member.weight > 0:  # weight 0 drains: no new connections, established ones continue
+            buckets.append(Bucket(member.weight, (commit_to(vip, member),)))
+    return flows, SelectGroup(p.group_id(vip.id), tuple(buckets))
+
+
+def commit_to(vip, member):
+    """A bucket's action: commit the connection with destination NAT to the member, and record in
+    conntrack the VIP (ct_mark) and where the request came from (ct_label) for the replies."""
+    label_mac_ofs, label_mac_bits = p.CT_LABEL_CLIENT_MAC
+    label_port_ofs, label_port_bits = p.CT_LABEL_CLIENT_PORT
+    return Ct(zone=p.LB_ZONE, table=p.TO_MEMBER.id, commit=True,
+              nat=Nat("dst", member.address, member.port),
+              exec_=(SetField("ct_mark", vip.id),
+                     Move("eth_src", "ct_label", label_mac_bits, dst_ofs=label_mac_ofs),
+                     Move("in_port", "ct_label", label_port_bits, dst_ofs=label_port_ofs)))

@@ -1,0 +1,211 @@
+"""VIPs and members: validation of what an operator sends, and the set of VIPs with its rules
+(unique names, one VIP per address/port/protocol). Every change returns a new VipSet, so a rejected
+request leaves the old one untouched."""
+import ipaddress
+import re
+from dataclasses import dataclass, replace
+from typing import Tuple
+
+MODES = ("routed",)
+LATER_MODES = ("dsr", "one-arm")
+PROTOCOLS = ("tcp", "udp")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+MAX_MEMBERS = 256       # Open vSwitch's dp_hash select groups take at most 256 buckets
+MAX_WEIGHT = 256
+VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "members"}
+MEMBER_FIELDS = {"address", "port", "weight"}
+
+
+class LbError(Exception):
+    status = 400
+
+
+class InvalidInput(LbError):
+    """Names the field and the value that were refused."""
+
+    def __init__(self, field, value, why):
+        super().__init__("%s: %s %s" % (field, _show(value), why))
+        self.field = field
+
+
+class NotFound(LbError):
+    status = 404
+
+
+class Conflict(LbError):
+    status = 409
+
+
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True)
+class Member:
+    address: str
+    port: int
+    weight: int = 1
+    id: int = 0      # stable within its VIP; the low half of its flows' cookie
+
+
+@dataclass(frozen=True)
+class Vip:
+    name: str
+    address: str
+    port: int
+    protocol: str = "tcp"
+    mode: str = "routed"
+    members: Tuple[Member, ...] = ()
+    id: int = 0      # stable; the VIP's group id and the high half of its flows' cookie
+
+    def to_dict(self):
+        return {"name": self.name, "address": self.address, "port": self.port,
+                "protocol": self.protocol, "mode": self.mode,
+                "members": [{"address": m.address, "port": m.port, "weight": m.weight}
+                            for m in self.members]}
+
+    @property
+    def service(self):
+        return (self.address, self.port, self.protocol)
+
+
+# ---------------------------------------------------------------- validation
+
+def parse_vip(body, where="", name=None):
+    """A JSON/YAML object -> Vip (ids not yet assigned). `where` prefixes field names in errors
+    (e.g. "vips[2]."); `name`, when given, is the name from the URL."""
+    if not isinstance(body, dict):
+        raise InvalidInput(where.rstrip(".") or "body", body, "is not an object")
+    _no_unknown(body, VIP_FIELDS, where)
+    if name is not None:
+        if "name" in body and body["name"] != name:
+            raise InvalidInput(where + "name", body["name"], "differs from the name in the URL %r" % name)
+        body = dict(body, name=name)
+    vip_name = _required(body, "name", where)
+    if not isinstance(vip_name, str) or not NAME_RE.match(vip_name):
+        raise InvalidInput(where + "name", vip_name,
+                           "is not a name (1-63 letters, digits, '_', '.', '-'; starting with a letter or digit)")
+    address = _ipv4(_required(body, "address", where), where + "address")
+    port = _port(_required(body, "port", where), where + "port")
+    protocol = body.get("protocol", "tcp")
+    if protocol not in PROTOCOLS:
+        raise InvalidInput(where + "protocol", protocol, "is not one of %s" % ", ".join(PROTOCOLS))
+    mode = body.get("mode", "routed")
+    if mode in LATER_MODES:
+        raise InvalidInput(where + "mode", mode, "is not supported yet: only 'routed' is")
+    if mode not in MODES:
+        raise InvalidInput(where + "mode", mode, "is not one of %s" % ", ".join(MODES))
+    members = body.get("members", [])
+    if not isinstance(members, list):
+        raise InvalidInput(where + "members", members, "is not a list")
+    if len(members) > MAX_MEMBERS:
+        raise InvalidInput(where + "members", "%d members" % len(members), "exceeds %d" % MAX_MEMBERS)
+    parsed = tuple(_member(m, "%smembers[%d]." % (where, i), port) for i, m in enumerate(members))
+    seen = {}
+    for i, member in enumerate(parsed):
+        endpoint = (member.address, member.port)
+        if endpoint in seen:
+            raise InvalidInput("%smembers[%d]" % (where, i), "%s:%d" % endpoint,
+                               "duplicates members[%d]" % seen[endpoint])
+        seen[endpoint] = i
+        if member.address == address:
+            raise InvalidInput("%smembers[%d].address" % (where, i), member.address, "is the VIP's own address")
+    return Vip(name=vip_name, address=address, port=port, protocol=protocol, mode=mode, members=parsed)
+
+
+def _member(body, where, default_port):
+    if not isinstance(body, dict):
+        raise InvalidInput(where.rstrip("."), body, "is not an object")
+    _no_unknown(body, MEMBER_FIELDS, where)
+    address = _ipv4(_required(body, "address", where), where + "address")
+    port = _port(body.get("port", default_port), where + "port")
+    weight = body.get("weight", 1)
+    if not _is_int(weight) or not 0 <= weight <= MAX_WEIGHT:
+        raise InvalidInput(where + "weight", weight, "is not an integer from 0 (drain) to %d" % MAX_WEIGHT)
+    return Member(address=address, port=port, weight=weight)
+
+
+def _no_unknown(body, known, where):
+    for key in body:
+        if key not in known:
+            raise InvalidInput(where + str(key), body[key], "is not a known field (known: %s)" % ", ".join(sorted(known)))
+
+
+def _required(body, field, where):
+    if field not in body:
+        raise InvalidInput(where + field, None, "is required")
+    return body[field]
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _port(value, field):
+    if not _is_int(value) or not 1 <= value <= 65535:
+        raise InvalidInput(field, value, "is not a port number from 1 to 65535")
+    return value
+
+
+def _ipv4(value, field):
+    try:
+        address = ipaddress.IPv4Address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None:
+        raise InvalidInput(field, value, "is not an IPv4 address")
+    if address.is_multicast or address.is_unspecified or address.is_loopback or address == ipaddress.IPv4Address("255.255.255.255"):
+        raise InvalidInput(field, value, "is not a unicast host address")
+    return str(address)
+
+
+# ---------------------------------------------------------------- the set of VIPs
+
+@dataclass(frozen=True)
+class VipSet:
+    vips: Tuple[Vip, ...] = ()
+    next_id: int = 1
+
+    def get(self, name):
+        for vip in self.vips:
+            if vip.name == name:
+                return vip
+        raise NotFound("vip %r does not exist" % name)
+
+    def create(self, vip):
+        if any(v.name == vip.name for v in self.vips):
+            raise Conflict("name: vip %r already exists" % vip.name)
+        self._check_service_free(vip, exclude=None)
+        new = replace(vip, id=self.next_id, members=_number_members(vip.members, ()))
+        return VipSet(self.vips + (new,), self.next_id + 1), new
+
+    def replace(self, name, vip):
+        old = self.get(name)
+        self._check_service_free(vip, exclude=name)
+        new = replace(vip, id=old.id, members=_number_members(vip.members, old.members))
+        return VipSet(tuple(new if v.name == name else v for v in self.vips), self.next_id), new
+
+    def delete(self, name):
+        old = self.get(name)
+        return VipSet(tuple(v for v in self.vips if v.name != name), self.next_id), old
+
+    def _check_service_free(self, vip, exclude):
+        for other in self.vips:
+            if other.name != exclude and other.service == vip.service:
+                raise Conflict("address: %s:%d/%s is already served by vip %r"
+                               % (vip.address, vip.port, vip.protocol, other.name))
+
+
+def _number_members(members, previous):
+    """Give each member an id; a member that was there before (same address and port) keeps its id,
+    so its flows keep their cookie across an update."""
+    known = {(m.address, m.port): m.id for m in previous}
+    next_id = max(known.values(), default=0) + 1
+    numbered = []
+    for member in members:
+        member_id = known.get((member.address, member.port))
+        if member_id is None:
+            member_id, next_id = next_id, next_id + 1
+        numbered.append(replace(member, id=member_id))
+    return tuple(numbered)

@@ -1,0 +1,110 @@
+"""The REST API, JSON in and out, served by ryu-manager's WSGI server (--wsapi-host/--wsapi-port).
+
+  GET    /v1/vips            all VIPs
+  POST   /v1/vips            create one (201)
+  GET    /v1/vips/{name}     one VIP, with its cookie and where its members are
+  PUT    /v1/vips/{name}     replace one
+  DELETE /v1/vips/{name}     delete one (204)
+  GET    /v1/hosts           hosts learned from ARP
+  GET    /v1/stats           controller counters (packet-ins, flow changes)
+
+Errors are {"error": "<field>: <value> <why>"} with 400, 404, 409, 413 or 500.
+"""
+import json
+
+from ryu.app.wsgi import ControllerBase, Response, route
+
+from flows import pipeline
+from lbctl_app.model import InvalidInput, LbError, NAME_RE, parse_vip
+
+APP_KEY = "lbctl"
+MAX_BODY = 1 << 20
+NAME = {"name": NAME_RE.pattern.strip("^$")}
+
+
+def _json(status, doc=None):
+    if doc is None:
+        return Response(status=status)
+    return Response(status=status, content_type="application/json", charset="utf-8",
+                    body=json.dumps(doc, indent=1).encode() + b"\n")
+
+
+def _error(status, message):
+    return _json(status, {"error": message})
+
+
+def _body(req):
+    if req.content_length is not None and req.content_length > MAX_BODY:
+        raise _TooLarge()
+    raw = req.body_file.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise _TooLarge()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is not valid JSON (%s)" % e)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _answer(work):
+    """Run one request's work; turn the errors a user can cause into their status codes."""
+    try:
+        status, doc = work()
+    except _TooLarge:
+        return _error(413, "body: larger than %d bytes" % MAX_BODY)
+    except LbError as e:
+        return _error(e.status, str(e))
+    except OSError as e:
+        return _error(500, "state_file: cannot save: %s (nothing was changed)" % e)
+    return _json(status, doc)
+
+
+class LbctlRest(ControllerBase):
+    def __init__(self, req, link, data, **config):
+        super().__init__(req, link, data, **config)
+        self.lb = data[APP_KEY]
+
+    @route("vips", "/v1/vips", methods=["GET"])
+    def list_vips(self, req, **_):
+        return _answer(lambda: (200, [self._describe(v) for v in self.lb.vips.vips]))
+
+    @route("vips", "/v1/vips", methods=["POST"])
+    def create_vip(self, req, **_):
+        return _answer(lambda: (201, self._describe(self.lb.create_vip(parse_vip(_body(req))))))
+
+    @route("vips", "/v1/vips/{name}", methods=["GET"], requirements=NAME)
+    def get_vip(self, req, name, **_):
+        return _answer(lambda: (200, self._describe(self.lb.vips.get(name))))
+
+    @route("vips", "/v1/vips/{name}", methods=["PUT"], requirements=NAME)
+    def replace_vip(self, req, name, **_):
+        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name)))))
+
+    @route("vips", "/v1/vips/{name}", methods=["DELETE"], requirements=NAME)
+    def delete_vip(self, req, name, **_):
+        return _answer(lambda: (204, self.lb.delete_vip(name) and None))
+
+    @route("hosts", "/v1/hosts", methods=["GET"])
+    def list_hosts(self, req, **_):
+        return _answer(lambda: (200, [{"ip": h.ip, "dpid": "%016x" % h.dpid, "mac": h.mac, "port": h.port,
+                                       "first_seen": h.first_seen, "last_seen": h.last_seen,
+                                       "moves": h.moves} for h in self.lb.hosts.all()]))
+
+    @route("stats", "/v1/stats", methods=["GET"])
+    def stats(self, req, **_):
+        return _answer(lambda: (200, dict(self.lb.counters, switches=len(self.lb.switches))))
+
+    def _describe(self, vip):
+        """A VIP as the API shows it: what was configured, plus how to find it on the switch."""
+        doc = vip.to_dict()
+        doc.update(id=vip.id, group_id=pipeline.group_id(vip.id), mac=pipeline.own_mac(vip.address),
+                   cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
+        for shown, member in zip(doc["members"], vip.members):
+            places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)
+                      for dpid in sorted(self.lb.switches)
+                      for place in [self.lb.hosts.where(dpid, member.address)] if place is not None]
+            shown.update(id=member.id, cookie="%#x" % pipeline.cookie(vip.id, member.id), locations=places)
+        return doc

@@ -1,0 +1,94 @@
+"""Where VIPs live between runs: the YAML file an operator writes (read at start when there is no
+saved state yet) and the state file every change is saved to (msgpack, written atomically)."""
+import os
+import tempfile
+
+import msgpack
+import yaml
+
+from lbctl_app.model import InvalidInput, LbError, Member, Vip, VipSet, parse_vip
+
+STATE_FORMAT = 1
+
+
+class StoreError(Exception):
+    """The YAML file or the state file cannot be used; the message says which file and why."""
+
+
+def load_yaml(path):
+    """The VIPs of an operator's YAML file: `vips:` a list of VIP objects as the REST API takes."""
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise StoreError("%s: cannot read: %s" % (path, e))
+    if not isinstance(doc, dict) or not isinstance(doc.get("vips", []), list):
+        raise StoreError("%s: expected a mapping with a list under 'vips'" % path)
+    vips = VipSet()
+    try:
+        for i, body in enumerate(doc.get("vips", [])):
+            vips, _ = vips.create(parse_vip(body, where="vips[%d]." % i))
+    except LbError as e:
+        raise StoreError("%s: %s" % (path, e))
+    return vips
+
+
+def save_state(path, vips):
+    """Write the whole VIP set to `path` so that a crash leaves either the old or the new file."""
+    doc = {"format": STATE_FORMAT, "next_id": vips.next_id,
+           "vips": [dict(v.to_dict(), id=v.id,
+                         members=[{"address": m.address, "port": m.port, "weight": m.weight, "id": m.id}
+                                  for m in v.members]) for v in vips.vips]}
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(msgpack.packb(doc, use_bin_type=True))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_state(path):
+    """The saved VIP set, or None when no state was saved yet."""
+    try:
+        with open(path, "rb") as f:
+            doc = msgpack.unpackb(f.read(), raw=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, msgpack.UnpackException) as e:
+        raise StoreError("%s: cannot read saved state: %s" % (path, e))
+    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        raise StoreError("%s: not an lbctl state file of format %d" % (path, STATE_FORMAT))
+    try:
+        vips = []
+        for i, body in enumerate(doc["vips"]):
+            saved_members = body["members"]
+            plain = dict(body, members=[{k: m[k] for k in ("address", "port", "weight")} for m in saved_members])
+            del plain["id"]
+            vip = parse_vip(plain, where="vips[%d]." % i)
+            members = tuple(Member(m.address, m.port, m.weight, id=s["id"])
+                            for m, s in zip(vip.members, saved_members))
+            vips.append(Vip(vip.name, vip.address, vip.port, vip.protocol, vip.mode, members, id=body["id"]))
+        return VipSet(tuple(vips), doc["next_id"])
+    except (KeyError, TypeError, InvalidInput) as e:
+        raise StoreError("%s: saved state is damaged: %s" % (path, e))
+
+
+def initial_vips(state_file, vips_file):
+    """Saved state wins (it holds every REST change); the YAML file seeds a first start."""
+    saved = load_state(state_file) if state_file else None
+    if saved is not None:
+        return saved, "state file %s" % state_file
+    if vips_file:
+        return load_yaml(vips_file), "VIP file %s" % vips_file
+    return VipSet(), "nothing (no VIP file configured)"

@@ -1,0 +1,111 @@
+"""flows/: the pipeline for a sample configuration, compared with a golden `ovs-ofctl` dump, and the
+changes reconcile asks for when VIPs and members come and go. No switch needed."""
+import os
+
+import pytest
+
+from flows import pipeline
+from flows.desired import SwitchState, desired_state
+from flows.reconcile import diff
+from flows.render import state_text
+from lbctl_app.hosts import Place
+from lbctl_app.model import parse_vip
+from tests.unit.sample import DNS, PLACES, WEB, vip_set
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "web_and_dns.txt")
+
+
+def test_pipeline_matches_golden_dump():
+    text = state_text(desired_state(vip_set(WEB, DNS).vips, PLACES.get)) + "\n"
+    if os.environ.get("LBCTL_REGOLD"):
+        with open(GOLDEN, "w") as f:
+            f.write(text)
+    with open(GOLDEN) as f:
+        assert text == f.read(), "pipeline changed: review, then rerun with LBCTL_REGOLD=1"
+
+
+def test_every_vip_flow_carries_its_vip_in_the_cookie():
+    vips = vip_set(WEB, DNS)
+    state = desired_state(vips.vips, PLACES.get)
+    for flow in state.flows.values():
+        if flow.cookie == pipeline.PIPELINE_COOKIE:
+            assert flow.priority in (pipeline.Priority.DEFAULT, pipeline.Priority.ARP_TO_TABLE,
+                                     pipeline.Priority.ARP_FOR_US, pipeline.Priority.CT_STATE)
+        else:
+            assert pipeline.vip_of_cookie(flow.cookie) in {v.id for v in vips.vips}
+
+
+def test_unresolved_member_is_left_out_of_the_group():
+    vips = vip_set(WEB)
+    state = desired_state(vips.vips, {"198.18.0.11": PLACES["198.18.0.11"]}.get)
+    (group,) = state.groups.values()
+    assert len(group.buckets) == 1
+    assert "198.18.0.12" not in state_text(state) and "198.18.0.13" not in state_text(state)
+
+
+def test_weights_become_bucket_weights_and_zero_drains():
+    state = desired_state(vip_set(WEB, DNS).vips, PLACES.get)
+    assert [b.weight for b in state.groups[1].buckets] == [1, 1, 3]
+    assert [b.weight for b in state.groups[2].buckets] == [1]   # weight 0: no bucket ...
+    delivery = [f for f in state.flows.values() if f.cookie == pipeline.cookie(2, 2)]
+    assert delivery, "... but established connections to a drained member are still delivered"
+
+
+def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
+    both = vip_set(WEB, dict(WEB, name="web2", port=8080))
+    state = desired_state(both.vips, PLACES.get)
+    arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and f.cookie]
+    assert [pipeline.vip_of_cookie(f.cookie) for f in arp] == [1]
+    after, _ = both.delete("web")
+    changes = diff(state, desired_state(after.vips, PLACES.get))
+    readded = [c.item for c in changes if c.op == "add_flow" and c.item.table == pipeline.ARP.id]
+    assert [pipeline.vip_of_cookie(f.cookie) for f in readded] == [2]
+
+
+def test_deleting_a_vip_removes_exactly_its_flows_and_group():
+    vips = vip_set(WEB, DNS)
+    before = desired_state(vips.vips, PLACES.get)
+    after_vips, gone = vips.delete("dns")
+    changes = diff(before, desired_state(after_vips.vips, PLACES.get))
+    assert {c.op for c in changes} == {"delete_flow", "delete_group"}
+    deleted = [c.item for c in changes if c.op == "delete_flow"]
+    assert deleted and all(pipeline.vip_of_cookie(f.cookie) == gone.id for f in deleted)
+    assert len(deleted) == sum(1 for f in before.flows.values() if pipeline.vip_of_cookie(f.cookie) == gone.id)
+    assert [c.item.group_id for c in changes if c.op == "delete_group"] == [gone.id]
+    assert changes[-1].op == "delete_group", "a group goes only after the flows that use it"
+
+
+def test_first_sync_adds_groups_before_the_flows_that_use_them():
+    changes = diff(SwitchState(), desired_state(vip_set(WEB).vips, PLACES.get))
+    ops = [c.op for c in changes]
+    assert ops.index("add_group") < ops.index("add_flow")
+
+
+def test_member_move_rewrites_only_that_members_delivery_flow():
+    vips = vip_set(WEB)
+    before = desired_state(vips.vips, PLACES.get)
+    moved = dict(PLACES, **{"198.18.0.12": Place("0a:00:00:00:00:99", 7)})
+    changes = diff(before, desired_state(vips.vips, moved.get))
+    # Buckets only NAT to the member's address: a new MAC or port leaves the group (and so the
+    # hashing of every connection) alone.
+    assert [(c.op, c.item.table, c.item.cookie) for c in changes] == [
+        ("add_flow", pipeline.TO_MEMBER.id, pipeline.cookie(1, 2))]
+
+
+def test_unchanged_state_needs_no_change():
+    state = desired_state(vip_set(WEB, DNS).vips, PLACES.get)
+    assert diff(state, desired_state(vip_set(WEB, DNS).vips, PLACES.get)) == ()
+
+
+@pytest.mark.parametrize("address, mac", [("198.18.0.100", "02:6c:c6:12:00:64"), ("10.1.2.3", "02:6c:0a:01:02:03")])
+def test_own_macs_are_locally_administered_and_spell_the_address(address, mac):
+    assert pipeline.own_mac(address) == mac
+    assert int(mac.split(":")[0], 16) & 0b10, "locally administered bit"
+    assert not int(mac.split(":")[0], 16) & 0b1, "unicast"
+
+
+def test_member_ids_are_stable_across_a_replace():
+    vips = vip_set(WEB)
+    changed = dict(WEB, members=[WEB["members"][2], {"address": "198.18.0.14", "port": 80}])
+    vips, vip = vips.replace("web", parse_vip(changed, name="web"))
+    assert [(m.address, m.id) for m in vip.members] == [("198.18.0.13", 3), ("198.18.0.14", 4)]

@@ -1,0 +1,92 @@
+"""Validation: every refusal names the field and the value; the VIP set's rules (404, 409)."""
+import pytest
+
+from lbctl_app.model import Conflict, InvalidInput, NotFound, parse_vip
+from tests.unit.sample import WEB, vip_set
+
+
+def member(**fields):
+    return dict(WEB, members=[dict({"address": "198.18.0.11", "port": 80}, **fields)])
+
+
+@pytest.mark.parametrize("body, field, value", [
+    (dict(WEB, address="198.18.0.300"), "address", "198.18.0.300"),
+    (dict(WEB, address="fe80::1"), "address", "fe80::1"),
+    (dict(WEB, address=17), "address", "17"),
+    (dict(WEB, address="224.0.0.1"), "address", "224.0.0.1"),
+    (dict(WEB, port=0), "port", "0"),
+    (dict(WEB, port=65536), "port", "65536"),
+    (dict(WEB, port="80"), "port", "'80'"),
+    (dict(WEB, port=True), "port", "True"),
+    (dict(WEB, protocol="sctp"), "protocol", "sctp"),
+    (dict(WEB, mode="bridge"), "mode", "bridge"),
+    (dict(WEB, name="no spaces"), "name", "no spaces"),
+    (dict(WEB, name=""), "name", "''"),
+    (dict(WEB, colour="blue"), "colour", "blue"),
+    (dict(WEB, members={"address": "198.18.0.11"}), "members", "198.18.0.11"),
+    (member(address="198.18.0.1111"), "members[0].address", "198.18.0.1111"),
+    (member(port=-1), "members[0].port", "-1"),
+    (member(weight=257), "members[0].weight", "257"),
+    (member(weight=1.5), "members[0].weight", "1.5"),
+    (member(address="198.18.0.100"), "members[0].address", "198.18.0.100"),
+    (member(tls=True), "members[0].tls", "True"),
+    (dict(WEB, members=[{"address": "198.18.0.11", "port": 80}, {"address": "198.18.0.11", "port": 80}]),
+     "members[1]", "198.18.0.11:80"),
+])
+def test_invalid_input_names_field_and_value(body, field, value):
+    with pytest.raises(InvalidInput) as e:
+        parse_vip(body)
+    assert e.value.field == field
+    assert str(e.value).startswith(field + ": ") and value in str(e.value)
+
+
+def test_missing_field_is_named():
+    body = dict(WEB)
+    del body["address"]
+    with pytest.raises(InvalidInput, match="^address: None is required"):
+        parse_vip(body)
+
+
+@pytest.mark.parametrize("mode", ["dsr", "one-arm"])
+def test_later_modes_are_refused_clearly(mode):
+    with pytest.raises(InvalidInput, match="mode: '%s' is not supported yet: only 'routed' is" % mode):
+        parse_vip(dict(WEB, mode=mode))
+
+
+def test_defaults():
+    vip = parse_vip({"name": "w", "address": "198.18.0.100", "port": 443,
+                     "members": [{"address": "198.18.0.11"}]})
+    assert (vip.protocol, vip.mode) == ("tcp", "routed")
+    assert (vip.members[0].port, vip.members[0].weight) == (443, 1)
+
+
+def test_name_in_body_must_match_url():
+    with pytest.raises(InvalidInput, match="^name: 'other' differs"):
+        parse_vip(dict(WEB, name="other"), name="web")
+
+
+def test_same_service_twice_is_a_conflict_and_changes_nothing():
+    vips = vip_set(WEB)
+    with pytest.raises(Conflict, match="198.18.0.100:80/tcp is already served by vip 'web'"):
+        vips.create(parse_vip(dict(WEB, name="web2")))
+    assert [v.name for v in vips.vips] == ["web"]
+    vips.create(parse_vip(dict(WEB, name="web-udp", protocol="udp")))   # another protocol is fine
+
+
+def test_same_name_twice_is_a_conflict():
+    with pytest.raises(Conflict, match="'web' already exists"):
+        vip_set(WEB).create(parse_vip(dict(WEB, port=81)))
+
+
+def test_unknown_name_is_not_found():
+    with pytest.raises(NotFound):
+        vip_set(WEB).get("nope")
+    with pytest.raises(NotFound):
+        vip_set(WEB).delete("nope")
+
+
+def test_ids_are_never_reused():
+    vips = vip_set(WEB)
+    vips, _ = vips.delete("web")
+    vips, again = vips.create(parse_vip(WEB))
+    assert again.id == 2

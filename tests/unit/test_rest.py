@@ -1,0 +1,96 @@
+"""The REST API through the real WSGI application and the real app object, with no switch:
+status codes, error messages that name the field, and that a refused request changes nothing."""
+import json
+import os
+
+import pytest
+from ryu import cfg
+from ryu.app.wsgi import WSGIApplication
+from webob import Request
+
+from lbctl_app.app import LoadBalancerApp
+from tests.unit.sample import WEB
+
+
+@pytest.fixture
+def api(tmp_path):
+    conf = cfg.CONF
+    conf([], project="lbctl-test")
+    state = str(tmp_path / "state.msgpack")
+    conf.set_override("state_file", state, group="lbctl")
+    conf.set_override("vips_file", None, group="lbctl")
+    wsgi = WSGIApplication()
+    app = LoadBalancerApp(wsgi=wsgi)
+
+    def call(method, path, body=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        response = Request.blank(path, method=method, body=data,
+                                 content_type="application/json").get_response(wsgi)
+        doc = json.loads(response.body) if response.body else None
+        return response.status_int, doc
+
+    call.state_file = state
+    call.app = app
+    yield call
+    for thread in app.threads:
+        thread.kill()
+    conf.clear_override("state_file", group="lbctl")
+    conf.clear_override("vips_file", group="lbctl")
+
+
+def test_create_get_replace_delete(api):
+    status, doc = api("POST", "/v1/vips", WEB)
+    assert status == 201
+    assert doc["id"] == 1 and doc["cookie"] == "0x100000000/0xffffffff00000000"
+    assert doc["members"][2] == {"address": "198.18.0.13", "port": 80, "weight": 3, "id": 3,
+                                 "cookie": "0x100000003", "locations": []}
+    assert api("GET", "/v1/vips/web")[1] == doc
+    status, doc = api("PUT", "/v1/vips/web", dict(WEB, port=8080))
+    assert (status, doc["port"]) == (200, 8080)
+    assert [v["name"] for v in api("GET", "/v1/vips")[1]] == ["web"]
+    assert api("DELETE", "/v1/vips/web") == (204, None)
+    assert api("GET", "/v1/vips")[1] == []
+
+
+@pytest.mark.parametrize("method, path, body, status, message", [
+    ("POST", "/v1/vips", dict(WEB, address="1.2.3"), 400, "address: '1.2.3' is not an IPv4 address"),
+    ("POST", "/v1/vips", dict(WEB, port=99999), 400, "port: 99999 is not a port number"),
+    ("POST", "/v1/vips", dict(WEB, mode="dsr"), 400, "mode: 'dsr' is not supported yet"),
+    ("POST", "/v1/vips", dict(WEB, members=[{"address": "198.18.0.11"}, {"address": "198.18.0.11"}]),
+     400, "members[1]: '198.18.0.11:80' duplicates members[0]"),
+    ("POST", "/v1/vips", [WEB], 400, "body: "),
+    ("POST", "/v1/vips", dict(WEB, name="web2"), 409, "198.18.0.100:80/tcp is already served by vip 'web'"),
+    ("POST", "/v1/vips", WEB, 409, "'web' already exists"),
+    ("GET", "/v1/vips/nope", None, 404, "'nope' does not exist"),
+    ("PUT", "/v1/vips/nope", dict(WEB, name="nope"), 404, "'nope' does not exist"),
+    ("DELETE", "/v1/vips/nope", None, 404, "'nope' does not exist"),
+    ("PUT", "/v1/vips/web", dict(WEB, name="other"), 400, "name: 'other' differs from the name in the URL"),
+])
+def test_refused_requests_change_nothing(api, method, path, body, status, message):
+    api("POST", "/v1/vips", WEB)
+    before = open(api.state_file, "rb").read()
+    got, doc = api(method, path, body)
+    assert got == status
+    assert message in doc["error"]
+    assert open(api.state_file, "rb").read() == before
+    assert [v["name"] for v in api("GET", "/v1/vips")[1]] == ["web"]
+
+
+def test_malformed_json_is_refused(api):
+    status, doc = api("POST", "/v1/vips", raw=b'{"name": "web",')
+    assert status == 400 and doc["error"].startswith("body: ") and "not valid JSON" in doc["error"]
+    assert not os.path.exists(api.state_file)
+
+
+def test_oversized_body_is_refused(api):
+    status, doc = api("POST", "/v1/vips", raw=b" " * (2 << 20))
+    assert status == 413 and "body" in doc["error"]
+
+
+def test_unwritable_state_file_is_a_500_and_changes_nothing(api, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    api.app.state_file = str(blocker / "state.msgpack")   # its directory is a file: cannot save
+    status, doc = api("POST", "/v1/vips", WEB)
+    assert status == 500 and doc["error"].startswith("state_file: cannot save")
+    assert api("GET", "/v1/vips")[1] == []

@@ -1,0 +1,51 @@
+"""The YAML file and the saved state: round trip, atomic replace, clear errors naming the file."""
+import os
+
+import msgpack
+import pytest
+
+from lbctl_app import store
+from tests.unit.sample import DNS, WEB, vip_set
+
+
+def test_state_round_trip_keeps_ids(tmp_path):
+    vips = vip_set(WEB, DNS)
+    vips, _ = vips.delete("web")
+    path = str(tmp_path / "state.msgpack")
+    store.save_state(path, vips)
+    assert store.load_state(path) == vips
+    assert os.listdir(tmp_path) == ["state.msgpack"], "no temporary file left behind"
+
+
+def test_saved_state_wins_over_the_yaml_file(tmp_path):
+    yaml_file = tmp_path / "vips.yaml"
+    yaml_file.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 80}\n")
+    state = str(tmp_path / "state.msgpack")
+    vips, source = store.initial_vips(state, str(yaml_file))
+    assert [v.name for v in vips.vips] == ["a"] and "VIP file" in source
+    store.save_state(state, vip_set(DNS))
+    vips, source = store.initial_vips(state, str(yaml_file))
+    assert [v.name for v in vips.vips] == ["dns"] and "state file" in source
+
+
+def test_default_yaml_file_is_valid():
+    here = os.path.dirname(__file__)
+    vips = store.load_yaml(os.path.join(here, "..", "..", "config", "vips.yaml"))
+    assert [v.name for v in vips.vips] == ["web"]
+
+
+def test_yaml_error_names_file_and_field(tmp_path):
+    path = tmp_path / "vips.yaml"
+    path.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 70000}\n")
+    with pytest.raises(store.StoreError, match=r"vips.yaml: vips\[0\].port: 70000 is not a port"):
+        store.load_yaml(str(path))
+
+
+def test_damaged_state_is_reported(tmp_path):
+    path = tmp_path / "state.msgpack"
+    path.write_bytes(msgpack.packb({"format": 1, "next_id": 2, "vips": [{"name": "x"}]}))
+    with pytest.raises(store.StoreError, match="saved state is damaged"):
+        store.load_state(str(path))
+    path.write_bytes(b"\xc1garbage")
+    with pytest.raises(store.StoreError, match="cannot read saved state"):
+        store.load_state(str(path))
