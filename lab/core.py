@@ -1,0 +1,355 @@
+"""The Lab: one private Open vSwitch, hosts in network namespaces, nginx members and a Ryu
+controller, all named with a per-run prefix and all listed in the workdir's record file so
+that `stop()` -- here or in a later process -- removes exactly what this run made.
+
+Nothing is added to the root network namespace: no address, no route, no link. The switch
+runs in `<prefix>-switch` (see ovs.py for why); each host is `<prefix>-<name>`.
+"""
+
+import dataclasses
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from hashlib import sha256
+from pathlib import Path
+
+from lab import hosts, ovs
+from lab.cmd import run
+from lab.nginx import NginxFiles
+from lab.record import Record, netns_exists, remove_recorded, same_process, terminate
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OFRELAY = Path(__file__).resolve().with_name("ofrelay.py")
+SWITCH_HOST_NAME = "switch"  # the switch's namespace is <prefix>-switch: no host may take it
+PREFIX = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+DPID = re.compile(r"^[0-9a-f]{16}$")
+CONTROLLER_START_TIMEOUT = 20.0
+
+
+# What a lab runs, and the Debian packages they come in.
+REQUIRED_TOOLS = {"ovs-vswitchd": "openvswitch-switch", "ovsdb-server": "openvswitch-common",
+                  "ovsdb-tool": "openvswitch-common", "ovs-vsctl": "openvswitch-switch",
+                  "ovs-ofctl": "openvswitch-common", "ip": "iproute2", "ethtool": "ethtool",
+                  "nginx": "nginx-light", "curl": "curl"}
+
+
+def unavailable_reason():
+    """Why a lab cannot run on this machine (for a test skip), or None."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces, Open vSwitch)"
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        packages = sorted({REQUIRED_TOOLS[tool] for tool in missing})
+        return f"the lab needs {', '.join(missing)} (apt-get install {' '.join(packages)})"
+    if not ovs.SCHEMA.exists():
+        return f"the lab needs the Open vSwitch schema {ovs.SCHEMA} (openvswitch-switch)"
+    return None
+
+
+def free_tcp_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now (picked by the kernel)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port):
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+def accepts_tcp(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path, lines=20):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Lab:
+    """One run: `start()`, then `add_host()` / `start_http()` / `start_controller()`, and
+    `stop()` at the end, always (a later `start()` in the same workdir also cleans up)."""
+
+    def __init__(self, workdir, prefix, bridge, of_port, dpid=None):
+        if not PREFIX.match(prefix):
+            raise ValueError(f"prefix {prefix!r}: 1-10 lower-case letters and digits, "
+                             "starting with a letter")
+        if len(bridge) > hosts.IFNAMSIZ:
+            raise ValueError(f"bridge {bridge!r}: longer than {hosts.IFNAMSIZ} characters")
+        self.workdir = Path(workdir).resolve()
+        self.prefix = prefix
+        self.bridge = bridge
+        self.of_port = int(of_port)
+        self.dpid = self._dpid(dpid)
+        self.switch_netns = f"{prefix}-{SWITCH_HOST_NAME}"
+        self.hosts = {}
+        self.record = None
+        self.switch = None
+        self._children = {}  # Popen objects of our own children, so that we can reap them
+
+    @classmethod
+    def attach(cls, workdir):
+        """The Lab recorded in workdir, started by another process (e.g. `python -m lab demo
+        up`): run commands in its hosts, read its logs, drive its switch, or stop it."""
+        record = Record(Path(workdir).resolve())
+        if not record.path.exists():
+            raise RuntimeError(f"no lab recorded in {record.path.parent}")
+        info = record.data["lab"]
+        lab = cls(workdir, info["prefix"], info["bridge"], info["of_port"], info["dpid"])
+        lab.record = record
+        lab.switch = ovs.Switch(lab.workdir, lab.switch_netns, record)
+        lab.hosts = {name: hosts.Host(**host) for name, host in record.data["hosts"].items()}
+        return lab
+
+    def _dpid(self, dpid):
+        if dpid is None:
+            return sha256(f"{self.prefix}/{self.bridge}".encode()).hexdigest()[:16]
+        dpid = f"{dpid:016x}" if isinstance(dpid, int) else dpid.lower()
+        if not DPID.match(dpid):
+            raise ValueError(f"dpid {dpid!r}: 16 hex digits")
+        return dpid
+
+    # -- the switch ---------------------------------------------------------------------------
+
+    def start(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        remove_recorded(self.workdir)  # whatever a previous (crashed) run here left behind
+        for stale in self.workdir.glob("*-access.log"):
+            stale.unlink()
+        self.record = Record(self.workdir)
+        self.record.data["lab"] = {"prefix": self.prefix, "bridge": self.bridge,
+                                   "of_port": self.of_port, "dpid": self.dpid,
+                                   "switch_netns": self.switch_netns}
+        self._make_netns(self.switch_netns)
+        self.switch = ovs.Switch(self.workdir, self.switch_netns, self.record)
+        self.switch.start()
+        self.switch.add_bridge(self.bridge, self.dpid)
+        self._start_relay()
+        return self
+
+    def _make_netns(self, name):
+        # Refuse rather than record a namespace we did not make: stop() would delete it.
+        if netns_exists(name):
+            raise RuntimeError(f"network namespace {name} already exists: another run is using "
+                               f"prefix {self.prefix!r}, or a crashed one left it without "
+                               f"a record (remove it with `ip netns del {name}`)")
+        self.record.add_netns(name)
+        hosts.prepare_netns(name)
+
+    @property
+    def _relay_sessions(self):
+        return self.workdir / f"{ovs.OF_RELAY_SOCKET}.sessions"
+
+    def _start_relay(self):
+        sock = self.workdir / ovs.OF_RELAY_SOCKET
+        sock.unlink(missing_ok=True)
+        self._relay_sessions.unlink(missing_ok=True)
+        self.record.add_file(sock)
+        self.record.add_file(self._relay_sessions)
+        proc = self._spawn("ofrelay", [sys.executable, OFRELAY, sock, self.of_port],
+                           self.workdir / "ofrelay.log", f"ofrelay to 127.0.0.1:{self.of_port}")
+        deadline = time.monotonic() + 5.0
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ofrelay did not start:\n{tail(self.workdir / 'ofrelay.log')}")
+            time.sleep(0.02)
+
+    def _spawn(self, key, argv, log_file, what, env=None):
+        """Start a long-lived child in its own session, logging to log_file, and record it.
+
+        It runs in the workdir: ryu-manager loads `lbctl_app` as a file path when a path of
+        that name exists in its working directory, and the repo root has a folder of that name.
+        """
+        with open(log_file, "ab") as log:
+            proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    cwd=self.workdir, start_new_session=True)
+        self._children[key] = proc
+        self.record.add_process(key, proc.pid, what)
+        return proc
+
+    def vsctl(self, *args):
+        """`ovs-vsctl <args>` against this lab's database; returns stdout."""
+        return self.switch.vsctl(*args)
+
+    def ofctl(self, *args, bridge=None):
+        """`ovs-ofctl -O OpenFlow13 <args>` against this lab's switch; returns stdout.
+
+        The switch argument may be left out: `ofctl("add-flow", "priority=0,actions=NORMAL")`
+        and `ofctl("add-flow", lab.bridge, "priority=0,actions=NORMAL")` do the same. The
+        bridge (`bridge` or self.bridge) is inserted after the command unless it is already
+        the first argument after it. Options (`--names`, `-O OpenFlow15`) may come first.
+        """
+        bridge = bridge or self.bridge
+        args = [str(a) for a in args]
+        n_opts = 0
+        while n_opts < len(args) and args[n_opts].startswith("-"):
+            n_opts += 2 if args[n_opts] == "-O" else 1
+        command, rest = args[:n_opts + 1], args[n_opts + 1:]
+        if rest[:1] != [bridge]:
+            rest = [bridge, *rest]
+        return self.switch.ofctl(*command, *rest)
+
+    # -- hosts --------------------------------------------------------------------------------
+
+    def add_host(self, name, ip, prefixlen=24, mac=None, ofport=None, gateway=None):
+        if name == SWITCH_HOST_NAME or name in self.hosts:
+            raise ValueError(f"host name {name!r}: already taken")
+        netns, port_name = hosts.check_names(self.prefix, name)
+        self._make_netns(netns)
+        mac = hosts.make_host(self.switch_netns, netns, port_name, ip, prefixlen, mac, gateway)
+        add_port = ["add-port", self.bridge, port_name]
+        if ofport is not None:
+            add_port += ["--", "set", "interface", port_name, f"ofport_request={ofport}"]
+        self.vsctl(*add_port)
+        actual = int(self.vsctl("get", "interface", port_name, "ofport"))
+        if ofport is not None and actual != ofport:
+            raise RuntimeError(f"host {name}: asked for OpenFlow port {ofport}, got {actual}")
+        host = hosts.Host(name=name, netns=netns, ip=ip, prefixlen=prefixlen, mac=mac,
+                          ofport=actual, port_name=port_name, gateway=gateway)
+        self.hosts[name] = host
+        self.record.data["hosts"][name] = dataclasses.asdict(host)
+        self.record.save()
+        return host
+
+    def host(self, host):
+        """The Host for a Host or a host name."""
+        return host if isinstance(host, hosts.Host) else self.hosts[host]
+
+    def run(self, host, argv, timeout=30, check=True):
+        """Run argv inside the host's namespace; CompletedProcess with text stdout/stderr.
+
+        With check, a non-zero exit raises CommandFailed (a CalledProcessError showing stderr).
+        """
+        return run(["ip", "netns", "exec", self.host(host).netns, *argv],
+                   timeout=timeout, check=check)
+
+    # -- http members -------------------------------------------------------------------------
+
+    def start_http(self, host, ports=(80, 8080)):
+        host = self.host(host)
+        files = NginxFiles(self.workdir, host.name)
+        files.write_config(ports)
+        files.pid_file.unlink(missing_ok=True)
+        files.access_log.touch()
+        # nginx binds its ports before it daemonizes, so they accept once this returns.
+        self.run(host, files.argv())
+        pid = ovs.read_pidfile(files.pid_file)
+        self.record.add_process(f"nginx-{host.name}", pid, f"nginx master in {host.netns}")
+
+    def stop_http(self, host):
+        """Stop the host's nginx (a member going down); start_http brings it back."""
+        key = f"nginx-{self.host(host).name}"
+        entry = self.record.data["processes"].get(key)
+        if entry:
+            terminate(entry)
+            self.record.drop_process(key)
+
+    def access_log(self, host):
+        """The client address of every request the host's nginx answered, oldest first."""
+        path = NginxFiles(self.workdir, self.host(host).name).access_log
+        return [line.split(" ", 1)[0] for line in path.read_text().splitlines() if line]
+
+    # -- the controller -----------------------------------------------------------------------
+
+    def start_controller(self, config_file, wsapi_port, extra_args=(), log_file=None,
+                         app="lbctl_app"):
+        """Start `ryu-manager ... <app>` from this Python's venv, listening for the switch on
+        127.0.0.1:<of_port> and serving REST on 127.0.0.1:<wsapi_port>.
+
+        config_file may be one path or several (later files override earlier ones); relative
+        paths in extra_args would be taken from the workdir, where ryu-manager runs. Returns
+        once the OpenFlow port listens and the REST port accepts TCP (wsapi_port=None: an app
+        without REST), having told the switch to connect at once rather than after its
+        back-off; lab.wait_connected() then waits for the OpenFlow session. Raises with the end
+        of the log if ryu-manager exits or is not ready in time.
+        """
+        if same_process(self.record.data["processes"].get("controller", {"pid": 0, "start": 0})):
+            raise RuntimeError("a controller is already running; stop_controller() first")
+        busy = [p for p in (self.of_port, wsapi_port) if p is not None and port_in_use(p)]
+        if busy:
+            raise RuntimeError(f"port {busy[0]} on 127.0.0.1 is already in use: "
+                               "another controller or demo is running")
+        files = [config_file] if isinstance(config_file, (str, os.PathLike)) else config_file
+        argv = [Path(sys.executable).parent / "ryu-manager"]
+        for path in files:
+            argv += ["--config-file", Path(path).resolve()]
+        argv += ["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", self.of_port]
+        if wsapi_port is not None:
+            argv += ["--wsapi-host", "127.0.0.1", "--wsapi-port", wsapi_port]
+        argv += [*extra_args, app]
+        log_file = Path(log_file) if log_file else self.workdir / "controller.log"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                          env.get("PYTHONPATH")]))
+        proc = self._spawn("controller", argv, log_file, f"ryu-manager {app}", env=env)
+        self.record.data["controller"] = {"app": app, "wsapi_port": wsapi_port,
+                                          "log_file": str(log_file)}
+        self.record.save()
+        deadline = time.monotonic() + CONTROLLER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"ryu-manager exited with {proc.returncode}:\n{tail(log_file)}")
+            # Binding the OpenFlow port fails once ryu-manager listens on it; a test connect
+            # there would look like a switch to the controller.
+            if port_in_use(self.of_port) and (wsapi_port is None or accepts_tcp(wsapi_port)):
+                self.switch.reconnect(self.bridge)
+                return proc
+            time.sleep(0.1)
+        self.stop_controller()
+        raise RuntimeError(f"ryu-manager not ready after {CONTROLLER_START_TIMEOUT:.0f} s:\n"
+                           f"{tail(log_file)}")
+
+    def stop_controller(self):
+        entry = self.record.data["processes"].get("controller")
+        if entry:
+            terminate(entry)
+            self.record.drop_process("controller")
+        proc = self._children.pop("controller", None)
+        if proc:
+            proc.wait(timeout=5)
+
+    def is_connected(self):
+        """True if the switch has an OpenFlow session with a controller: the relay carries a
+        connection on which the controller has answered. (The Controller record's is_connected
+        says the same, but OVS refreshes it only about every 5 s.) The controller may still be
+        in its handshake: wait for what it installs, or for its REST API, to see it ready."""
+        relay = self.record.data["processes"].get("ofrelay")
+        try:
+            return same_process(relay) and int(self._relay_sessions.read_text()) > 0
+        except (OSError, ValueError):
+            return False
+
+    def wait_connected(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while not self.is_connected():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"switch {self.bridge} not connected to a controller "
+                                   f"after {timeout:.0f} s")
+            time.sleep(0.1)
+
+    # -- teardown -----------------------------------------------------------------------------
+
+    def stop(self):
+        """Remove everything this run made; safe to call twice, or without start()."""
+        remove_recorded(self.workdir)
+        for proc in self._children.values():
+            proc.wait(timeout=5)
+        self._children.clear()
+        self.hosts.clear()
