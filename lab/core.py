@@ -240,6 +240,22 @@ class Lab:
         return run(["ip", "netns", "exec", self.host(host).netns, *argv],
                    timeout=timeout, check=check)
 
+    def spawn(self, host, key, argv):
+        """Start a long-lived process inside the host's namespace (e.g. a UDP server), recorded
+        under `key` so that stop_process(key) or stop() ends it. Its output goes to <key>.log."""
+        host = self.host(host)
+        return self._spawn(key, ["ip", "netns", "exec", host.netns, *argv],
+                           self.workdir / f"{key}.log", f"{key} in {host.netns}")
+
+    def stop_process(self, key):
+        entry = self.record.data["processes"].get(key)
+        if entry:
+            terminate(entry)
+            self.record.drop_process(key)
+        proc = self._children.pop(key, None)
+        if proc:
+            proc.wait(timeout=5)
+
     # -- http members -------------------------------------------------------------------------
 
     def start_http(self, host, ports=(80, 8080)):

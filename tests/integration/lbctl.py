@@ -1,0 +1,106 @@
+"""Helpers for the integration tests of lbctl itself: start the real `ryu-manager lbctl_app`
+against a lab, talk to its REST API, and make real connections from the client namespace."""
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from flows.desired import desired_state
+from flows.render import state_text
+from lbctl_app import store
+from lbctl_app.hosts import Place
+
+CONFIG = """\
+[lbctl]
+vips_file = {vips_file}
+state_file = {state_file}
+probe_period = 0.2
+"""
+
+# Runs inside the client namespace: N fresh HTTP connections, each answered by one member.
+HTTP_CLIENT = """
+import collections, http.client, json, sys
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seen = collections.Counter()
+for _ in range(count):
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Connection": "close"})
+        reply = conn.getresponse()
+        seen["%d %s" % (reply.status, reply.read().decode().strip())] += 1
+    except OSError as e:
+        seen["error " + type(e).__name__] += 1
+    finally:
+        conn.close()
+print(json.dumps(seen))
+"""
+
+
+class Controller:
+    """A running `ryu-manager lbctl_app` for one lab."""
+
+    def __init__(self, lab, rest_port, vips_file):
+        self.lab = lab
+        self.rest_port = rest_port
+        self.vips_file = vips_file
+        self.state_file = lab.workdir / "state.msgpack"
+        self.config = lab.workdir / "lbctl.conf"
+        self.config.write_text(CONFIG.format(vips_file=vips_file, state_file=self.state_file))
+
+    def start(self):
+        self.lab.start_controller(self.config, self.rest_port)
+        self.lab.wait_connected()
+        wait_for(lambda: self.call("GET", "/v1/stats")[1]["switches"] == 1, "the switch in lbctl")
+        return self
+
+    def stop(self):
+        self.lab.stop_controller()
+
+    def call(self, method, path, body=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request("http://127.0.0.1:%d%s" % (self.rest_port, path), data=data,
+                                         method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                status, text = reply.status, reply.read()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read()
+        return status, (json.loads(text) if text else None)
+
+    def wait_resolved(self, name):
+        """Until every member of VIP `name` has a known MAC and port."""
+        wait_for(lambda: all(m["locations"] for m in self.call("GET", "/v1/vips/" + name)[1]["members"]),
+                 "members of %s resolved" % name)
+
+    def expected_switch_text(self):
+        """What the switch should hold, computed from the VIPs it started with and the learned hosts."""
+        vips, _ = store.initial_vips(str(self.state_file), str(self.vips_file))
+        places = {(h["ip"]): Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
+        return state_text(desired_state(vips.vips, places.get))
+
+
+def switch_text(lab):
+    """The switch's flows and groups as `ovs-ofctl` prints them, without counters."""
+    lines = lab.ofctl("dump-flows", "--no-stats").splitlines() + lab.ofctl("dump-groups").splitlines()
+    return sorted(line.strip() for line in lines if not line.startswith("OFPST_"))
+
+
+def connect(lab, address, port, count):
+    """`count` new HTTP connections from the client to address:port -> {"200 m1": n, ...}."""
+    out = lab.run("client", [sys.executable, "-c", HTTP_CLIENT, address, str(port), str(count)],
+                  timeout=120).stdout
+    return json.loads(out)
+
+
+def wait_for(condition, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except (OSError, KeyError, TypeError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not seen within %.0f s" % (what, timeout))
+        time.sleep(0.1)

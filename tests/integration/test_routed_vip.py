@@ -1,0 +1,154 @@
+"""A routed-mode VIP end to end: the real `ryu-manager lbctl_app`, real Open vSwitch (userspace
+datapath), a client and three nginx members in network namespaces, real TCP and UDP."""
+import sys
+import time
+
+import pytest
+
+from lab import free_tcp_port, topology
+from tests.integration.lbctl import Controller, connect, switch_text, wait_for
+
+REPO_VIPS = topology.__file__.replace("lab/topology.py", "config/vips.yaml")
+WEB = "198.18.0.100"
+EXTRA = {"name": "extra", "address": "198.18.0.101", "port": 8080, "protocol": "tcp",
+         "members": [{"address": "198.18.0.11", "port": 8080}, {"address": "198.18.0.12", "port": 8080}]}
+
+
+@pytest.fixture(scope="module")
+def lb(lab):
+    controller = Controller(lab, free_tcp_port(), REPO_VIPS).start()
+    controller.wait_resolved("web")
+    yield controller
+    controller.stop()
+
+
+def served_by(seen):
+    assert all(key.startswith("200 ") for key in seen), seen
+    return {key.split()[1]: n for key, n in seen.items()}
+
+
+def test_200_connections_all_succeed_reach_every_member_and_show_the_client_address(lab, lb):
+    logs_before = {m: len(lab.access_log(m)) for m in ("m1", "m2", "m3")}
+    packet_ins_before = lb.call("GET", "/v1/stats")[1]
+
+    members = served_by(connect(lab, WEB, 80, 200))
+
+    assert sum(members.values()) == 200
+    assert set(members) == {"m1", "m2", "m3"}
+    for member, before in logs_before.items():
+        seen = lab.access_log(member)[before:]
+        assert len(seen) == members[member]
+        assert set(seen) == {"198.18.0.10"}, "members see the real client address"
+    stats = lb.call("GET", "/v1/stats")[1]
+    assert stats["packet_in"] - stats["packet_in_arp"] == 0, "no packet of a connection reaches the controller"
+    assert stats["packet_in"] - packet_ins_before["packet_in"] <= 6, "only the odd ARP"
+
+
+def test_the_switch_holds_exactly_the_computed_pipeline(lab, lb):
+    expected = sorted(lb.expected_switch_text().splitlines())
+    actual = switch_text(lab)
+    assert (set(actual) - set(expected), set(expected) - set(actual)) == (set(), set())
+    assert actual == expected
+
+
+def test_a_vip_added_over_rest_serves_and_its_deletion_leaves_nothing(lab, lb):
+    status, vip = lb.call("POST", "/v1/vips", EXTRA)
+    assert status == 201
+    lb.wait_resolved("extra")
+    wait_for(lambda: set(served_by(connect(lab, EXTRA["address"], 8080, 20))) == {"m1", "m2"},
+             "traffic through the new VIP", timeout=10)
+    cookie = "cookie=%s" % vip["cookie"]
+    assert len(lab.ofctl("dump-flows", cookie).splitlines()) > 1
+
+    assert lb.call("DELETE", "/v1/vips/extra") == (204, None)
+
+    wait_for(lambda: len(lab.ofctl("dump-flows", cookie).splitlines()) == 1, "flows of the VIP gone")
+    assert "group_id=%d," % vip["group_id"] not in lab.ofctl("dump-groups")
+    assert EXTRA["address"] not in "\n".join(switch_text(lab))
+    assert set(served_by(connect(lab, WEB, 80, 30))) == {"m1", "m2", "m3"}, "the other VIP is untouched"
+
+
+def test_replacing_members_moves_new_connections(lab, lb):
+    assert lb.call("POST", "/v1/vips", EXTRA)[0] == 201
+    lb.wait_resolved("extra")
+    status, _ = lb.call("PUT", "/v1/vips/extra", dict(EXTRA, members=[{"address": "198.18.0.13", "port": 8080}]))
+    assert status == 200
+    lb.wait_resolved("extra")
+    wait_for(lambda: served_by(connect(lab, EXTRA["address"], 8080, 1)) == {"m3": 1}, "the new member")
+    assert served_by(connect(lab, EXTRA["address"], 8080, 30)) == {"m3": 30}
+    assert "198.18.0.11:8080" not in "\n".join(switch_text(lab)), "old member's flows are gone"
+    assert lb.call("DELETE", "/v1/vips/extra")[0] == 204
+
+
+@pytest.mark.parametrize("method, path, body, raw, status", [
+    ("POST", "/v1/vips", dict(EXTRA, address="198.18.0"), None, 400),
+    ("POST", "/v1/vips", dict(EXTRA, port=70000), None, 400),
+    ("POST", "/v1/vips", dict(EXTRA, members=[EXTRA["members"][0]] * 2), None, 400),
+    ("POST", "/v1/vips", None, b'{"name": "extra", "address": ', 400),
+    ("POST", "/v1/vips", dict(EXTRA, name="web2", address=WEB, port=80), None, 409),
+    ("PUT", "/v1/vips/nope", dict(EXTRA, name="nope"), None, 404),
+    ("DELETE", "/v1/vips/nope", None, None, 404),
+])
+def test_invalid_input_gets_its_4xx_and_changes_nothing(lab, lb, method, path, body, raw, status):
+    flows_before = switch_text(lab)
+    state_before = lb.state_file.read_bytes()
+    got, doc = lb.call(method, path, body, raw)
+    assert got == status and doc["error"]
+    time.sleep(0.2)
+    assert switch_text(lab) == flows_before
+    assert lb.state_file.read_bytes() == state_before
+
+
+UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data + b" from " + sys.argv[1].encode(), peer)
+"""
+UDP_ASK = """
+import collections, socket, sys
+members = collections.Counter()
+for i in range(int(sys.argv[2])):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # a new source port: a new flow
+        s.settimeout(2)
+        s.connect((sys.argv[1], 53))   # connected: only a reply from the VIP address is accepted
+        s.send(b"ping %d" % i)
+        text, member = s.recv(2048).decode().split(" from ")
+        assert text == "ping %d" % i
+        members[member] += 1
+print(" ".join(sorted(members)))
+"""
+
+
+def test_udp_vip_answers_from_the_vip_address(lab, lb):
+    for member in ("m1", "m2"):
+        lab.spawn(member, "udp-echo-" + member, [sys.executable, "-c", UDP_ECHO, member])
+    vip = {"name": "dns", "address": "198.18.0.102", "port": 53, "protocol": "udp",
+           "members": [{"address": "198.18.0.11", "port": 5353}, {"address": "198.18.0.12", "port": 5353}]}
+    try:
+        assert lb.call("POST", "/v1/vips", vip)[0] == 201
+        lb.wait_resolved("dns")
+        out = lab.run("client", [sys.executable, "-c", UDP_ASK, vip["address"], "30"]).stdout
+        # Every answer came back from the VIP address. (Which members: Open vSwitch's default
+        # dp_hash leaves UDP ports out of its hash, so one client's datagrams all go to one
+        # member; see README "Hashing".)
+        assert out.split() and set(out.split()) <= {"m1", "m2"}
+    finally:
+        lb.call("DELETE", "/v1/vips/dns")
+        for member in ("m1", "m2"):
+            lab.stop_process("udp-echo-" + member)
+
+
+def test_a_restarted_controller_comes_back_with_the_saved_vips(lab, lb):
+    kept = dict(EXTRA, name="kept", address="198.18.0.103")
+    assert lb.call("POST", "/v1/vips", kept)[0] == 201
+    lb.stop()
+    lb.start()
+    assert lb.call("GET", "/v1/vips/kept")[0] == 200
+    lb.wait_resolved("kept")
+    wait_for(lambda: set(served_by(connect(lab, kept["address"], 8080, 20))) == {"m1", "m2"},
+             "traffic through the restored VIP", timeout=10)
+    assert switch_text(lab) == sorted(lb.expected_switch_text().splitlines())
+    assert lb.call("DELETE", "/v1/vips/kept")[0] == 204
