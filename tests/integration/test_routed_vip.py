@@ -6,7 +6,7 @@ import time
 import pytest
 
 from lab import free_tcp_port, topology
-from tests.integration.lbctl import Controller, connect, switch_text, wait_for
+from lab.lbctl import Controller, connect, switch_text, wait_for
 
 REPO_VIPS = topology.__file__.replace("lab/topology.py", "config/vips.yaml")
 WEB = "198.18.0.100"

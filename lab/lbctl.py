@@ -1,4 +1,4 @@
-"""Helpers for the integration tests of lbctl itself: start the real `ryu-manager lbctl_app`
+"""Drive a real `ryu-manager lbctl_app` running against a lab: start and stop it, call its REST API,
 against a lab, talk to its REST API, and make real connections from the client namespace."""
 import json
 import sys
