@@ -1,5 +1,5 @@
 """Drive a real `ryu-manager lbctl_app` running against a lab: start and stop it, call its REST API,
-against a lab, talk to its REST API, and make real connections from the client namespace."""
+compute what its switch should hold, and make real connections from the client namespace."""
 import json
 import sys
 import time
