@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lab import topology
 from lab.core import REPO_ROOT, Lab, unavailable_reason
+from lab.lbctl import Controller
 from lab.record import Record, netns_exists, remove_recorded, same_process
 
 WORKDIR = Path("/var/tmp/lbctl-demo")
@@ -21,13 +22,6 @@ DPID = "0000000000000001"
 APP = "lbctl_app"
 BASE_CONFIG = REPO_ROOT / "config" / "lbctl.conf"
 VIPS_FILE = REPO_ROOT / "config" / "vips.yaml"
-
-OVERRIDE = """\
-# Written by `python -m lab demo up`; read after {base}.
-[lbctl]
-vips_file = {vips_file}
-state_file = {state_file}
-"""
 
 
 def up(workdir=WORKDIR, controller=True, app=APP):
@@ -45,12 +39,12 @@ def up(workdir=WORKDIR, controller=True, app=APP):
         lab.start()
         topology.build(lab)
         if controller:
-            state_file = workdir / "state.msgpack"
-            state_file.unlink(missing_ok=True)  # each demo starts from config/vips.yaml
-            override = workdir / "lbctl-demo.conf"
-            override.write_text(OVERRIDE.format(base=BASE_CONFIG, vips_file=VIPS_FILE,
-                                                state_file=state_file))
-            lab.start_controller([BASE_CONFIG, override], REST_PORT, app=app)
+            (workdir / "state.msgpack").unlink(missing_ok=True)  # each demo starts from vips.yaml
+            if app == APP:
+                Controller(lab, REST_PORT, VIPS_FILE, base_config=BASE_CONFIG).start() \
+                    .wait_resolved("web")   # so the first curl is already balanced
+            else:
+                lab.start_controller([BASE_CONFIG], REST_PORT, app=app)
     except BaseException:
         lab.stop()
         print(f"Demo not started; logs are in {workdir}")
@@ -74,10 +68,13 @@ def print_next_steps(lab, controller):
     print(f"  {env} ovs-ofctl -O OpenFlow13 dump-flows {lab.bridge}")
     print(f"  {env} ovs-ofctl -O OpenFlow13 dump-groups {lab.bridge}")
     if controller:
+        print(f"  {env} ovs-ofctl -O OpenFlow13 dump-flows {lab.bridge} "
+              "cookie=0x100000000/0xffffffff00000000   # VIP 1 (web) only")
+    if controller:
         print(f"  curl -s localhost:{REST_PORT}/v1/vips")
     print(f"  cat {lab.workdir}/m1-access.log    # client addresses m1 saw")
-    print("  python -m lab demo status")
-    print("  python -m lab demo down")
+    print("  ./demo.sh status")
+    print("  ./demo.sh down")
 
 
 def down(workdir=WORKDIR):

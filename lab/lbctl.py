@@ -6,10 +6,6 @@ import time
 import urllib.error
 import urllib.request
 
-from flows.desired import desired_state
-from flows.render import state_text
-from lbctl_app import store
-from lbctl_app.hosts import Place
 
 CONFIG = """\
 [lbctl]
@@ -40,16 +36,19 @@ print(json.dumps(seen))
 class Controller:
     """A running `ryu-manager lbctl_app` for one lab."""
 
-    def __init__(self, lab, rest_port, vips_file):
+    def __init__(self, lab, rest_port, vips_file, base_config=None):
+        """`base_config`: a ryu-manager config file read first (the demo passes config/lbctl.conf);
+        a file in the workdir then points [lbctl] at `vips_file` and a state file in the workdir."""
         self.lab = lab
         self.rest_port = rest_port
         self.vips_file = vips_file
         self.state_file = lab.workdir / "state.msgpack"
-        self.config = lab.workdir / "lbctl.conf"
-        self.config.write_text(CONFIG.format(vips_file=vips_file, state_file=self.state_file))
+        override = lab.workdir / "lbctl.conf"
+        override.write_text(CONFIG.format(vips_file=vips_file, state_file=self.state_file))
+        self.config_files = [base_config, override] if base_config else [override]
 
     def start(self):
-        self.lab.start_controller(self.config, self.rest_port)
+        self.lab.start_controller(self.config_files, self.rest_port)
         self.lab.wait_connected()
         wait_for(lambda: self.call("GET", "/v1/stats")[1]["switches"] == 1, "the switch in lbctl")
         return self
@@ -75,6 +74,11 @@ class Controller:
 
     def expected_switch_text(self):
         """What the switch should hold, computed from the VIPs it started with and the learned hosts."""
+        # Imported here: they bring in Ryu and eventlet, which the demo does not need.
+        from flows.desired import desired_state
+        from flows.render import state_text
+        from lbctl_app import store
+        from lbctl_app.hosts import Place
         vips, _ = store.initial_vips(str(self.state_file), str(self.vips_file))
         places = {(h["ip"]): Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
         return state_text(desired_state(vips.vips, places.get))
