@@ -31,7 +31,7 @@ TABLES = (CLASSIFY, ARP, CONNTRACK, TO_MEMBER, TO_CLIENT)
 
 
 class Priority:
-    """Priority bands. Higher wins; each band is used by one kind of flow only."""
+    """Priority bands, by table. Higher wins; a name says which kind of flow uses its band."""
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
     ARP_TO_TABLE = 200  # classify: ARP goes to the arp table
@@ -78,3 +78,7 @@ OWN_MAC_MASK = "ff:ff:00:00:00:00"
 
 def own_mac(ipv4):
     return "02:6c:" + ":".join("%02x" % int(octet) for octet in ipv4.split("."))
+
+
+def is_own_mac(mac):
+    return mac.lower().startswith(OWN_MAC_PREFIX[:6])

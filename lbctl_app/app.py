@@ -108,10 +108,12 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     def switch_gone(self, ev):
-        if ev.datapath.id is not None and self.switches.pop(ev.datapath.id, None):
+        switch = self.switches.get(ev.datapath.id)
+        if switch is not None and switch.datapath is ev.datapath:   # not a newer connection of it
+            del self.switches[ev.datapath.id]
             LOG.info("switch %016x disconnected", ev.datapath.id)
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def switch_error(self, ev):
         LOG.error("switch %016x refused a message: type=%d code=%d", ev.msg.datapath.id,
                   ev.msg.type, ev.msg.code)
@@ -150,7 +152,7 @@ class LoadBalancerApp(app_manager.RyuApp):
                 self._sync(switch)
 
     def _is_own(self, ip, mac):
-        return mac.startswith(pipeline.OWN_MAC_PREFIX[:5]) or any(v.address == ip for v in self.vips.vips)
+        return pipeline.is_own_mac(mac) or any(v.address == ip for v in self.vips.vips)
 
     def _is_member(self, ip):
         return any(m.address == ip for v in self.vips.vips for m in v.members)

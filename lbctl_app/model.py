@@ -14,6 +14,7 @@ MAX_MEMBERS = 256       # Open vSwitch's dp_hash select groups take at most 256 
 MAX_WEIGHT = 256
 VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "members"}
 MEMBER_FIELDS = {"address", "port", "weight"}
+BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 class LbError(Exception):
@@ -155,7 +156,7 @@ def _ipv4(value, field):
         address = None
     if address is None:
         raise InvalidInput(field, value, "is not an IPv4 address")
-    if address.is_multicast or address.is_unspecified or address.is_loopback or address == ipaddress.IPv4Address("255.255.255.255"):
+    if address.is_multicast or address.is_unspecified or address.is_loopback or address == BROADCAST:
         raise InvalidInput(field, value, "is not a unicast host address")
     return str(address)
 

@@ -15,7 +15,7 @@ import json
 from ryu.app.wsgi import ControllerBase, Response, route
 
 from flows import pipeline
-from lbctl_app.model import InvalidInput, LbError, NAME_RE, parse_vip
+from lbctl_app.model import NAME_RE, InvalidInput, LbError, parse_vip
 
 APP_KEY = "lbctl"
 MAX_BODY = 1 << 20
@@ -85,7 +85,10 @@ class LbctlRest(ControllerBase):
 
     @route("vips", "/v1/vips/{name}", methods=["DELETE"], requirements=NAME)
     def delete_vip(self, req, name, **_):
-        return _answer(lambda: (204, self.lb.delete_vip(name) and None))
+        def delete():
+            self.lb.delete_vip(name)
+            return 204, None
+        return _answer(delete)
 
     @route("hosts", "/v1/hosts", methods=["GET"])
     def list_hosts(self, req, **_):

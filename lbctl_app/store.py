@@ -2,11 +2,12 @@
 saved state yet) and the state file every change is saved to (msgpack, written atomically)."""
 import os
 import tempfile
+from dataclasses import replace
 
 import msgpack
 import yaml
 
-from lbctl_app.model import InvalidInput, LbError, Member, Vip, VipSet, parse_vip
+from lbctl_app.model import InvalidInput, LbError, VipSet, parse_vip
 
 STATE_FORMAT = 1
 
@@ -73,12 +74,11 @@ def load_state(path):
         vips = []
         for i, body in enumerate(doc["vips"]):
             saved_members = body["members"]
-            plain = dict(body, members=[{k: m[k] for k in ("address", "port", "weight")} for m in saved_members])
-            del plain["id"]
-            vip = parse_vip(plain, where="vips[%d]." % i)
-            members = tuple(Member(m.address, m.port, m.weight, id=s["id"])
-                            for m, s in zip(vip.members, saved_members))
-            vips.append(Vip(vip.name, vip.address, vip.port, vip.protocol, vip.mode, members, id=body["id"]))
+            plain = {k: v for k, v in body.items() if k != "id"}
+            plain["members"] = [{k: v for k, v in m.items() if k != "id"} for m in saved_members]
+            vip = parse_vip(plain, where="vips[%d]." % i)   # saved state is checked like input
+            members = tuple(replace(m, id=s["id"]) for m, s in zip(vip.members, saved_members))
+            vips.append(replace(vip, id=body["id"], members=members))
         return VipSet(tuple(vips), doc["next_id"])
     except (KeyError, TypeError, InvalidInput) as e:
         raise StoreError("%s: saved state is damaged: %s" % (path, e))

@@ -1,0 +1,320 @@
+"""New TCP connections per second through a routed VIP, against the same client going straight
+to a member through the same switch in the same run. A measurement: it prints figures and asserts
+no timing.
+
+    sudo .venv/bin/python bench/new_conn_rate.py [--requests 4000] [--concurrency 16] [--rounds 3] [--json]
+
+What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace,
+the standard topology of lab/topology.py) and the real controller, `ryu-manager lbctl_app`, with
+config/vips.yaml: VIP `web` 198.18.0.100:80 -> m1, m2, m3 port 80. ApacheBench (`ab`, not
+Python) runs in the client namespace without keepalive, so every request is a new connection:
+
+  VIP     http://198.18.0.100/       conntrack lookup, select group, commit with DNAT to a
+                                     member, and un-NAT of every reply (table 0 sends packets
+                                     *from* a member's VIP service port, 80, through conntrack).
+  direct  http://198.18.0.11:8080/   the baseline: plain L2 forwarding (NORMAL) only. It uses
+                                     port 8080 on purpose: m1's replies from port 80 would match
+                                     the member flow and go through conntrack too, so a "direct"
+                                     run on port 80 would not be the plain path.
+
+Rounds alternate the order (VIP first, then direct first, ...) so that a drift of the machine
+hits both alike; each side gets one warm-up run first (which also settles ARP). Reported: each
+round's rates, the medians, the ratio VIP/direct of the medians against the target 0.75; failed
+and non-2xx responses; the packet-ins the controller counted during the VIP runs (GET /v1/stats,
+total and non-ARP: the target is no non-ARP packet-in, while hosts refreshing their neighbours may
+cause a few ARP ones) and the packets the switch's CONTROLLER-action flows sent in that time; and
+how the VIP's connections spread over the members (their nginx access logs).
+
+Exit status: 0 when measured, whether or not the target was met; 1 when the measurement itself
+failed (the lab or controller would not start, ab failed or timed out, or more than 0.1 % of the
+requests failed); 130 on Ctrl-C. The lab is removed in every case; the workdir (logs) is kept
+only when the measurement failed, and its path is printed.
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # lab/ lives at the repo root
+    sys.path.insert(0, str(REPO_ROOT))
+
+from lab import CommandFailed, Lab, free_tcp_port, topology, unavailable_reason  # noqa: E402
+from lab.lbctl import Controller  # noqa: E402
+
+VIPS_FILE = REPO_ROOT / "config" / "vips.yaml"
+VIP_NAME = "web"                          # in VIPS_FILE: DEMO_VIP:80 -> m1, m2, m3 port 80
+VIP_URL = f"http://{topology.DEMO_VIP}/"
+CLIENT = topology.CLIENT[0]
+MEMBERS = tuple(name for name, _, _ in topology.MEMBERS)
+DIRECT_MEMBER = topology.MEMBERS[0]       # m1, 198.18.0.11
+DIRECT_PORT = 8080                        # not the VIP's service port: see the docstring
+assert DIRECT_PORT in topology.HTTP_PORTS
+DIRECT_URL = f"http://{DIRECT_MEMBER[1]}:{DIRECT_PORT}/"
+
+TARGET_RATIO = 0.75               # VIP/direct of the median rates
+MAX_FAILED_FRACTION = 0.001       # more failed requests than this: the measurement failed
+WARMUP_REQUESTS = 300
+AB_SOCKET_TIMEOUT_S = 5           # ab -s: the longest wait for one response
+AB_RUN_TIMEOUT_S = 60             # the longest one ab run may take
+TIME_BUDGET_S = 150               # lab start to last ab run; the whole script stays under 3 min
+ACCESS_LOG_SETTLE_S = 2.0         # nginx logs a request just after answering it
+
+AB_FIELDS = {
+    "complete": re.compile(r"^Complete requests:\s+(\d+)", re.M),
+    "failed": re.compile(r"^Failed requests:\s+(\d+)", re.M),
+    "non_2xx": re.compile(r"^Non-2xx responses:\s+(\d+)", re.M),  # printed only when there are some
+    "rate": re.compile(r"^Requests per second:\s+([\d.]+)", re.M),
+}
+FAILED_DETAIL = re.compile(r"^\s+\((Connect: .*)\)$", re.M)
+
+
+class MeasurementFailed(Exception):
+    """The figures cannot be trusted (or do not exist): exit status 1."""
+
+
+class Deadline:
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def timeout(self, at_most):
+        left = self.end - time.monotonic()
+        if left <= 1:
+            raise MeasurementFailed(f"time budget of {TIME_BUDGET_S} s used up")
+        return min(at_most, left)
+
+
+def run_ab(lab, url, requests, concurrency, deadline):
+    """One ab run from the client namespace -> {"rate", "complete", "failed", "non_2xx", ...}."""
+    # -r: a receive error counts as a failed request instead of ending the run; the failed
+    # fraction decides whether the run is usable.
+    argv = ["ab", "-q", "-r", "-s", str(AB_SOCKET_TIMEOUT_S),
+            "-n", str(requests), "-c", str(concurrency), url]
+    try:
+        proc = lab.run(CLIENT, argv, timeout=deadline.timeout(AB_RUN_TIMEOUT_S), check=False)
+    except subprocess.TimeoutExpired as e:
+        raise MeasurementFailed(f"{' '.join(argv)}: no result after {e.timeout:.0f} s") from None
+    out = proc.stdout
+    if proc.returncode != 0 or not AB_FIELDS["rate"].search(out):
+        detail = (proc.stderr.strip() or out.strip()).splitlines()[-3:]
+        raise MeasurementFailed(f"{' '.join(argv)} exited with {proc.returncode}: "
+                                + " / ".join(detail))
+    result = {key: (float if key == "rate" else int)(m.group(1)) if (m := pattern.search(out)) else 0
+              for key, pattern in AB_FIELDS.items()}
+    detail = FAILED_DETAIL.search(out)
+    result["failed_detail"] = detail.group(1) if result["failed"] and detail else ""
+    if result["complete"] != requests:
+        raise MeasurementFailed(f"{url}: ab completed {result['complete']} of {requests} requests")
+    if result["failed"] > MAX_FAILED_FRACTION * requests:
+        raise MeasurementFailed(f"{url}: {result['failed']} of {requests} requests failed "
+                                f"({result['failed_detail']})")
+    return result
+
+
+def controller_packets(lab):
+    """Packets the switch has sent to the controller: n_packets of flows with a CONTROLLER action."""
+    total = 0
+    for line in lab.ofctl("dump-flows").splitlines():
+        if "CONTROLLER" in line.partition("actions=")[2]:
+            total += int(re.search(r"n_packets=(\d+)", line).group(1))
+    return total
+
+
+def packet_ins(controller):
+    stats = controller.call("GET", "/v1/stats")[1]
+    return {"total": stats["packet_in"], "arp": stats["packet_in_arp"]}
+
+
+def access_log_lengths(lab):
+    return {member: len(lab.access_log(member)) for member in MEMBERS}
+
+
+class VipLoad:
+    """What happened during the measured VIP runs only, summed over them (the direct runs in
+    between are left out): packet-ins, packets to the controller, connections per member."""
+
+    def __init__(self):
+        self.packet_in = {"total": 0, "arp": 0}
+        self.switch_to_controller = 0
+        self.per_member = dict.fromkeys(MEMBERS, 0)
+        self.client_addresses = set()
+
+    def measure(self, lab, controller, run):
+        ins, sent, logs = packet_ins(controller), controller_packets(lab), access_log_lengths(lab)
+        result = run()
+        self.switch_to_controller += controller_packets(lab) - sent
+        settle = time.monotonic() + ACCESS_LOG_SETTLE_S
+        while True:
+            added = {m: lab.access_log(m)[logs[m]:] for m in MEMBERS}
+            if sum(map(len, added.values())) >= result["complete"] or time.monotonic() > settle:
+                break
+            time.sleep(0.05)
+        for member, lines in added.items():
+            self.per_member[member] += len(lines)
+            self.client_addresses.update(lines)
+        after = packet_ins(controller)
+        for key in self.packet_in:
+            self.packet_in[key] += after[key] - ins[key]
+        return result
+
+
+def machine():
+    ovs = subprocess.run(["ovs-vswitchd", "--version"], capture_output=True, text=True).stdout
+    return {"nproc": len(os.sched_getaffinity(0)),
+            "ovs": ovs.splitlines()[0] if ovs else "unknown",
+            "kernel": os.uname().release,
+            "loadavg_at_start": round(os.getloadavg()[0], 2)}
+
+
+def measure(args, workdir):
+    deadline = Deadline(TIME_BUDGET_S)
+    prefix = "lb" + secrets.token_hex(2)
+    lab = Lab(workdir, prefix, bridge=f"{prefix}br", of_port=free_tcp_port())
+    try:
+        lab.start()
+        topology.build(lab)
+        controller = Controller(lab, free_tcp_port(), VIPS_FILE).start()
+        controller.wait_resolved(VIP_NAME)
+
+        ab = {"vip": lambda n: run_ab(lab, VIP_URL, n, args.concurrency, deadline),
+              "direct": lambda n: run_ab(lab, DIRECT_URL, n, args.concurrency, deadline)}
+        warmup = {side: ab[side](WARMUP_REQUESTS) for side in ("vip", "direct")}
+        load = VipLoad()
+        rounds = []
+        for i in range(args.rounds):
+            order = ("vip", "direct") if i % 2 == 0 else ("direct", "vip")
+            results = {}
+            for side in order:
+                if side == "vip":
+                    results[side] = load.measure(lab, controller, lambda: ab["vip"](args.requests))
+                else:
+                    results[side] = ab["direct"](args.requests)
+            rounds.append({"order": list(order), **results})
+        return warmup, rounds, load
+    finally:
+        # A second Ctrl-C must not cut the cleanup short.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        lab.stop()
+
+
+def summary(args, info, warmup, rounds, load):
+    median = {side: statistics.median(r[side]["rate"] for r in rounds) for side in ("vip", "direct")}
+    ratio = median["vip"] / median["direct"]
+    total_vip = sum(load.per_member.values())
+    return {
+        "benchmark": "new_conn_rate",
+        "machine": info,
+        "parameters": {"requests": args.requests, "concurrency": args.concurrency,
+                       "rounds": args.rounds, "keepalive": False, "warmup_requests": WARMUP_REQUESTS,
+                       "ab_socket_timeout_s": AB_SOCKET_TIMEOUT_S,
+                       "vip_url": VIP_URL, "direct_url": DIRECT_URL},
+        "rounds": [{"order": r["order"], "vip_rate": r["vip"]["rate"], "direct_rate": r["direct"]["rate"]}
+                   for r in rounds],
+        "median_rate": median,
+        "ratio_vip_direct": round(ratio, 3),
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio >= TARGET_RATIO,
+        "failed_requests": {side: sum(r[side]["failed"] for r in rounds) for side in median},
+        "non_2xx_responses": {side: sum(r[side]["non_2xx"] for r in rounds) for side in median},
+        "warmup_rate": {side: warmup[side]["rate"] for side in warmup},
+        "during_vip_load": {
+            "packet_in": load.packet_in["total"],
+            "packet_in_arp": load.packet_in["arp"],
+            "packet_in_non_arp": load.packet_in["total"] - load.packet_in["arp"],
+            "switch_packets_to_controller": load.switch_to_controller,
+            "connections_per_member": load.per_member,
+            "connections_logged": total_vip,
+            "client_addresses_seen_by_members": sorted(load.client_addresses),
+        },
+    }
+
+
+def print_text(s):
+    p, m, v = s["parameters"], s["machine"], s["during_vip_load"]
+    print(f"lbctl new-connection rate: ab -n {p['requests']} -c {p['concurrency']}, no keepalive, "
+          f"{p['rounds']} rounds, order alternating")
+    print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, "
+          f"load average {m['loadavg_at_start']} at start")
+    for i, r in enumerate(s["rounds"], 1):
+        figures = "  ".join(f"{side:6} {r[f'{side}_rate']:8.0f}/s" for side in r["order"])
+        print(f"  round {i}: {figures}")
+    print(f"VIP     {p['vip_url']:28} median {s['median_rate']['vip']:8.0f} new connections/s")
+    print(f"direct  {p['direct_url']:28} median {s['median_rate']['direct']:8.0f} new connections/s")
+    print(f"ratio VIP/direct {s['ratio_vip_direct']:.2f}   target >= {s['target_ratio']:.2f}: "
+          f"{'met' if s['target_met'] else 'MISSED'}")
+    f, n = s["failed_requests"], s["non_2xx_responses"]
+    print(f"failed requests: VIP {f['vip']}, direct {f['direct']};   "
+          f"non-2xx: VIP {n['vip']}, direct {n['direct']}")
+    print(f"during the VIP runs: {v['packet_in']} packet-ins ({v['packet_in_arp']} ARP, "
+          f"{v['packet_in_non_arp']} other; target 0 other); the switch sent "
+          f"{v['switch_packets_to_controller']} packets to the controller")
+    total = v["connections_logged"] or 1
+    spread = ", ".join(f"{member} {count} ({100 * count / total:.1f} %)"
+                       for member, count in v["connections_per_member"].items())
+    print(f"VIP connections per member: {spread}; members saw client "
+          f"{', '.join(v['client_addresses_seen_by_members']) or '-'}")
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", "-n", type=positive_int, default=4000,
+                        help="requests (= new connections) per ab run (default 4000)")
+    parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
+                        help="ab's concurrent connections (default 16)")
+    parser.add_argument("--rounds", type=positive_int, default=3,
+                        help="measured runs of each side, order alternating (default 3)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    args = parser.parse_args(argv)
+
+    reason = unavailable_reason() or (None if shutil.which("ab") else
+                                      "the benchmark needs ab (apt-get install apache2-utils)")
+    if reason:
+        print(f"new_conn_rate: cannot run: {reason}", file=sys.stderr)
+        return 1
+    # SIGTERM and SIGHUP end the run like Ctrl-C does, through measure()'s cleanup.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
+
+    info = machine()
+    workdir = Path(tempfile.mkdtemp(prefix="lbctl-bench-"))
+    try:
+        warmup, rounds, load = measure(args, workdir)
+    except KeyboardInterrupt:
+        print(f"new_conn_rate: interrupted; lab removed, logs in {workdir}", file=sys.stderr)
+        return 130
+    except (MeasurementFailed, CommandFailed, RuntimeError, AssertionError, OSError) as e:
+        # The lab, the controller or ab failed: there is no figure to trust. (Anything else is
+        # a bug here and ends with its traceback, also with status 1.)
+        print(f"new_conn_rate: measurement failed: {e}\n  lab removed, logs in {workdir}",
+              file=sys.stderr)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    result = summary(args, info, warmup, rounds, load)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print_text(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
