@@ -2,7 +2,7 @@
 to a member through the same switch in the same run. A measurement: it prints figures and asserts
 no timing.
 
-    sudo .venv/bin/python bench/new_conn_rate.py [--requests 4000] [--concurrency 16] [--rounds 3] [--json]
+    sudo .venv/bin/python bench/new_conn_rate.py [--requests 4000] [--concurrency 16] [--rounds 7] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace,
 the standard topology of lab/topology.py) and the real controller, `ryu-manager lbctl_app`, with
@@ -23,7 +23,12 @@ round's rates, the medians, the ratio VIP/direct of the medians against the targ
 and non-2xx responses; the packet-ins the controller counted during the VIP runs (GET /v1/stats,
 total and non-ARP: the target is no non-ARP packet-in, while hosts refreshing their neighbours may
 cause a few ARP ones) and the packets the switch's CONTROLLER-action flows sent in that time; and
-how the VIP's connections spread over the members (their nginx access logs).
+how the VIP's connections spread over the members (their nginx access logs). Last, a look at
+conntrack: one client opening thousands of connections a second reuses source ports within a
+fraction of a second (the member closes first, so the client's port is free at once), and Open
+vSwitch 3.1's userspace conntrack then gives the new connection another client port when the old
+entry still holds the reply tuple, or drops its SYN ("tuple space exhaustion" in the switch log,
+seen at about 80,000 connections in 7 s, not at the defaults). Both are counted and printed.
 
 Exit status: 0 when measured, whether or not the target was met; 1 when the measurement itself
 failed (the lab or controller would not start, ab failed or timed out, or more than 0.1 % of the
@@ -49,6 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # lab/ lives at the repo root
     sys.path.insert(0, str(REPO_ROOT))
 
+from flows.pipeline import LB_ZONE  # noqa: E402
 from lab import CommandFailed, Lab, free_tcp_port, topology, unavailable_reason  # noqa: E402
 from lab.lbctl import Controller  # noqa: E402
 
@@ -77,6 +83,10 @@ AB_FIELDS = {
     "rate": re.compile(r"^Requests per second:\s+([\d.]+)", re.M),
 }
 FAILED_DETAIL = re.compile(r"^\s+\((Connect: .*)\)$", re.M)
+# `ovs-appctl dpctl/dump-conntrack`: the client port of the request, and the one the reply goes to.
+CT_PORTS = re.compile(r"orig=\(src=[^,]+,dst=[^,]+,sport=(\d+),.*?"
+                      r"reply=\(src=[^,]+,dst=[^,]+,sport=\d+,dport=(\d+)\)")
+NAT_EXHAUSTED = "Unable to NAT due to tuple space exhaustion"  # ovs-vswitchd.log, rate-limited
 
 
 class MeasurementFailed(Exception):
@@ -109,8 +119,10 @@ def run_ab(lab, url, requests, concurrency, deadline):
         detail = (proc.stderr.strip() or out.strip()).splitlines()[-3:]
         raise MeasurementFailed(f"{' '.join(argv)} exited with {proc.returncode}: "
                                 + " / ".join(detail))
-    result = {key: (float if key == "rate" else int)(m.group(1)) if (m := pattern.search(out)) else 0
-              for key, pattern in AB_FIELDS.items()}
+    result = {}
+    for key, pattern in AB_FIELDS.items():
+        found = pattern.search(out)
+        result[key] = (float if key == "rate" else int)(found.group(1)) if found else 0
     detail = FAILED_DETAIL.search(out)
     result["failed_detail"] = detail.group(1) if result["failed"] and detail else ""
     if result["complete"] != requests:
@@ -148,6 +160,7 @@ class VipLoad:
         self.switch_to_controller = 0
         self.per_member = dict.fromkeys(MEMBERS, 0)
         self.client_addresses = set()
+        self.conntrack = {}
 
     def measure(self, lab, controller, run):
         ins, sent, logs = packet_ins(controller), controller_packets(lab), access_log_lengths(lab)
@@ -166,6 +179,20 @@ class VipLoad:
         for key in self.packet_in:
             self.packet_in[key] += after[key] - ins[key]
         return result
+
+
+def conntrack_state(lab):
+    """The VIP connections' conntrack entries left after the runs, and how many of them OVS gave a
+    client port of its own choosing. (One client reuses source ports quickly: the kernel frees
+    one as soon as a connection closes, since the member closes first. A reused 5-tuple whose old
+    entry is still in the table makes Open vSwitch rewrite the client port to keep the reply
+    tuple unique, or drop the SYN when it finds none: the "exhaustion" log lines.)"""
+    entries = lab.switch.appctl("dpctl/dump-conntrack", f"zone={LB_ZONE}").splitlines()
+    ports = [m.groups() for line in entries if (m := CT_PORTS.search(line))]
+    log = (lab.workdir / "ovs-vswitchd.log").read_text(errors="replace")
+    return {"entries": len(entries),
+            "client_port_rewritten": sum(1 for sport, dport in ports if sport != dport),
+            "nat_exhaustion_log_lines": log.count(NAT_EXHAUSTED)}
 
 
 def machine():
@@ -188,7 +215,7 @@ def measure(args, workdir):
 
         ab = {"vip": lambda n: run_ab(lab, VIP_URL, n, args.concurrency, deadline),
               "direct": lambda n: run_ab(lab, DIRECT_URL, n, args.concurrency, deadline)}
-        warmup = {side: ab[side](WARMUP_REQUESTS) for side in ("vip", "direct")}
+        warmup = {side: ab[side](max(WARMUP_REQUESTS, args.concurrency)) for side in ("vip", "direct")}
         load = VipLoad()
         rounds = []
         for i in range(args.rounds):
@@ -200,6 +227,7 @@ def measure(args, workdir):
                 else:
                     results[side] = ab["direct"](args.requests)
             rounds.append({"order": list(order), **results})
+        load.conntrack = conntrack_state(lab)
         return warmup, rounds, load
     finally:
         # A second Ctrl-C must not cut the cleanup short.
@@ -237,6 +265,8 @@ def summary(args, info, warmup, rounds, load):
             "connections_logged": total_vip,
             "client_addresses_seen_by_members": sorted(load.client_addresses),
         },
+        # Cumulative over the warm-up and the VIP runs (the direct path does not use conntrack).
+        "conntrack_after_vip_runs": load.conntrack,
     }
 
 
@@ -264,6 +294,10 @@ def print_text(s):
                        for member, count in v["connections_per_member"].items())
     print(f"VIP connections per member: {spread}; members saw client "
           f"{', '.join(v['client_addresses_seen_by_members']) or '-'}")
+    ct = s["conntrack_after_vip_runs"]
+    print(f"conntrack zone {LB_ZONE} after the VIP runs: {ct['entries']} entries, "
+          f"{ct['client_port_rewritten']} of them with the client port rewritten (a reused "
+          f"5-tuple); {ct['nat_exhaustion_log_lines']} NAT-exhaustion lines in the switch log")
 
 
 def positive_int(text):
@@ -279,10 +313,12 @@ def main(argv=None):
                         help="requests (= new connections) per ab run (default 4000)")
     parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
                         help="ab's concurrent connections (default 16)")
-    parser.add_argument("--rounds", type=positive_int, default=3,
+    parser.add_argument("--rounds", type=positive_int, default=7,
                         help="measured runs of each side, order alternating (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
+    if args.concurrency > args.requests:
+        parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
 
     reason = unavailable_reason() or (None if shutil.which("ab") else
                                       "the benchmark needs ab (apt-get install apache2-utils)")
