@@ -314,7 +314,7 @@ def main(argv=None):
     parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
                         help="ab's concurrent connections (default 16)")
     parser.add_argument("--rounds", type=positive_int, default=7,
-                        help="measured runs of each side, order alternating (default 3)")
+                        help="measured runs of each side, order alternating (default 7)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
     if args.concurrency > args.requests:
