@@ -1,28 +1,31 @@
 """ARP: the switch answers requests for the balancer's own addresses itself; every other ARP packet
-is switched normally and copied to the controller, which learns where hosts are from it."""
+is switched normally and copied, through a rate-limiting meter, to the controller, which learns
+where hosts are from it. ARP from anyone else that claims one of our addresses goes only to the
+controller: it is never switched on, so no neighbour learns the false binding."""
 from flows import pipeline as p
-from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Flow, Move, Output, SetField, match)
+from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Flow, Meter, Move, Output, SetField, match)
 
 ETH_TYPE_ARP = 0x0806
 ARP_REQUEST = 1
 ARP_REPLY = 2
 
 
-def pipeline_flows():
-    """The ARP flows that do not depend on any VIP."""
-    return [
+def pipeline_flows(settings):
+    """The ARP flows and the meter that do not depend on any VIP."""
+    flows = [
         Flow(p.CLASSIFY.id, p.Priority.ARP_TO_TABLE, match(eth_type=ETH_TYPE_ARP), goto=p.ARP.id),
         # Answers to the controller's own probes: only the controller needs them.
         Flow(p.ARP.id, p.Priority.ARP_FOR_US,
-             match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REPLY, eth_dst=(p.OWN_MAC_PREFIX, p.OWN_MAC_MASK)),
-             (Output(CONTROLLER),)),
-        Flow(p.ARP.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER), Output(NORMAL))),
+             match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REPLY, eth_dst=p.own_mac_match(settings.cluster_id)),
+             goto=p.ARP_PUNT.id),
+        Flow(p.ARP.id, p.Priority.DEFAULT, match(), (Output(NORMAL),), goto=p.ARP_PUNT.id),
+        Flow(p.ARP_PUNT.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.ARP_METER),
     ]
+    return flows, Meter(p.ARP_METER, settings.arp_punt_pps, settings.arp_punt_burst)
 
 
-def responder(address, cookie):
+def responder(address, mac, cookie):
     """Turn an ARP request for `address` into the reply, in place, and send it back."""
-    mac = p.own_mac(address)
     actions = (
         Move("eth_src", "eth_dst", 48),
         SetField("eth_src", mac),
@@ -35,3 +38,9 @@ def responder(address, cookie):
     )
     return Flow(p.ARP.id, p.Priority.ARP_REPLY,
                 match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST, arp_tpa=address), actions, cookie=cookie)
+
+
+def claim_guard(address, cookie):
+    """ARP sent *from* one of our addresses by someone else (our own ARP never passes the tables)."""
+    return Flow(p.ARP.id, p.Priority.ARP_CLAIM, match(eth_type=ETH_TYPE_ARP, arp_spa=address),
+                goto=p.ARP_PUNT.id, cookie=cookie)

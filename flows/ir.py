@@ -79,6 +79,7 @@ class Flow:
     actions: Tuple[object, ...] = ()
     goto: Optional[int] = None
     cookie: int = 0
+    meter: Optional[int] = None   # a meter the packet passes before the actions
 
     @property
     def key(self):
@@ -96,3 +97,11 @@ class Bucket:
 class SelectGroup:
     group_id: int
     buckets: Tuple[Bucket, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A packets-per-second meter whose one band drops what exceeds `rate` (after `burst`)."""
+    meter_id: int
+    rate: int
+    burst: int

@@ -3,7 +3,7 @@ conntrack mark/label layout. Every other module refers to these names, never to 
 
 Reading order of a packet (see README "Reading flow dumps"):
 
-  classify (0) --ARP--> arp (10)
+  classify (0) --ARP--> arp (10) --copy, rate-limited by a meter--> arp_punt (11) --> controller
       |  TCP/UDP to a VIP, or from a member's service port
       v
   ct(zone=LB_ZONE, nat) --> conntrack (20) --new--> group:<vip> --bucket: ct(commit, dnat)--> to_member (30)
@@ -22,18 +22,20 @@ class Table:
 
 
 CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through conntrack; ARP to arp; rest NORMAL")
-ARP = Table(10, "arp", "answer ARP for the balancer's addresses; copy other ARP to the controller")
+ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other ARP and copy it to arp_punt")
+ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter")
 CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group")
 TO_MEMBER = Table(30, "to_member", "deliver a (NATed) request to the member's MAC and port")
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
-TABLES = (CLASSIFY, ARP, CONNTRACK, TO_MEMBER, TO_CLIENT)
+TABLES = (CLASSIFY, ARP, ARP_PUNT, CONNTRACK, TO_MEMBER, TO_CLIENT)
 
 
 class Priority:
     """Priority bands, by table. Higher wins; a name says which kind of flow uses its band."""
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
+    ARP_CLAIM = 250     # arp: someone else's ARP that claims one of our addresses: controller only
     ARP_TO_TABLE = 200  # classify: ARP goes to the arp table
     ARP_REPLY = 200     # arp: answer a request for one of our addresses
     ARP_FOR_US = 100    # arp: replies to the controller's probes (sent to one of our MACs)
@@ -70,15 +72,24 @@ def group_id(vip_id):
     return vip_id
 
 
-# Locally administered MACs for the balancer's own addresses: 02:6c ("l") + the IPv4 address,
-# so a dump shows which address a MAC stands for (02:6c:c6:12:00:64 is 198.18.0.100).
-OWN_MAC_PREFIX = "02:6c:00:00:00:00"
-OWN_MAC_MASK = "ff:ff:00:00:00:00"
+# The meter that bounds ARP packet-ins (a storm of ARP cannot starve the controller).
+ARP_METER = 1
+
+# The balancer's own MACs: one per redundancy group, as an HA cluster needs (all addresses of a
+# group move together with one MAC). Layout 02:6c:62:CC:GG:GG -- 02: locally administered unicast,
+# 6c:62 ("lb"), CC the cluster id (two lbctl deployments on one LAN pick different ones), GGGG
+# the redundancy group. Derived from configuration only, so stable across restarts.
+MAC_PREFIX = "02:6c:62"
 
 
-def own_mac(ipv4):
-    return "02:6c:" + ":".join("%02x" % int(octet) for octet in ipv4.split("."))
+def own_mac(cluster_id, redundancy_group):
+    return "%s:%02x:%02x:%02x" % (MAC_PREFIX, cluster_id, redundancy_group >> 8, redundancy_group & 0xFF)
+
+
+def own_mac_match(cluster_id):
+    """(value, mask) matching every MAC of this cluster."""
+    return ("%s:%02x:00:00" % (MAC_PREFIX, cluster_id), "ff:ff:ff:ff:00:00")
 
 
 def is_own_mac(mac):
-    return mac.lower().startswith(OWN_MAC_PREFIX[:6])
+    return mac.lower().startswith(MAC_PREFIX + ":")

@@ -1,22 +1,24 @@
 """Desired versus installed state -> the fewest changes, in an order that is safe to apply:
-groups exist before a flow points at them, and outlive every flow that pointed at them."""
+meters and groups exist before a flow points at them, and outlive every flow that pointed at them."""
 from dataclasses import dataclass
 from typing import Tuple
 
 
 @dataclass(frozen=True)
 class Change:
-    op: str        # add_group, modify_group, delete_flow, add_flow, delete_group
-    item: object   # a Flow or a SelectGroup (delete_group: the SelectGroup being removed)
+    op: str        # add_/modify_/delete_ + meter, group or flow (flows are replaced by an add)
+    item: object   # a Flow, SelectGroup or Meter (for a delete: the one being removed)
 
 
 def diff(installed, desired) -> Tuple[Change, ...]:
     changes = []
-    for gid, group in sorted(desired.groups.items()):
-        if gid not in installed.groups:
-            changes.append(Change("add_group", group))
-        elif installed.groups[gid] != group:
-            changes.append(Change("modify_group", group))
+    for kind in ("meter", "group"):
+        wanted, have = getattr(desired, kind + "s"), getattr(installed, kind + "s")
+        for ident, item in sorted(wanted.items()):
+            if ident not in have:
+                changes.append(Change("add_" + kind, item))
+            elif have[ident] != item:
+                changes.append(Change("modify_" + kind, item))
     for key, flow in sorted(installed.flows.items(), key=_order):
         if key not in desired.flows:
             changes.append(Change("delete_flow", flow))
@@ -24,9 +26,11 @@ def diff(installed, desired) -> Tuple[Change, ...]:
         if installed.flows.get(key) != flow:
             # An add with the key of an installed flow replaces it, cookie and actions alike.
             changes.append(Change("add_flow", flow))
-    for gid, group in sorted(installed.groups.items()):
-        if gid not in desired.groups:
-            changes.append(Change("delete_group", group))
+    for kind in ("group", "meter"):
+        wanted, have = getattr(desired, kind + "s"), getattr(installed, kind + "s")
+        for ident, item in sorted(have.items()):
+            if ident not in wanted:
+                changes.append(Change("delete_" + kind, item))
     return tuple(changes)
 
 

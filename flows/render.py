@@ -7,8 +7,8 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Move, Output, OutputReg,
-                      SetField)
+from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Meter, Move, Output, OutputReg,
+                      SelectGroup, SetField)
 
 NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
 CT_COMMIT = 1                    # NX_CT_F_COMMIT
@@ -60,6 +60,8 @@ def _ryu_nat(nat):
 
 def add_flow(datapath, flow):
     instructions = []
+    if flow.meter is not None:
+        instructions.append(parser.OFPInstructionMeter(flow.meter, ofp.OFPIT_METER))
     if flow.actions:
         instructions.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, ryu_actions(flow.actions)))
     if flow.goto is not None:
@@ -82,24 +84,42 @@ def group_mod(datapath, group, command):
                               group_id=group.group_id, buckets=buckets)
 
 
+def meter_mod(datapath, meter, command):
+    return parser.OFPMeterMod(datapath, command=command,
+                              flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
+                              meter_id=meter.meter_id,
+                              bands=[parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)])
+
+
+_GROUP_COMMANDS = {"add": ofp.OFPGC_ADD, "modify": ofp.OFPGC_MODIFY, "delete": ofp.OFPGC_DELETE}
+_METER_COMMANDS = {"add": ofp.OFPMC_ADD, "modify": ofp.OFPMC_MODIFY, "delete": ofp.OFPMC_DELETE}
+
+
 def change_message(datapath, change):
     """One reconcile.Change -> one OpenFlow message."""
+    verb = change.op.split("_")[0]
+    item = change.item
     if change.op == "add_flow":
-        return add_flow(datapath, change.item)
+        return add_flow(datapath, item)
     if change.op == "delete_flow":
-        return delete_flow(datapath, change.item)
-    command = {"add_group": ofp.OFPGC_ADD, "modify_group": ofp.OFPGC_MODIFY,
-               "delete_group": ofp.OFPGC_DELETE}[change.op]
-    if command == ofp.OFPGC_DELETE:
-        return parser.OFPGroupMod(datapath, command=command, group_id=change.item.group_id)
-    return group_mod(datapath, change.item, command)
+        return delete_flow(datapath, item)
+    if isinstance(item, SelectGroup):
+        if verb == "delete":
+            return parser.OFPGroupMod(datapath, command=ofp.OFPGC_DELETE, group_id=item.group_id)
+        return group_mod(datapath, item, _GROUP_COMMANDS[verb])
+    if isinstance(item, Meter):
+        if verb == "delete":
+            return parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=item.meter_id)
+        return meter_mod(datapath, item, _METER_COMMANDS[verb])
+    raise TypeError("no OpenFlow message for %r" % (change,))
 
 
 def wipe(datapath):
-    """Messages that empty every table and group: the start of a switch's first sync."""
+    """Messages that empty every table, group and meter: the start of a switch's first sync."""
     return [parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
                               out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
-            parser.OFPGroupMod(datapath, command=ofp.OFPGC_DELETE, group_id=ofp.OFPG_ALL)]
+            parser.OFPGroupMod(datapath, command=ofp.OFPGC_DELETE, group_id=ofp.OFPG_ALL),
+            parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=ofp.OFPM_ALL)]
 
 
 # ---------------------------------------------------------------- ovs-ofctl text
@@ -169,7 +189,8 @@ def action_text(action):
 
 
 def flow_text(flow):
-    actions = [action_text(a) for a in flow.actions]
+    actions = ["meter:%d" % flow.meter] if flow.meter is not None else []
+    actions += [action_text(a) for a in flow.actions]
     if flow.goto is not None:
         actions.append("goto_table:%d" % flow.goto)
     match = match_text(flow.match)
@@ -185,7 +206,15 @@ def group_text(group):
     return "group_id=%d,type=select%s" % (group.group_id, "," + buckets if buckets else "")
 
 
+def meter_text(meter):
+    """As `ovs-ofctl dump-meters` prints it, its two lines joined by a space."""
+    return "meter=%d pktps burst stats bands= type=drop rate=%d burst_size=%d" % (
+        meter.meter_id, meter.rate, meter.burst)
+
+
 def state_text(state):
-    """A whole switch state as ovs-ofctl would dump it: flows sorted by table and priority, then groups."""
+    """A whole switch state as ovs-ofctl would dump it: flows sorted by table and priority, then
+    groups, then meters."""
     flows = sorted(state.flows.values(), key=lambda f: (f.table, -f.priority, flow_text(f)))
-    return "\n".join([flow_text(f) for f in flows] + [group_text(g) for _, g in sorted(state.groups.items())])
+    return "\n".join([flow_text(f) for f in flows] + [group_text(g) for _, g in sorted(state.groups.items())]
+                     + [meter_text(m) for _, m in sorted(state.meters.items())])

@@ -1,6 +1,6 @@
 """Routed-mode VIP flows: conntrack, one select group per VIP, destination NAT to the member.
 
-A VIP here is anything with `id`, `address`, `port`, `protocol` and `members` (each with `id`,
+A VIP here is anything with `id`, `address`, `port`, `protocol`, `redundancy_group` and `members` (each with `id`,
 `address`, `port`, `weight`), such as `lbctl_app.model.Vip`. `where(ip)` says where a host is on
 this switch: an object with `mac` and `port`, or None while it is unresolved.
 """
@@ -41,10 +41,9 @@ def pipeline_flows():
     ]
 
 
-def vip_flows(vip, where):
-    """All flows and the select group of one VIP, given where its members are."""
+def vip_flows(vip, where, vip_mac):
+    """All flows and the select group of one VIP, given where its members are and its MAC."""
     vip_cookie = p.cookie(vip.id)
-    vip_mac = p.own_mac(vip.address)
     lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
     flows = [
         Flow(p.CLASSIFY.id, p.Priority.VIP,

@@ -85,9 +85,11 @@ class Controller:
 
 
 def switch_text(lab):
-    """The switch's flows and groups as `ovs-ofctl` prints them, without counters."""
+    """The switch's flows, groups and meters as `ovs-ofctl` prints them, without counters (a
+    meter's two lines joined by a space)."""
     lines = lab.ofctl("dump-flows", "--no-stats").splitlines() + lab.ofctl("dump-groups").splitlines()
-    return sorted(line.strip() for line in lines if not line.startswith("OFPST_"))
+    meters = lab.ofctl("dump-meters").replace("bands=\n", "bands= ").splitlines()
+    return sorted(line.strip() for line in lines + meters if line.strip() and not line.startswith("OFPST_"))
 
 
 def connect(lab, address, port, count):

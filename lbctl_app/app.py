@@ -1,6 +1,6 @@
 """The Ryu shell. It wires switches, REST calls and packet-ins to the model (`model`, `store`,
-`hosts`) and to the pure flow computation (`flows`), and sends what `flows.reconcile` says.
-It decides nothing about what a flow contains."""
+`hosts`, `stats`) and to the pure flow computation (`flows`), and sends what `flows.reconcile`
+says. It decides nothing about what a flow contains."""
 import logging
 import os
 import time
@@ -15,10 +15,10 @@ from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto import ofproto_v1_3
 
 from flows import pipeline, render
-from flows.desired import SwitchState, desired_state
+from flows.desired import Settings, SwitchState, desired_state
 from flows.reconcile import diff
-from lbctl_app import rest, store
-from lbctl_app.hosts import HostTable, ProbeSchedule
+from lbctl_app import hosts as hosttable, rest, store
+from lbctl_app.stats import Stats
 
 LOG = logging.getLogger("lbctl")
 CONF = cfg.CONF
@@ -27,11 +27,24 @@ CONF.register_opts([
                help="YAML file of VIPs, read at start when there is no saved state yet"),
     cfg.StrOpt("state_file", default="/var/lib/lbctl/state.msgpack",
                help="where every VIP change is saved (msgpack, replaced atomically)"),
+    cfg.IntOpt("cluster_id", default=0, min=0, max=255,
+               help="byte 4 of the balancer's MACs; differs between lbctl clusters on one LAN"),
     cfg.FloatOpt("probe_period", default=0.5,
-                 help="seconds between looks for members whose MAC and port are unknown"),
+                 help="seconds between rounds of ARP probes for members to find"),
+    cfg.FloatOpt("refresh_interval", default=60.0,
+                 help="a member not heard from for this many seconds is probed again"),
+    cfg.IntOpt("arp_punt_pps", default=100, min=1,
+               help="ARP packets per second the switch sends to the controller at most"),
+    cfg.IntOpt("arp_punt_burst", default=50, min=0, help="... after a burst of this many"),
+    cfg.IntOpt("duplicate_moves", default=5, min=2,
+               help="an address that moves this many times within duplicate_window is frozen"),
+    cfg.FloatOpt("duplicate_window", default=180.0, help="seconds (RFC 7432's M)"),
+    cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
+    cfg.FloatOpt("garp_interval", default=1.0, help="seconds between them"),
 ], group="lbctl")
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+ZERO_MAC = "00:00:00:00:00:00"
 
 
 def _beside_config(path):
@@ -48,6 +61,7 @@ class Switch:
         self.datapath = datapath
         self.dpid = datapath.id
         self.installed = SwitchState()
+        self.pending = {}   # barrier xid -> when the event that caused the changes arrived
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -57,6 +71,7 @@ class LoadBalancerApp(app_manager.RyuApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         opts = CONF.lbctl
+        self.opts = opts
         self.state_file = _beside_config(opts.state_file)
         try:
             self.vips, source = store.initial_vips(self.state_file, _beside_config(opts.vips_file))
@@ -64,16 +79,17 @@ class LoadBalancerApp(app_manager.RyuApp):
             LOG.error("lbctl cannot start: %s", e)
             raise SystemExit("lbctl cannot start: %s" % e)
         LOG.info("lbctl: %d VIP(s) from %s", len(self.vips.vips), source)
-        self.hosts = HostTable()
-        self.probes = ProbeSchedule()
-        self.probe_period = opts.probe_period
+        self.settings = Settings(cluster_id=opts.cluster_id, arp_punt_pps=opts.arp_punt_pps,
+                                 arp_punt_burst=opts.arp_punt_burst)
+        self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
+        self.probes = hosttable.ProbeSchedule()
+        self.stats = Stats()
         self.switches = {}
-        self.counters = {"packet_in": 0, "packet_in_arp": 0, "flow_changes": 0}
         self._lock = hub.BoundedSemaphore(1)   # one sync at a time: messages of two syncs never interleave
         kwargs["wsgi"].register(rest.LbctlRest, {rest.APP_KEY: self})
         self.threads.append(hub.spawn(self._probe_loop))
 
-    # ------------------------------------------------------------ VIP changes (called by REST)
+    # ------------------------------------------------------------ changes (called by REST)
 
     def create_vip(self, vip):
         return self._change(lambda vips: vips.create(vip))
@@ -89,10 +105,22 @@ class LoadBalancerApp(app_manager.RyuApp):
         with self._lock:
             new_vips, vip = step(self.vips)
             store.save_state(self.state_file, new_vips)
+            added = set(new_vips.addresses()) - set(self.vips.addresses())
             self.vips = new_vips
             for switch in self.switches.values():
                 self._sync(switch)
+        self._announce(added)
         return vip
+
+    def forget_host(self, ip):
+        """Forget where `ip` is (and clear a duplicate); it is probed and learned again."""
+        with self._lock:
+            if not self.hosts.forget(ip):
+                return False
+            for switch in self.switches.values():
+                self._sync(switch)
+        LOG.info("host %s forgotten by request", ip)
+        return True
 
     # ------------------------------------------------------------ switches
 
@@ -105,6 +133,7 @@ class LoadBalancerApp(app_manager.RyuApp):
                 switch.datapath.send_msg(msg)
             self._sync(switch)
         LOG.info("switch %016x connected", switch.dpid)
+        self._announce(self.vips.addresses(), [switch])
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     def switch_gone(self, ev):
@@ -118,71 +147,130 @@ class LoadBalancerApp(app_manager.RyuApp):
         LOG.error("switch %016x refused a message: type=%d code=%d", ev.msg.datapath.id,
                   ev.msg.type, ev.msg.code)
 
-    def _sync(self, switch):
-        """Bring one switch from what it holds to what it should hold. Caller holds the lock."""
-        desired = desired_state(self.vips.vips, lambda ip: self.hosts.where(switch.dpid, ip))
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def barrier_reply(self, ev):
+        switch = self.switches.get(ev.msg.datapath.id)
+        started = switch and switch.pending.pop(ev.msg.xid, None)
+        if started:
+            self.stats.move_ms.append(round((time.monotonic() - started) * 1000, 3))
+
+    def _sync(self, switch, started=None):
+        """Bring one switch from what it holds to what it should hold. Caller holds the lock.
+        `started`: when the event behind this sync arrived, to time it to the barrier reply."""
+        desired = desired_state(self.vips.vips, lambda ip: self.hosts.where(switch.dpid, ip), self.settings)
         changes = diff(switch.installed, desired)
         datapath = switch.datapath
         for change in changes:
             datapath.send_msg(render.change_message(datapath, change))
         if changes:
-            datapath.send_msg(datapath.ofproto_parser.OFPBarrierRequest(datapath))
-            self.counters["flow_changes"] += len(changes)
+            barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
+            datapath.set_xid(barrier)
+            if started is not None:
+                switch.pending[barrier.xid] = started
+            datapath.send_msg(barrier)
+            self.stats.count("flow_changes", len(changes))
         switch.installed = desired
 
-    # ------------------------------------------------------------ ARP: learning and probing
+    # ------------------------------------------------------------ ARP: learning, defending, probing
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
-        self.counters["packet_in"] += 1
+        started = time.monotonic()
+        self.stats.count("packet_in")
         msg = ev.msg
-        pkt = packet.Packet(msg.data)
-        request = pkt.get_protocol(arp.arp)
+        seen = packet.Packet(msg.data).get_protocol(arp.arp)
         switch = self.switches.get(msg.datapath.id)
-        if request is None or switch is None:
+        if seen is None or switch is None:
             return
-        self.counters["packet_in_arp"] += 1
-        if request.src_ip == "0.0.0.0" or self._is_own(request.src_ip, request.src_mac):
-            return   # an address probe, or someone speaking for one of our addresses: learn nothing
-        moved = self.hosts.learn(switch.dpid, request.src_ip, request.src_mac,
-                                 msg.match["in_port"], time.time())
-        if moved and self._is_member(request.src_ip):
-            LOG.info("member %s is at %s port %d", request.src_ip, request.src_mac, msg.match["in_port"])
-            with self._lock:
-                self._sync(switch)
+        self.stats.count("packet_in_arp")
+        if seen.src_ip == "0.0.0.0":
+            return   # an address probe (RFC 5227) says nothing about where anyone is
+        owned = self.vips.addresses()
+        if seen.src_ip in owned or pipeline.is_own_mac(seen.src_mac):
+            self._defend(seen, owned)
+            return
+        self._learn(switch, seen, msg.match["in_port"], started)
 
-    def _is_own(self, ip, mac):
-        return pipeline.is_own_mac(mac) or any(v.address == ip for v in self.vips.vips)
+    def _learn(self, switch, seen, port, started):
+        outcome = self.hosts.learn(switch.dpid, seen.src_ip, seen.src_mac, port, time.time())
+        if outcome == hosttable.FROZEN:
+            self.stats.count("frozen_arp")
+        elif outcome == hosttable.BECAME_DUPLICATE:
+            self.stats.count("duplicates")
+            LOG.error("host %s marked duplicate: it moved %d times within %.0f s (now claimed by %s on port %d);"
+                      " frozen at its last place until DELETE /v1/hosts/%s", seen.src_ip, self.hosts.max_moves,
+                      self.hosts.window, seen.src_mac, port, seen.src_ip)
+        elif outcome in (hosttable.NEW, hosttable.MOVED) and self._is_member(seen.src_ip):
+            if outcome == hosttable.MOVED:
+                self.stats.count("host_moves")
+            LOG.info("member %s is at %s port %d", seen.src_ip, seen.src_mac, port)
+            with self._lock:
+                self._sync(switch, started)
+
+    def _defend(self, seen, owned):
+        """Someone else speaks for one of our addresses or MACs: change nothing, log, count, and
+        tell the LAN the true binding again."""
+        ours = seen.src_ip in owned and seen.src_mac == pipeline.own_mac(self.settings.cluster_id, owned[seen.src_ip])
+        if ours:
+            return
+        self.stats.count("ownership_conflicts")
+        LOG.warning("ownership conflict: %s claims %s (ARP op %d); re-announcing our binding",
+                    seen.src_mac, seen.src_ip, seen.opcode)
+        if seen.src_ip in owned:
+            self._announce({seen.src_ip})
 
     def _is_member(self, ip):
         return any(m.address == ip for v in self.vips.vips for m in v.members)
 
+    def _announce(self, addresses, switches=None):
+        """Gratuitous ARPs for `addresses`: garp_count of them, garp_interval apart, in the background."""
+        if addresses and self.opts.garp_count:
+            hub.spawn(self._send_garps, sorted(addresses), switches)
+
+    def _send_garps(self, addresses, switches):
+        owned = self.vips.addresses()
+        for i in range(self.opts.garp_count):
+            if i:
+                hub.sleep(self.opts.garp_interval)
+            for switch in list(switches or self.switches.values()):
+                for address in addresses:
+                    if address in owned:
+                        mac = pipeline.own_mac(self.settings.cluster_id, owned[address])
+                        self._send_arp(switch.datapath, mac, address, address)
+                        self.stats.count("garps_sent")
+
     def _probe_loop(self):
         while True:
-            hub.sleep(self.probe_period)
+            hub.sleep(self.opts.probe_period)
             try:
-                self._probe_unresolved()
+                self._probe_members()
             except Exception:   # the loop must outlive one bad round
                 LOG.exception("lbctl: probing members failed")
 
-    def _probe_unresolved(self):
-        asking = {}   # (dpid, member ip) -> the VIP address we ask from
+    def _probe_members(self):
+        """ARP requests for members not located yet, or not heard from for refresh_interval."""
+        stale_before = time.time() - self.opts.refresh_interval
+        asking = {}   # (dpid, member ip) -> the VIP we ask from
         for switch in self.switches.values():
             for vip in self.vips.vips:
                 for member in vip.members:
-                    if self.hosts.where(switch.dpid, member.address) is None:
-                        asking.setdefault((switch.dpid, member.address), vip.address)
+                    known = [h for h in self.hosts.get(member.address) if h.dpid == switch.dpid]
+                    if not known or known[0].last_seen < stale_before:
+                        asking.setdefault((switch.dpid, member.address), vip)
         for dpid, ip in self.probes.due(set(asking), time.monotonic()):
             switch = self.switches.get(dpid)
             if switch is not None:
-                self._send_arp_request(switch.datapath, asking[(dpid, ip)], ip)
+                vip = asking[(dpid, ip)]
+                mac = pipeline.own_mac(self.settings.cluster_id, vip.redundancy_group)
+                self._send_arp(switch.datapath, mac, vip.address, ip)
+                self.stats.count("probes_sent")
 
-    def _send_arp_request(self, datapath, from_ip, target_ip):
-        mac = pipeline.own_mac(from_ip)
+    def _send_arp(self, datapath, mac, from_ip, target_ip):
+        """An ARP request from one of our addresses, flooded; from_ip == target_ip makes it a GARP."""
         pkt = packet.Packet()
         pkt.add_protocol(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806))
         pkt.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=from_ip,
-                                 dst_mac="00:00:00:00:00:00", dst_ip=target_ip))
+                                 dst_mac=ZERO_MAC, dst_ip=target_ip))
         pkt.serialize()
         ofp, parser = datapath.ofproto, datapath.ofproto_parser
         datapath.send_msg(parser.OFPPacketOut(

@@ -12,7 +12,8 @@ PROTOCOLS = ("tcp", "udp")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MAX_MEMBERS = 256       # Open vSwitch's dp_hash select groups take at most 256 buckets
 MAX_WEIGHT = 256
-VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "members"}
+MAX_REDUNDANCY_GROUP = 0xFFFF   # two bytes of the balancer's MAC (flows.pipeline.own_mac)
+VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "members", "redundancy_group"}
 MEMBER_FIELDS = {"address", "port", "weight"}
 BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
@@ -58,11 +59,12 @@ class Vip:
     protocol: str = "tcp"
     mode: str = "routed"
     members: Tuple[Member, ...] = ()
+    redundancy_group: int = 1   # addresses of one group share a MAC and move together
     id: int = 0      # stable; the VIP's group id and the high half of its flows' cookie
 
     def to_dict(self):
         return {"name": self.name, "address": self.address, "port": self.port,
-                "protocol": self.protocol, "mode": self.mode,
+                "protocol": self.protocol, "mode": self.mode, "redundancy_group": self.redundancy_group,
                 "members": [{"address": m.address, "port": m.port, "weight": m.weight}
                             for m in self.members]}
 
@@ -97,6 +99,9 @@ def parse_vip(body, where="", name=None):
         raise InvalidInput(where + "mode", mode, "is not supported yet: only 'routed' is")
     if mode not in MODES:
         raise InvalidInput(where + "mode", mode, "is not one of %s" % ", ".join(MODES))
+    group = body.get("redundancy_group", 1)
+    if not _is_int(group) or not 1 <= group <= MAX_REDUNDANCY_GROUP:
+        raise InvalidInput(where + "redundancy_group", group, "is not an integer from 1 to %d" % MAX_REDUNDANCY_GROUP)
     members = body.get("members", [])
     if not isinstance(members, list):
         raise InvalidInput(where + "members", members, "is not a list")
@@ -112,7 +117,8 @@ def parse_vip(body, where="", name=None):
         seen[endpoint] = i
         if member.address == address:
             raise InvalidInput("%smembers[%d].address" % (where, i), member.address, "is the VIP's own address")
-    return Vip(name=vip_name, address=address, port=port, protocol=protocol, mode=mode, members=parsed)
+    return Vip(name=vip_name, address=address, port=port, protocol=protocol, mode=mode, members=parsed,
+               redundancy_group=group)
 
 
 def _member(body, where, default_port):
@@ -193,9 +199,19 @@ class VipSet:
 
     def _check_service_free(self, vip, exclude):
         for other in self.vips:
-            if other.name != exclude and other.service == vip.service:
+            if other.name == exclude:
+                continue
+            if other.service == vip.service:
                 raise Conflict("address: %s:%d/%s is already served by vip %r"
                                % (vip.address, vip.port, vip.protocol, other.name))
+            if other.address == vip.address and other.redundancy_group != vip.redundancy_group:
+                # One address has one MAC, and a MAC belongs to one redundancy group.
+                raise Conflict("redundancy_group: %d differs from group %d of vip %r on address %s"
+                               % (vip.redundancy_group, other.redundancy_group, other.name, vip.address))
+
+    def addresses(self):
+        """Every address the balancer owns: it answers ARP for them and defends them."""
+        return {v.address: v.redundancy_group for v in self.vips}
 
 
 def _number_members(members, previous):

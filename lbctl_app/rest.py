@@ -5,8 +5,10 @@
   GET    /v1/vips/{name}     one VIP, with its cookie and where its members are
   PUT    /v1/vips/{name}     replace one
   DELETE /v1/vips/{name}     delete one (204)
-  GET    /v1/hosts           hosts learned from ARP
-  GET    /v1/stats           controller counters (packet-ins, flow changes)
+  GET    /v1/hosts           hosts learned from ARP: where, since when, moves, state
+  GET    /v1/hosts/{ip}      one address (a list: one entry per switch it was seen on)
+  DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204)
+  GET    /v1/stats           controller counters and the time to follow a member's move
 
 Errors are {"error": "<field>: <value> <why>"} with 400, 404, 409, 413 or 500.
 """
@@ -15,11 +17,13 @@ import json
 from ryu.app.wsgi import ControllerBase, Response, route
 
 from flows import pipeline
-from lbctl_app.model import NAME_RE, InvalidInput, LbError, parse_vip
+from flows.desired import vip_mac
+from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
 APP_KEY = "lbctl"
 MAX_BODY = 1 << 20
 NAME = {"name": NAME_RE.pattern.strip("^$")}
+IP = {"ip": r"[0-9.]{7,15}"}
 
 
 def _json(status, doc=None):
@@ -92,18 +96,33 @@ class LbctlRest(ControllerBase):
 
     @route("hosts", "/v1/hosts", methods=["GET"])
     def list_hosts(self, req, **_):
-        return _answer(lambda: (200, [{"ip": h.ip, "dpid": "%016x" % h.dpid, "mac": h.mac, "port": h.port,
-                                       "first_seen": h.first_seen, "last_seen": h.last_seen,
-                                       "moves": h.moves} for h in self.lb.hosts.all()]))
+        return _answer(lambda: (200, [h.to_dict() for h in self.lb.hosts.all()]))
+
+    @route("hosts", "/v1/hosts/{ip}", methods=["GET"], requirements=IP)
+    def get_host(self, req, ip, **_):
+        def get():
+            found = self.lb.hosts.get(ip)
+            if not found:
+                raise NotFound("host %s is not known" % ip)
+            return 200, [h.to_dict() for h in found]
+        return _answer(get)
+
+    @route("hosts", "/v1/hosts/{ip}", methods=["DELETE"], requirements=IP)
+    def forget_host(self, req, ip, **_):
+        def forget():
+            if not self.lb.forget_host(ip):
+                raise NotFound("host %s is not known" % ip)
+            return 204, None
+        return _answer(forget)
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):
-        return _answer(lambda: (200, dict(self.lb.counters, switches=len(self.lb.switches))))
+        return _answer(lambda: (200, dict(self.lb.stats.to_dict(), switches=len(self.lb.switches))))
 
     def _describe(self, vip):
         """A VIP as the API shows it: what was configured, plus how to find it on the switch."""
         doc = vip.to_dict()
-        doc.update(id=vip.id, group_id=pipeline.group_id(vip.id), mac=pipeline.own_mac(vip.address),
+        doc.update(id=vip.id, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, self.lb.settings),
                    cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
         for shown, member in zip(doc["members"], vip.members):
             places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)

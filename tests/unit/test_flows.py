@@ -5,7 +5,7 @@ import os
 import pytest
 
 from flows import pipeline
-from flows.desired import SwitchState, desired_state
+from flows.desired import Settings, SwitchState, desired_state
 from flows.reconcile import diff
 from flows.render import state_text
 from lbctl_app.hosts import Place
@@ -55,11 +55,11 @@ def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
     both = vip_set(WEB, dict(WEB, name="web2", port=8080))
     state = desired_state(both.vips, PLACES.get)
     arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and f.cookie]
-    assert [pipeline.vip_of_cookie(f.cookie) for f in arp] == [1]
+    assert len(arp) == 2 and {pipeline.vip_of_cookie(f.cookie) for f in arp} == {1}   # answer + guard
     after, _ = both.delete("web")
     changes = diff(state, desired_state(after.vips, PLACES.get))
     readded = [c.item for c in changes if c.op == "add_flow" and c.item.table == pipeline.ARP.id]
-    assert [pipeline.vip_of_cookie(f.cookie) for f in readded] == [2]
+    assert len(readded) == 2 and {pipeline.vip_of_cookie(f.cookie) for f in readded} == {2}
 
 
 def test_deleting_a_vip_removes_exactly_its_flows_and_group():
@@ -75,10 +75,11 @@ def test_deleting_a_vip_removes_exactly_its_flows_and_group():
     assert changes[-1].op == "delete_group", "a group goes only after the flows that use it"
 
 
-def test_first_sync_adds_groups_before_the_flows_that_use_them():
+def test_first_sync_adds_meters_and_groups_before_the_flows_that_use_them():
     changes = diff(SwitchState(), desired_state(vip_set(WEB).vips, PLACES.get))
     ops = [c.op for c in changes]
-    assert ops.index("add_group") < ops.index("add_flow")
+    assert ops.index("add_meter") < ops.index("add_flow") and ops.index("add_group") < ops.index("add_flow")
+    assert diff(desired_state(vip_set(WEB).vips, PLACES.get), SwitchState())[-1].op == "delete_meter"
 
 
 def test_member_move_rewrites_only_that_members_delivery_flow():
@@ -97,11 +98,30 @@ def test_unchanged_state_needs_no_change():
     assert diff(state, desired_state(vip_set(WEB, DNS).vips, PLACES.get)) == ()
 
 
-@pytest.mark.parametrize("address, mac", [("198.18.0.100", "02:6c:c6:12:00:64"), ("10.1.2.3", "02:6c:0a:01:02:03")])
-def test_own_macs_are_locally_administered_and_spell_the_address(address, mac):
-    assert pipeline.own_mac(address) == mac
+@pytest.mark.parametrize("cluster, group, mac", [(0, 1, "02:6c:62:00:00:01"), (7, 0x1234, "02:6c:62:07:12:34")])
+def test_own_macs_are_locally_administered_per_cluster_and_redundancy_group(cluster, group, mac):
+    assert pipeline.own_mac(cluster, group) == mac
     assert int(mac.split(":")[0], 16) & 0b10, "locally administered bit"
     assert not int(mac.split(":")[0], 16) & 0b1, "unicast"
+    value, mask = pipeline.own_mac_match(cluster)
+    assert all(int(m, 16) & int(a, 16) == int(v, 16) for a, v, m in zip(mac.split(":"), value.split(":"), mask.split(":")))
+
+
+def test_vips_of_one_redundancy_group_share_its_mac():
+    settings = Settings(cluster_id=3)
+    state = desired_state(vip_set(WEB, dict(DNS, redundancy_group=2)).vips, PLACES.get, settings)
+    text = state_text(state)
+    assert "set_field:02:6c:62:03:00:01->arp_sha,set_field:198.18.0.100->arp_spa" in text
+    assert "set_field:02:6c:62:03:00:02->arp_sha,set_field:198.18.0.101->arp_spa" in text
+
+
+def test_arp_that_claims_our_address_goes_only_to_the_rate_limited_controller_copy():
+    state = desired_state(vip_set(WEB).vips, PLACES.get)
+    (guard,) = [f for f in state.flows.values() if dict(f.match).get("arp_spa") == "198.18.0.100"]
+    assert guard.priority > pipeline.Priority.ARP_REPLY and guard.actions == ()
+    assert guard.goto == pipeline.ARP_PUNT.id
+    (punt,) = [f for f in state.flows.values() if f.table == pipeline.ARP_PUNT.id]
+    assert punt.meter == pipeline.ARP_METER and state.meters[pipeline.ARP_METER].rate == Settings().arp_punt_pps
 
 
 def test_member_ids_are_stable_across_a_replace():

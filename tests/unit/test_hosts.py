@@ -1,16 +1,51 @@
-"""Host table and probe schedule, driven by a clock the test controls."""
-from lbctl_app.hosts import HostTable, Place, ProbeSchedule
+"""Host table (mobility, duplicate detection) and probe schedule, driven by a clock the test controls."""
+from lbctl_app.hosts import (BECAME_DUPLICATE, DUPLICATE, FROZEN, LEARNED, MOVED, NEW, SAME, HostTable,
+                             Place, ProbeSchedule)
+
+IP = "198.18.0.11"
+MAC_A, MAC_B = "0a:00:00:00:00:11", "0a:00:00:00:00:99"
 
 
-def test_learn_reports_only_changes_of_place():
+def test_learn_reports_new_same_and_moved():
     hosts = HostTable()
-    assert hosts.learn(1, "198.18.0.11", "0a:00:00:00:00:11", 2, now=10.0)
-    assert not hosts.learn(1, "198.18.0.11", "0a:00:00:00:00:11", 2, now=11.0)
-    assert hosts.learn(1, "198.18.0.11", "0a:00:00:00:00:99", 5, now=12.0)
+    assert hosts.learn(1, IP, MAC_A, 2, now=10.0) == NEW
+    assert hosts.learn(1, IP, MAC_A, 2, now=11.0) == SAME
+    assert hosts.learn(1, IP, MAC_B, 5, now=12.0) == MOVED
     (host,) = hosts.all()
-    assert (host.moves, host.first_seen, host.last_seen) == (1, 10.0, 12.0)
-    assert hosts.where(1, "198.18.0.11") == Place("0a:00:00:00:00:99", 5)
-    assert hosts.where(2, "198.18.0.11") is None, "places are per switch"
+    assert (host.moves, host.first_seen, host.last_seen, host.state) == (1, 10.0, 12.0, LEARNED)
+    assert hosts.where(1, IP) == Place(MAC_B, 5)
+    assert hosts.where(2, IP) is None, "places are per switch"
+
+
+def flap(hosts, times):
+    """Alternate the address between two places at the given times; the outcomes."""
+    places = [(MAC_A, 2), (MAC_B, 5)]
+    return [hosts.learn(1, IP, *places[i % 2], now=t) for i, t in enumerate(times)]
+
+
+def test_five_moves_within_180_s_freeze_the_address_where_it_was():
+    hosts = HostTable(max_moves=5, window=180.0)
+    outcomes = flap(hosts, [0, 10, 20, 30, 40, 50])
+    assert outcomes == [NEW, MOVED, MOVED, MOVED, MOVED, BECAME_DUPLICATE]
+    (host,) = hosts.all()
+    assert host.state == DUPLICATE and host.place == Place(MAC_A, 2), "frozen at its last place"
+    assert hosts.learn(1, IP, MAC_B, 5, now=500.0) == FROZEN, "no more moves, however late"
+    assert hosts.where(1, IP) == Place(MAC_A, 2)
+
+
+def test_moves_spread_wider_than_the_window_are_not_duplicates():
+    hosts = HostTable(max_moves=5, window=180.0)
+    outcomes = flap(hosts, [0, 50, 100, 150, 200, 250, 300, 350])
+    assert BECAME_DUPLICATE not in outcomes and outcomes[-1] == MOVED
+
+
+def test_forgetting_clears_a_duplicate():
+    hosts = HostTable(max_moves=2, window=180.0)
+    flap(hosts, [0, 1, 2])
+    assert hosts.all()[0].state == DUPLICATE
+    assert hosts.forget(IP) == 1 and hosts.all() == []
+    assert hosts.learn(1, IP, MAC_B, 5, now=3.0) == NEW
+    assert hosts.forget("198.18.0.99") == 0
 
 
 def test_probes_back_off_and_stop_when_resolved():

@@ -94,3 +94,29 @@ def test_unwritable_state_file_is_a_500_and_changes_nothing(api, tmp_path):
     status, doc = api("POST", "/v1/vips", WEB)
     assert status == 500 and doc["error"].startswith("state_file: cannot save")
     assert api("GET", "/v1/vips")[1] == []
+
+
+def test_hosts_can_be_listed_shown_and_forgotten(api):
+    api.app.hosts.learn(1, "198.18.0.11", "0a:00:00:00:00:11", 2, now=100.0)
+    status, hosts = api("GET", "/v1/hosts")
+    assert status == 200 and hosts == [{"ip": "198.18.0.11", "dpid": "0000000000000001", "mac": "0a:00:00:00:00:11",
+                                        "port": 2, "first_seen": 100.0, "last_seen": 100.0, "moves": 0,
+                                        "state": "learned"}]
+    assert api("GET", "/v1/hosts/198.18.0.11") == (200, hosts)
+    assert api("DELETE", "/v1/hosts/198.18.0.11") == (204, None)
+    status, doc = api("GET", "/v1/hosts/198.18.0.11")
+    assert status == 404 and doc["error"] == "host 198.18.0.11 is not known"
+    assert api("DELETE", "/v1/hosts/198.18.0.11")[0] == 404
+
+
+def test_stats_show_counters_and_move_latency(api):
+    api.app.stats.move_ms.extend([1.0, 2.0, 30.0])
+    status, stats = api("GET", "/v1/stats")
+    assert status == 200 and stats["packet_in"] == 0 and stats["switches"] == 0
+    assert stats["move_to_barrier_ms"] == {"count": 3, "p50": 2.0, "p99": 30.0, "max": 30.0, "recent": [1.0, 2.0, 30.0]}
+
+
+def test_vips_on_one_address_must_share_a_redundancy_group(api):
+    api("POST", "/v1/vips", WEB)
+    status, doc = api("POST", "/v1/vips", dict(WEB, name="web2", port=443, redundancy_group=2))
+    assert status == 409 and doc["error"].startswith("redundancy_group: 2 differs from group 1 of vip 'web'")

@@ -1,0 +1,39 @@
+"""The controller's counters and latency samples, as GET /v1/stats shows them. Plain state."""
+from collections import deque
+
+COUNTERS = (
+    "packet_in",            # every packet-in
+    "packet_in_arp",        # ... of which ARP (the pipeline sends nothing else)
+    "flow_changes",         # flow, group and meter changes sent to switches
+    "host_moves",           # a known address seen at a new MAC or port, and followed
+    "duplicates",           # addresses frozen by duplicate detection
+    "frozen_arp",           # ARP from a frozen (duplicate) address, ignored
+    "ownership_conflicts",  # ARP from someone else claiming one of our addresses
+    "garps_sent",           # gratuitous ARPs the balancer sent for its own addresses
+    "probes_sent",          # ARP requests the balancer sent to find members
+)
+
+
+def percentile(sorted_values, fraction):
+    """The value below which `fraction` of the samples lie (nearest rank)."""
+    if not sorted_values:
+        return None
+    rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))   # ceil without floats
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+class Stats:
+    def __init__(self, samples=1000):
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        # Milliseconds from an ARP packet-in that moved a member to the switch's barrier reply
+        # for the resulting flow changes: the time to follow a move.
+        self.move_ms = deque(maxlen=samples)
+
+    def count(self, name, n=1):
+        self.counters[name] += n
+
+    def to_dict(self):
+        ordered = sorted(self.move_ms)
+        return dict(self.counters, move_to_barrier_ms={
+            "count": len(ordered), "p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99),
+            "max": ordered[-1] if ordered else None, "recent": list(self.move_ms)})
