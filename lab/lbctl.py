@@ -36,15 +36,17 @@ print(json.dumps(seen))
 class Controller:
     """A running `ryu-manager lbctl_app` for one lab."""
 
-    def __init__(self, lab, rest_port, vips_file, base_config=None):
+    def __init__(self, lab, rest_port, vips_file, base_config=None, options=None):
         """`base_config`: a ryu-manager config file read first (the demo passes config/lbctl.conf);
-        a file in the workdir then points [lbctl] at `vips_file` and a state file in the workdir."""
+        a file in the workdir then points [lbctl] at `vips_file` and a state file in the workdir,
+        and sets any further [lbctl] `options` (a dict, e.g. {"duplicate_moves": 1000})."""
         self.lab = lab
         self.rest_port = rest_port
         self.vips_file = vips_file
         self.state_file = lab.workdir / "state.msgpack"
         override = lab.workdir / "lbctl.conf"
-        override.write_text(CONFIG.format(vips_file=vips_file, state_file=self.state_file))
+        extra = "".join("%s = %s\n" % item for item in (options or {}).items())
+        override.write_text(CONFIG.format(vips_file=vips_file, state_file=self.state_file) + extra)
         self.config_files = [base_config, override] if base_config else [override]
 
     def start(self):
