@@ -11,7 +11,7 @@ ARP_REPLY = 2
 
 
 def pipeline_flows(settings):
-    """The ARP flows and the meter that do not depend on any VIP."""
+    """The ARP flows and meters that do not depend on any VIP."""
     flows = [
         Flow(p.CLASSIFY.id, p.Priority.ARP_TO_TABLE, match(eth_type=ETH_TYPE_ARP), goto=p.ARP.id),
         # Answers to the controller's own probes: only the controller needs them.
@@ -20,8 +20,17 @@ def pipeline_flows(settings):
              goto=p.ARP_PUNT.id),
         Flow(p.ARP.id, p.Priority.DEFAULT, match(), (Output(NORMAL),), goto=p.ARP_PUNT.id),
         Flow(p.ARP_PUNT.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.ARP_METER),
+        Flow(p.MEMBER_ARP_PUNT.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MEMBER_ARP_METER),
     ]
-    return flows, Meter(p.ARP_METER, settings.arp_punt_pps, settings.arp_punt_burst)
+    return flows, [Meter(p.ARP_METER, settings.arp_punt_pps, settings.arp_punt_burst),
+                   Meter(p.MEMBER_ARP_METER, settings.member_arp_pps, settings.arp_punt_burst)]
+
+
+def member_flows(address):
+    """ARP from a member's address: switched as usual, and punted through the members' own meter,
+    so that its moves are seen even while some other host floods ARP."""
+    return [Flow(p.ARP.id, p.Priority.ARP_MEMBER, match(eth_type=ETH_TYPE_ARP, arp_spa=address),
+                 (Output(NORMAL),), goto=p.MEMBER_ARP_PUNT.id, cookie=p.host_cookie(address))]
 
 
 def responder(address, mac, cookie):

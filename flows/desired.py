@@ -11,6 +11,7 @@ class Settings:
     cluster_id: int = 0          # byte 4 of the balancer's MACs (see pipeline.own_mac)
     arp_punt_pps: int = 100      # ARP packets per second the controller gets at most ...
     arp_punt_burst: int = 50     # ... after a burst of this many
+    member_arp_pps: int = 100    # the same for ARP from members' addresses, counted apart
 
 
 @dataclass
@@ -24,21 +25,42 @@ def vip_mac(vip, settings):
     return pipeline.own_mac(settings.cluster_id, vip.redundancy_group)
 
 
-def desired_state(vips, where, settings=Settings()):
-    """`vips`: the VIPs (any order); `where(ip)`: a host's place on this switch, or None."""
+def desired_state(vips, places, settings=Settings(), cache=None):
+    """`vips`: the VIPs (any order); `places`: a mapping of host IP -> Place on this switch.
+
+    `cache`, a dict kept by the caller between calls, reuses each VIP's flows while the VIP and
+    the set of its members that are located stay the same: a member that moves changes only
+    its one `locate` flow, and recomputing costs little however many VIPs there are."""
     state = SwitchState()
-    arp_flows, meter = arp.pipeline_flows(settings)
+    arp_flows, meters = arp.pipeline_flows(settings)
     for flow in arp_flows + vipflows.pipeline_flows():
         state.flows[flow.key] = flow
-    state.meters[meter.meter_id] = meter
+    for meter in meters:
+        state.meters[meter.meter_id] = meter
+    members = set()
+    fresh = {}
     for vip in sorted(vips, key=lambda v: v.id):
-        mac = vip_mac(vip, settings)
-        flows, group = vipflows.vip_flows(vip, where, mac)
-        vip_cookie = pipeline.cookie(vip.id)
-        flows += [arp.responder(vip.address, mac, vip_cookie), arp.claim_guard(vip.address, vip_cookie)]
+        located = frozenset(m.address for m in vip.members if m.address in places)
+        key = (vip, located, settings)
+        flows, group = fresh[key] = (cache or {}).get(key) or _vip_flows(vip, located, settings)
         for flow in flows:
             # Two VIPs can need the same flow (VIPs sharing an address answer ARP once; a member
             # serving two VIPs has one reply catch). The VIP with the lowest id owns it.
             state.flows.setdefault(flow.key, flow)
         state.groups[group.group_id] = group
+        members.update(m.address for m in vip.members)
+    for address in sorted(members):
+        for flow in arp.member_flows(address) + vipflows.host_flows(address, places.get(address)):
+            state.flows[flow.key] = flow
+    if cache is not None:
+        cache.clear()
+        cache.update(fresh)
     return state
+
+
+def _vip_flows(vip, located, settings):
+    mac = vip_mac(vip, settings)
+    flows, group = vipflows.vip_flows(vip, located, mac)
+    vip_cookie = pipeline.cookie(vip.id)
+    flows += [arp.responder(vip.address, mac, vip_cookie), arp.claim_guard(vip.address, vip_cookie)]
+    return flows, group

@@ -7,7 +7,7 @@ Reading order of a packet (see README "Reading flow dumps"):
       |  TCP/UDP to a VIP, or from a member's service port
       v
   ct(zone=LB_ZONE, nat) --> conntrack (20) --new--> group:<vip> --bucket: ct(commit, dnat)--> to_member (30)
-                               |--established, request direction--> to_member (30)
+                               |--established, request direction--> to_member (30) --> locate (31)
                                |--established, reply direction-----> to_client (40)
   anything else: NORMAL (plain L2 switching, never through conntrack)
 """
@@ -24,20 +24,24 @@ class Table:
 CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through conntrack; ARP to arp; rest NORMAL")
 ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other ARP and copy it to arp_punt")
 ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter")
+MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter")
 CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group")
-TO_MEMBER = Table(30, "to_member", "deliver a (NATed) request to the member's MAC and port")
+TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to a member: the VIP's source MAC")
+LOCATE = Table(31, "locate", "a packet for a host: its MAC and switch port (one flow per host)")
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
-TABLES = (CLASSIFY, ARP, ARP_PUNT, CONNTRACK, TO_MEMBER, TO_CLIENT)
+TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, CONNTRACK, TO_MEMBER, LOCATE, TO_CLIENT)
 
 
 class Priority:
     """Priority bands, by table. Higher wins; a name says which kind of flow uses its band."""
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
+    HOST = 300          # locate: where one host is
     ARP_CLAIM = 250     # arp: someone else's ARP that claims one of our addresses: controller only
     ARP_TO_TABLE = 200  # classify: ARP goes to the arp table
     ARP_REPLY = 200     # arp: answer a request for one of our addresses
+    ARP_MEMBER = 150    # arp: ARP from a member's address, punted through the members' meter
     ARP_FOR_US = 100    # arp: replies to the controller's probes (sent to one of our MACs)
     CT_STATE = 100      # conntrack: established traffic by direction
     DEFAULT = 0         # each table's last resort (NORMAL, or drop)
@@ -54,13 +58,20 @@ PORT_REG = "reg0"                # scratch register used to output to the record
 
 # Cookie layout: high 32 bits the VIP id, low 32 bits the member id (0: the VIP as a whole).
 # Cookie 0 is the pipeline's own flows. One VIP: cookie=0x<id>00000000/0xffffffff00000000.
+# Flows about a host rather than a VIP (where it is, its ARP) carry HOSTS_VIP_ID in the high half
+# and the host's IPv4 address in the low half: 0xffffffffc612000d is host 198.18.0.13.
 COOKIE_VIP_SHIFT = 32
 COOKIE_VIP_MASK = 0xFFFFFFFF00000000
 PIPELINE_COOKIE = 0
+HOSTS_VIP_ID = 0xFFFFFFFF
 
 
 def cookie(vip_id, member_id=0):
     return (vip_id << COOKIE_VIP_SHIFT) | member_id
+
+
+def host_cookie(ipv4):
+    return cookie(HOSTS_VIP_ID, int.from_bytes(bytes(int(o) for o in ipv4.split(".")), "big"))
 
 
 def vip_of_cookie(value):
@@ -72,8 +83,10 @@ def group_id(vip_id):
     return vip_id
 
 
-# The meter that bounds ARP packet-ins (a storm of ARP cannot starve the controller).
+# The meters that bound ARP packet-ins: a storm of ARP cannot starve the controller, and a storm
+# from clients cannot crowd out the ARP of members (their moves must be seen).
 ARP_METER = 1
+MEMBER_ARP_METER = 2
 
 # The balancer's own MACs: one per redundancy group, as an HA cluster needs (all addresses of a
 # group move together with one MAC). Layout 02:6c:62:CC:GG:GG -- 02: locally administered unicast,

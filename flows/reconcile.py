@@ -19,13 +19,13 @@ def diff(installed, desired) -> Tuple[Change, ...]:
                 changes.append(Change("add_" + kind, item))
             elif have[ident] != item:
                 changes.append(Change("modify_" + kind, item))
-    for key, flow in sorted(installed.flows.items(), key=_order):
-        if key not in desired.flows:
-            changes.append(Change("delete_flow", flow))
-    for key, flow in sorted(desired.flows.items(), key=_order):
-        if installed.flows.get(key) != flow:
-            # An add with the key of an installed flow replaces it, cookie and actions alike.
-            changes.append(Change("add_flow", flow))
+    gone = [flow for key, flow in installed.flows.items() if key not in desired.flows]
+    # Flows reused from the cache are the very same objects: `is` settles most of them at once.
+    new = [flow for key, flow in desired.flows.items()
+           if installed.flows.get(key) is not flow and installed.flows.get(key) != flow]
+    # An add with the key of an installed flow replaces it, cookie and actions alike.
+    changes += [Change("delete_flow", f) for f in sorted(gone, key=_order)]
+    changes += [Change("add_flow", f) for f in sorted(new, key=_order)]
     for kind in ("group", "meter"):
         wanted, have = getattr(desired, kind + "s"), getattr(installed, kind + "s")
         for ident, item in sorted(have.items()):
@@ -34,6 +34,5 @@ def diff(installed, desired) -> Tuple[Change, ...]:
     return tuple(changes)
 
 
-def _order(item):
-    (table, priority, match), _ = item
-    return (table, -priority, repr(match))
+def _order(flow):
+    return (flow.table, -flow.priority, repr(flow.match))

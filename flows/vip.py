@@ -1,8 +1,9 @@
 """Routed-mode VIP flows: conntrack, one select group per VIP, destination NAT to the member.
 
-A VIP here is anything with `id`, `address`, `port`, `protocol`, `redundancy_group` and `members` (each with `id`,
-`address`, `port`, `weight`), such as `lbctl_app.model.Vip`. `where(ip)` says where a host is on
-this switch: an object with `mac` and `port`, or None while it is unresolved.
+A VIP here is anything with `id`, `address`, `port`, `protocol` and `members` (each with `id`,
+`address`, `port`, `weight`), such as `lbctl_app.model.Vip`. Where members are on the switch
+matters only to `host_flows` (one `locate` flow per host); a VIP's own flows depend only on which
+of its members are located at all.
 """
 from flows import pipeline as p
 from flows.ir import (NORMAL, Bucket, Ct, Flow, Group, Move, Nat, Output, OutputReg,
@@ -36,13 +37,23 @@ def pipeline_flows():
              match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
         # Not a VIP connection after all (e.g. a client talking to a member directly).
         Flow(p.CONNTRACK.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
-        Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone or unresolved: drop
+        Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone: drop
+        Flow(p.LOCATE.id, p.Priority.DEFAULT, match()),     # host not located: drop
         Flow(p.TO_CLIENT.id, p.Priority.DEFAULT, match()),  # VIP gone: drop
     ]
 
 
-def vip_flows(vip, where, vip_mac):
-    """All flows and the select group of one VIP, given where its members are and its MAC."""
+def host_flows(address, place):
+    """Where one host is: the single flow a move of that host rewrites."""
+    if place is None:
+        return []
+    return [Flow(p.LOCATE.id, p.Priority.HOST, match(eth_type=ETH_TYPE_IP, ipv4_dst=address),
+                 (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(address))]
+
+
+def vip_flows(vip, located, vip_mac):
+    """All flows and the select group of one VIP, given which member addresses are located and
+    the VIP's MAC."""
     vip_cookie = p.cookie(vip.id)
     lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
     flows = [
@@ -62,8 +73,7 @@ def vip_flows(vip, where, vip_mac):
     ]
     buckets = []
     for member in vip.members:
-        place = where(member.address)
-        if place is None:
+        if member.address not in located:
             continue  # not resolved yet: left out until the controller knows its MAC and port
         member_cookie = p.cookie(vip.id, member.id)
         flows.append(Flow(p.CLASSIFY.id, p.Priority.MEMBER,
@@ -72,9 +82,7 @@ def vip_flows(vip, where, vip_mac):
         flows.append(Flow(p.TO_MEMBER.id, p.Priority.MEMBER,
                           l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
                                    ct_mark=vip.id),
-                          (SetField("eth_src", vip_mac), SetField("eth_dst", place.mac),
-                           Output(place.port)),
-                          cookie=member_cookie))
+                          (SetField("eth_src", vip_mac),), goto=p.LOCATE.id, cookie=member_cookie))
         if member.weight > 0:  # weight 0 drains: no new connections, established ones continue
             buckets.append(Bucket(member.weight, (commit_to(vip, member),)))
     return flows, SelectGroup(p.group_id(vip.id), tuple(buckets))

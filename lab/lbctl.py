@@ -83,7 +83,7 @@ class Controller:
         from lbctl_app.hosts import Place
         vips, _ = store.initial_vips(str(self.state_file), str(self.vips_file))
         places = {(h["ip"]): Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
-        return state_text(desired_state(vips.vips, places.get))
+        return state_text(desired_state(vips.vips, places))
 
 
 def switch_text(lab):

@@ -36,6 +36,8 @@ CONF.register_opts([
     cfg.IntOpt("arp_punt_pps", default=100, min=1,
                help="ARP packets per second the switch sends to the controller at most"),
     cfg.IntOpt("arp_punt_burst", default=50, min=0, help="... after a burst of this many"),
+    cfg.IntOpt("member_arp_pps", default=100, min=1,
+               help="the same for ARP from members' addresses, which has a meter of its own"),
     cfg.IntOpt("duplicate_moves", default=5, min=2,
                help="an address that moves this many times within duplicate_window is frozen"),
     cfg.FloatOpt("duplicate_window", default=180.0, help="seconds (RFC 7432's M)"),
@@ -62,6 +64,7 @@ class Switch:
         self.dpid = datapath.id
         self.installed = SwitchState()
         self.pending = {}   # barrier xid -> when the event that caused the changes arrived
+        self.cache = {}     # each VIP's flows, reused while the VIP and its located members stay
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -80,7 +83,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             raise SystemExit("lbctl cannot start: %s" % e)
         LOG.info("lbctl: %d VIP(s) from %s", len(self.vips.vips), source)
         self.settings = Settings(cluster_id=opts.cluster_id, arp_punt_pps=opts.arp_punt_pps,
-                                 arp_punt_burst=opts.arp_punt_burst)
+                                 arp_punt_burst=opts.arp_punt_burst, member_arp_pps=opts.member_arp_pps)
         self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
         self.probes = hosttable.ProbeSchedule()
         self.stats = Stats()
@@ -157,7 +160,7 @@ class LoadBalancerApp(app_manager.RyuApp):
     def _sync(self, switch, started=None):
         """Bring one switch from what it holds to what it should hold. Caller holds the lock.
         `started`: when the event behind this sync arrived, to time it to the barrier reply."""
-        desired = desired_state(self.vips.vips, lambda ip: self.hosts.where(switch.dpid, ip), self.settings)
+        desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings, switch.cache)
         changes = diff(switch.installed, desired)
         datapath = switch.datapath
         for change in changes:

@@ -70,6 +70,10 @@ class HostTable:
         host = self._hosts.get((dpid, ip))
         return None if host is None else host.place
 
+    def places(self, dpid):
+        """ip -> Place of every host known on one switch."""
+        return {ip: host.place for (host_dpid, ip), host in self._hosts.items() if host_dpid == dpid}
+
     def get(self, ip):
         return [h for (_, host_ip), h in sorted(self._hosts.items()) if host_ip == ip]
 

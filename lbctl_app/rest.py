@@ -49,6 +49,11 @@ def _body(req):
         raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is not valid JSON (%s)" % e)
 
 
+def _host(host):
+    """A host as the API shows it, with the cookie of its flows (`locate`, its ARP)."""
+    return dict(host.to_dict(), cookie="%#x" % pipeline.host_cookie(host.ip))
+
+
 class _TooLarge(Exception):
     pass
 
@@ -96,7 +101,7 @@ class LbctlRest(ControllerBase):
 
     @route("hosts", "/v1/hosts", methods=["GET"])
     def list_hosts(self, req, **_):
-        return _answer(lambda: (200, [h.to_dict() for h in self.lb.hosts.all()]))
+        return _answer(lambda: (200, [_host(h) for h in self.lb.hosts.all()]))
 
     @route("hosts", "/v1/hosts/{ip}", methods=["GET"], requirements=IP)
     def get_host(self, req, ip, **_):
@@ -104,7 +109,7 @@ class LbctlRest(ControllerBase):
             found = self.lb.hosts.get(ip)
             if not found:
                 raise NotFound("host %s is not known" % ip)
-            return 200, [h.to_dict() for h in found]
+            return 200, [_host(h) for h in found]
         return _answer(get)
 
     @route("hosts", "/v1/hosts/{ip}", methods=["DELETE"], requirements=IP)

@@ -7,7 +7,7 @@ import pytest
 from flows import pipeline
 from flows.desired import Settings, SwitchState, desired_state
 from flows.reconcile import diff
-from flows.render import state_text
+from flows.render import flow_text, state_text
 from lbctl_app.hosts import Place
 from lbctl_app.model import parse_vip
 from tests.unit.sample import DNS, PLACES, WEB, vip_set
@@ -16,7 +16,7 @@ GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "web_and_dns.txt")
 
 
 def test_pipeline_matches_golden_dump():
-    text = state_text(desired_state(vip_set(WEB, DNS).vips, PLACES.get)) + "\n"
+    text = state_text(desired_state(vip_set(WEB, DNS).vips, PLACES)) + "\n"
     if os.environ.get("LBCTL_REGOLD"):
         with open(GOLDEN, "w") as f:
             f.write(text)
@@ -26,25 +26,30 @@ def test_pipeline_matches_golden_dump():
 
 def test_every_vip_flow_carries_its_vip_in_the_cookie():
     vips = vip_set(WEB, DNS)
-    state = desired_state(vips.vips, PLACES.get)
+    state = desired_state(vips.vips, PLACES)
+    members = {m.address for v in vips.vips for m in v.members}
     for flow in state.flows.values():
         if flow.cookie == pipeline.PIPELINE_COOKIE:
             assert flow.priority in (pipeline.Priority.DEFAULT, pipeline.Priority.ARP_TO_TABLE,
                                      pipeline.Priority.ARP_FOR_US, pipeline.Priority.CT_STATE)
+        elif pipeline.vip_of_cookie(flow.cookie) == pipeline.HOSTS_VIP_ID:
+            assert any(flow.cookie == pipeline.host_cookie(m) for m in members)
         else:
             assert pipeline.vip_of_cookie(flow.cookie) in {v.id for v in vips.vips}
 
 
 def test_unresolved_member_is_left_out_of_the_group():
     vips = vip_set(WEB)
-    state = desired_state(vips.vips, {"198.18.0.11": PLACES["198.18.0.11"]}.get)
+    state = desired_state(vips.vips, {"198.18.0.11": PLACES["198.18.0.11"]})
     (group,) = state.groups.values()
     assert len(group.buckets) == 1
-    assert "198.18.0.12" not in state_text(state) and "198.18.0.13" not in state_text(state)
+    text = state_text(state)
+    assert "nat(dst=198.18.0.12" not in text and "nat(dst=198.18.0.13" not in text
+    assert "nw_dst=198.18.0.12 actions" not in text, "no locate flow for an unknown place"
 
 
 def test_weights_become_bucket_weights_and_zero_drains():
-    state = desired_state(vip_set(WEB, DNS).vips, PLACES.get)
+    state = desired_state(vip_set(WEB, DNS).vips, PLACES)
     assert [b.weight for b in state.groups[1].buckets] == [1, 1, 3]
     assert [b.weight for b in state.groups[2].buckets] == [1]   # weight 0: no bucket ...
     delivery = [f for f in state.flows.values() if f.cookie == pipeline.cookie(2, 2)]
@@ -53,20 +58,21 @@ def test_weights_become_bucket_weights_and_zero_drains():
 
 def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
     both = vip_set(WEB, dict(WEB, name="web2", port=8080))
-    state = desired_state(both.vips, PLACES.get)
-    arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and f.cookie]
+    state = desired_state(both.vips, PLACES)
+    arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and f.cookie
+           and pipeline.vip_of_cookie(f.cookie) != pipeline.HOSTS_VIP_ID]
     assert len(arp) == 2 and {pipeline.vip_of_cookie(f.cookie) for f in arp} == {1}   # answer + guard
     after, _ = both.delete("web")
-    changes = diff(state, desired_state(after.vips, PLACES.get))
+    changes = diff(state, desired_state(after.vips, PLACES))
     readded = [c.item for c in changes if c.op == "add_flow" and c.item.table == pipeline.ARP.id]
     assert len(readded) == 2 and {pipeline.vip_of_cookie(f.cookie) for f in readded} == {2}
 
 
 def test_deleting_a_vip_removes_exactly_its_flows_and_group():
     vips = vip_set(WEB, DNS)
-    before = desired_state(vips.vips, PLACES.get)
+    before = desired_state(vips.vips, PLACES)
     after_vips, gone = vips.delete("dns")
-    changes = diff(before, desired_state(after_vips.vips, PLACES.get))
+    changes = diff(before, desired_state(after_vips.vips, PLACES))
     assert {c.op for c in changes} == {"delete_flow", "delete_group"}
     deleted = [c.item for c in changes if c.op == "delete_flow"]
     assert deleted and all(pipeline.vip_of_cookie(f.cookie) == gone.id for f in deleted)
@@ -76,26 +82,45 @@ def test_deleting_a_vip_removes_exactly_its_flows_and_group():
 
 
 def test_first_sync_adds_meters_and_groups_before_the_flows_that_use_them():
-    changes = diff(SwitchState(), desired_state(vip_set(WEB).vips, PLACES.get))
+    changes = diff(SwitchState(), desired_state(vip_set(WEB).vips, PLACES))
     ops = [c.op for c in changes]
     assert ops.index("add_meter") < ops.index("add_flow") and ops.index("add_group") < ops.index("add_flow")
-    assert diff(desired_state(vip_set(WEB).vips, PLACES.get), SwitchState())[-1].op == "delete_meter"
+    assert diff(desired_state(vip_set(WEB).vips, PLACES), SwitchState())[-1].op == "delete_meter"
 
 
-def test_member_move_rewrites_only_that_members_delivery_flow():
-    vips = vip_set(WEB)
-    before = desired_state(vips.vips, PLACES.get)
+def test_member_move_rewrites_one_flow_however_many_vips_it_serves():
+    vips = vip_set(WEB, *[dict(WEB, name="web%d" % i, port=8000 + i) for i in range(20)])
+    cache = {}
+    before = desired_state(vips.vips, PLACES, cache=cache)
     moved = dict(PLACES, **{"198.18.0.12": Place("0a:00:00:00:00:99", 7)})
-    changes = diff(before, desired_state(vips.vips, moved.get))
-    # Buckets only NAT to the member's address: a new MAC or port leaves the group (and so the
-    # hashing of every connection) alone.
+    changes = diff(before, desired_state(vips.vips, moved, cache=cache))
+    # Buckets only NAT to the member's address and VIP flows only say "go locate it": a new MAC
+    # or port leaves every group (and so the hashing of every connection) alone.
     assert [(c.op, c.item.table, c.item.cookie) for c in changes] == [
-        ("add_flow", pipeline.TO_MEMBER.id, pipeline.cookie(1, 2))]
+        ("add_flow", pipeline.LOCATE.id, pipeline.host_cookie("198.18.0.12"))]
+    assert "set_field:0a:00:00:00:00:99->eth_dst,output:7" in flow_text(changes[0].item)
+
+
+def test_the_cache_reuses_the_flows_of_unchanged_vips():
+    vips = vip_set(WEB, DNS)
+    cache = {}
+    first = desired_state(vips.vips, PLACES, cache=cache)
+    second = desired_state(vips.vips, PLACES, cache=cache)
+    assert all(second.flows[k] is f for k, f in first.flows.items() if f.cookie and
+               pipeline.vip_of_cookie(f.cookie) != pipeline.HOSTS_VIP_ID)
+    assert len(cache) == 2
+    vips, _ = vips.delete("dns")
+    desired_state(vips.vips, PLACES, cache=cache)
+    assert len(cache) == 1, "the cache holds only current VIPs"
+
+
+def test_host_cookies_spell_the_address():
+    assert pipeline.host_cookie("198.18.0.13") == 0xFFFFFFFFC612000D
 
 
 def test_unchanged_state_needs_no_change():
-    state = desired_state(vip_set(WEB, DNS).vips, PLACES.get)
-    assert diff(state, desired_state(vip_set(WEB, DNS).vips, PLACES.get)) == ()
+    state = desired_state(vip_set(WEB, DNS).vips, PLACES)
+    assert diff(state, desired_state(vip_set(WEB, DNS).vips, PLACES)) == ()
 
 
 @pytest.mark.parametrize("cluster, group, mac", [(0, 1, "02:6c:62:00:00:01"), (7, 0x1234, "02:6c:62:07:12:34")])
@@ -109,19 +134,27 @@ def test_own_macs_are_locally_administered_per_cluster_and_redundancy_group(clus
 
 def test_vips_of_one_redundancy_group_share_its_mac():
     settings = Settings(cluster_id=3)
-    state = desired_state(vip_set(WEB, dict(DNS, redundancy_group=2)).vips, PLACES.get, settings)
+    state = desired_state(vip_set(WEB, dict(DNS, redundancy_group=2)).vips, PLACES, settings)
     text = state_text(state)
     assert "set_field:02:6c:62:03:00:01->arp_sha,set_field:198.18.0.100->arp_spa" in text
     assert "set_field:02:6c:62:03:00:02->arp_sha,set_field:198.18.0.101->arp_spa" in text
 
 
 def test_arp_that_claims_our_address_goes_only_to_the_rate_limited_controller_copy():
-    state = desired_state(vip_set(WEB).vips, PLACES.get)
+    state = desired_state(vip_set(WEB).vips, PLACES)
     (guard,) = [f for f in state.flows.values() if dict(f.match).get("arp_spa") == "198.18.0.100"]
     assert guard.priority > pipeline.Priority.ARP_REPLY and guard.actions == ()
     assert guard.goto == pipeline.ARP_PUNT.id
     (punt,) = [f for f in state.flows.values() if f.table == pipeline.ARP_PUNT.id]
     assert punt.meter == pipeline.ARP_METER and state.meters[pipeline.ARP_METER].rate == Settings().arp_punt_pps
+
+
+def test_members_arp_has_a_meter_of_its_own():
+    state = desired_state(vip_set(WEB).vips, {})
+    member = [f for f in state.flows.values() if dict(f.match).get("arp_spa") == "198.18.0.11"]
+    assert [(f.goto, f.cookie) for f in member] == [(pipeline.MEMBER_ARP_PUNT.id, pipeline.host_cookie("198.18.0.11"))]
+    (punt,) = [f for f in state.flows.values() if f.table == pipeline.MEMBER_ARP_PUNT.id]
+    assert punt.meter == pipeline.MEMBER_ARP_METER
 
 
 def test_member_ids_are_stable_across_a_replace():

@@ -101,7 +101,7 @@ def test_hosts_can_be_listed_shown_and_forgotten(api):
     status, hosts = api("GET", "/v1/hosts")
     assert status == 200 and hosts == [{"ip": "198.18.0.11", "dpid": "0000000000000001", "mac": "0a:00:00:00:00:11",
                                         "port": 2, "first_seen": 100.0, "last_seen": 100.0, "moves": 0,
-                                        "state": "learned"}]
+                                        "state": "learned", "cookie": "0xffffffffc612000b"}]
     assert api("GET", "/v1/hosts/198.18.0.11") == (200, hosts)
     assert api("DELETE", "/v1/hosts/198.18.0.11") == (204, None)
     status, doc = api("GET", "/v1/hosts/198.18.0.11")
