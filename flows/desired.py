@@ -19,14 +19,17 @@ class SwitchState:
     flows: Dict[tuple, object] = field(default_factory=dict)    # Flow.key -> Flow
     groups: Dict[int, object] = field(default_factory=dict)     # group id -> SelectGroup
     meters: Dict[int, object] = field(default_factory=dict)     # meter id -> Meter
+    slots: Dict[int, tuple] = field(default_factory=dict)       # VIP id -> slot table (not sent:
+    # the switch sees it as buckets or slot flows; kept so the next state moves as little as can be)
 
 
 def vip_mac(vip, settings):
     return pipeline.own_mac(settings.cluster_id, vip.redundancy_group)
 
 
-def desired_state(vips, places, settings=Settings(), cache=None):
-    """`vips`: the VIPs (any order); `places`: a mapping of host IP -> Place on this switch.
+def desired_state(vips, places, settings=Settings(), cache=None, previous=None):
+    """`vips`: the VIPs (any order); `places`: a mapping of host IP -> Place on this switch;
+    `previous`: the state this one follows (its slot tables are kept as far as they can be).
 
     `cache`, a dict kept by the caller between calls, reuses each VIP's flows while the VIP and
     the set of its members that are located stay the same: a member that moves changes only
@@ -42,12 +45,16 @@ def desired_state(vips, places, settings=Settings(), cache=None):
     for vip in sorted(vips, key=lambda v: v.id):
         located = frozenset(m.address for m in vip.members if m.address in places)
         key = (vip, located, settings)
-        flows, group = fresh[key] = (cache or {}).get(key) or _vip_flows(vip, located, settings)
+        flows, group, table = fresh[key] = (cache or {}).get(key) or _vip_flows(
+            vip, located, settings, previous.slots.get(vip.id) if previous else None)
         for flow in flows:
             # Two VIPs can need the same flow (VIPs sharing an address answer ARP once; a member
             # serving two VIPs has one reply catch). The VIP with the lowest id owns it.
             state.flows.setdefault(flow.key, flow)
-        state.groups[group.group_id] = group
+        if group is not None:
+            state.groups[group.group_id] = group
+        if table is not None:
+            state.slots[vip.id] = table
         members.update(m.address for m in vip.members)
     for address in sorted(members):
         for flow in arp.member_flows(address) + vipflows.host_flows(address, places.get(address)):
@@ -58,9 +65,9 @@ def desired_state(vips, places, settings=Settings(), cache=None):
     return state
 
 
-def _vip_flows(vip, located, settings):
+def _vip_flows(vip, located, settings, previous_slots):
     mac = vip_mac(vip, settings)
-    flows, group = vipflows.vip_flows(vip, located, mac)
+    flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots)
     vip_cookie = pipeline.cookie(vip.id)
     flows += [arp.responder(vip.address, mac, vip_cookie), arp.claim_guard(vip.address, vip_cookie)]
-    return flows, group
+    return flows, group, table

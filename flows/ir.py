@@ -42,6 +42,16 @@ class Move:
 
 
 @dataclass(frozen=True)
+class Multipath:
+    """Hash `fields` ("symmetric_l3l4+udp", "nw_src") into a slot 0..n_links-1, written to the low
+    bits of register `dst` (Open vSwitch's multipath action, modulo_n)."""
+    fields: str
+    n_links: int
+    dst: str
+    n_bits: int
+
+
+@dataclass(frozen=True)
 class Group:
     group_id: int
 

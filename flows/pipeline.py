@@ -26,11 +26,12 @@ ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other AR
 ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter")
 MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter")
 CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group")
+SLOT = Table(21, "slot", "new connections of multipath VIPs (UDP, source_ip): the hashed slot's member")
 TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to a member: the VIP's source MAC")
 LOCATE = Table(31, "locate", "a packet for a host: its MAC and switch port (one flow per host)")
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
-TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, CONNTRACK, TO_MEMBER, LOCATE, TO_CLIENT)
+TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, CONNTRACK, SLOT, TO_MEMBER, LOCATE, TO_CLIENT)
 
 
 class Priority:
@@ -55,6 +56,7 @@ LB_ZONE = 64
 CT_LABEL_CLIENT_MAC = (0, 48)    # bits [0..47]: eth_src of the request (client or its router)
 CT_LABEL_CLIENT_PORT = (64, 32)  # bits [64..95]: the switch port the request came in on
 PORT_REG = "reg0"                # scratch register used to output to the recorded port
+SLOT_REG = "reg1"                # the slot a multipath VIP's new connection hashed to
 
 # Cookie layout: high 32 bits the VIP id, low 32 bits the member id (0: the VIP as a whole).
 # Cookie 0 is the pipeline's own flows. One VIP: cookie=0x<id>00000000/0xffffffff00000000.

@@ -7,11 +7,13 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Meter, Move, Output, OutputReg,
-                      SelectGroup, SetField)
+from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Meter, Move, Multipath, Output,
+                      OutputReg, SelectGroup, SetField)
 
 NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
 CT_COMMIT = 1                    # NX_CT_F_COMMIT
+# Open vSwitch's nx_hash_fields numbers (Ryu names only the first two).
+MULTIPATH_FIELDS = {"symmetric_l3l4+udp": 3, "nw_src": 4}
 SPECIAL_PORTS = {IN_PORT: ofp.OFPP_IN_PORT, NORMAL: ofp.OFPP_NORMAL,
                  CONTROLLER: ofp.OFPP_CONTROLLER, FLOOD: ofp.OFPP_FLOOD}
 
@@ -37,6 +39,11 @@ def _ryu_action(action):
             src=action.field, max_len=0)
     if isinstance(action, Group):
         return parser.OFPActionGroup(action.group_id)
+    if isinstance(action, Multipath):
+        return parser.NXActionMultipath(
+            fields=MULTIPATH_FIELDS[action.fields], basis=0, algorithm=nicira_ext.NX_MP_ALG_MODULO_N,
+            max_link=action.n_links - 1, arg=0, ofs_nbits=nicira_ext.ofs_nbits(0, action.n_bits - 1),
+            dst=action.dst)
     if isinstance(action, Ct):
         nested = []
         if action.nat is not None:
@@ -134,7 +141,7 @@ _CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
 _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
               "arp_sha": ("NXM_NX_ARP_SHA", 48), "arp_tha": ("NXM_NX_ARP_THA", 48),
               "arp_spa": ("NXM_OF_ARP_SPA", 32), "arp_tpa": ("NXM_OF_ARP_TPA", 32),
-              "ct_label": ("NXM_NX_CT_LABEL", 128), "reg0": ("NXM_NX_REG0", 32),
+              "ct_label": ("NXM_NX_CT_LABEL", 128), "reg0": ("NXM_NX_REG0", 32), "reg1": ("NXM_NX_REG1", 32),
               "in_port": ("OXM_OF_IN_PORT", 32)}
 
 
@@ -146,14 +153,21 @@ def match_text(m):
         parts.append("ct_state=" + "".join(("+" if value & (1 << i) else "-") + name
                                            for i, name in enumerate(_CT_STATE_BITS) if mask & (1 << i)))
     if "ct_mark" in fields:
-        parts.append("ct_mark=%#x" % fields["ct_mark"])
+        parts.append("ct_mark=%s" % _hex(fields["ct_mark"]))
     if "eth_type" in fields:
         parts.append(_PROTOCOLS[(fields["eth_type"], fields.get("ip_proto"))])
+    if "reg1" in fields:
+        parts.append("reg1=%s" % _hex(fields["reg1"]))
     for field, name in _MATCH_NAMES:
         if field in fields:
             value = fields[field]
             parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
     return ",".join(parts)
+
+
+def _hex(value):
+    """Integers the way ovs-ofctl prints hexadecimal fields: 0, 0x1, 0x10."""
+    return "%#x" % value if value else "0"
 
 
 def _field_text(field, ofs, n_bits):
@@ -176,6 +190,9 @@ def action_text(action):
         return "output:" + _field_text(action.field, action.ofs, action.n_bits)
     if isinstance(action, Group):
         return "group:%d" % action.group_id
+    if isinstance(action, Multipath):
+        return "multipath(%s,0,modulo_n,%d,0,%s)" % (action.fields, action.n_links,
+                                                     _field_text(action.dst, 0, action.n_bits))
     if isinstance(action, Ct):
         args = (["commit"] if action.commit else []) + \
             (["table=%d" % action.table] if action.table is not None else []) + ["zone=%d" % action.zone]

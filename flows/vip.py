@@ -6,7 +6,8 @@ matters only to `host_flows` (one `locate` flow per host); a VIP's own flows dep
 of its members are located at all.
 """
 from flows import pipeline as p
-from flows.ir import (NORMAL, Bucket, Ct, Flow, Group, Move, Nat, Output, OutputReg,
+from flows import slots
+from flows.ir import (NORMAL, Bucket, Ct, Flow, Group, Move, Multipath, Nat, Output, OutputReg,
                       SelectGroup, SetField, match)
 
 ETH_TYPE_IP = 0x0800
@@ -37,6 +38,7 @@ def pipeline_flows():
              match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
         # Not a VIP connection after all (e.g. a client talking to a member directly).
         Flow(p.CONNTRACK.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
+        Flow(p.SLOT.id, p.Priority.DEFAULT, match()),       # no eligible member: drop
         Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone: drop
         Flow(p.LOCATE.id, p.Priority.DEFAULT, match()),     # host not located: drop
         Flow(p.TO_CLIENT.id, p.Priority.DEFAULT, match()),  # VIP gone: drop
@@ -51,19 +53,24 @@ def host_flows(address, place):
                  (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(address))]
 
 
-def vip_flows(vip, located, vip_mac):
-    """All flows and the select group of one VIP, given which member addresses are located and
-    the VIP's MAC."""
+def uses_group(vip):
+    """TCP spread per connection goes through a dp_hash select group: its hash covers TCP ports
+    and costs no datapath flow per connection. Open vSwitch's dp_hash leaves UDP ports out, and a
+    group cannot hash the client address alone, so UDP and source_ip VIPs hash with `multipath`
+    into slot flows instead (one datapath flow per connection or per client)."""
+    return vip.protocol == "tcp" and vip.algorithm == "5-tuple"
+
+
+def vip_flows(vip, located, vip_mac, previous_slots=None):
+    """All flows, the select group (or None) and the slot table of one VIP, given which member
+    addresses are located, the VIP's MAC and the slot table in force."""
     vip_cookie = p.cookie(vip.id)
     lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
     flows = [
         Flow(p.CLASSIFY.id, p.Priority.VIP,
              l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}),
              (lookup,), cookie=vip_cookie),
-        Flow(p.CONNTRACK.id, p.Priority.VIP,
-             l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port},
-                      ct_state=ct_state(CT_NEW)),
-             (Group(p.group_id(vip.id)),), cookie=vip_cookie),
+
         Flow(p.TO_CLIENT.id, p.Priority.VIP, match(eth_type=ETH_TYPE_IP, ct_mark=vip.id),
              (SetField("eth_src", vip_mac),
               Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
@@ -71,7 +78,8 @@ def vip_flows(vip, located, vip_mac):
               OutputReg(p.PORT_REG, 0, 16)),
              cookie=vip_cookie),
     ]
-    buckets = []
+    eligible = {}
+    commits = {}
     for member in vip.members:
         if member.address not in located:
             continue  # not resolved yet: left out until the controller knows its MAC and port
@@ -83,14 +91,31 @@ def vip_flows(vip, located, vip_mac):
                           l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
                                    ct_mark=vip.id),
                           (SetField("eth_src", vip_mac),), goto=p.LOCATE.id, cookie=member_cookie))
+        commits[member.id] = commit_to(vip, member)
         if member.weight > 0:  # weight 0 drains: no new connections, established ones continue
-            buckets.append(Bucket(member.weight, (commit_to(vip, member),)))
-    return flows, SelectGroup(p.group_id(vip.id), tuple(buckets))
+            eligible[member.id] = member.weight
+    table = slots.assign(previous_slots, eligible)
+    new_connection = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port},
+                              ct_state=ct_state(CT_NEW))
+    if uses_group(vip):
+        flows.append(Flow(p.CONNTRACK.id, p.Priority.VIP, new_connection,
+                          (Group(p.group_id(vip.id)),), cookie=vip_cookie))
+        buckets = tuple(Bucket(1, (commits[owner],)) for owner in table or ())
+        return flows, SelectGroup(p.group_id(vip.id), buckets), table
+    fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
+    flows.append(Flow(p.CONNTRACK.id, p.Priority.VIP, new_connection,
+                      (Multipath(fields, slots.SLOTS, p.SLOT_REG, 8),), goto=p.SLOT.id, cookie=vip_cookie))
+    for slot, owner in enumerate(table or ()):
+        flows.append(Flow(p.SLOT.id, p.Priority.VIP,
+                          l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg1=slot),
+                          (commits[owner],), cookie=p.cookie(vip.id, owner)))
+    return flows, None, table
 
 
 def commit_to(vip, member):
-    """A bucket's action: commit the connection with destination NAT to the member, and record in
-    conntrack the VIP (ct_mark) and where the request came from (ct_label) for the replies."""
+    """A new connection's action once its member is chosen: commit it with destination NAT to the
+    member, and record in conntrack the VIP (ct_mark) and where the request came from (ct_label)
+    for the replies."""
     label_mac_ofs, label_mac_bits = p.CT_LABEL_CLIENT_MAC
     label_port_ofs, label_port_bits = p.CT_LABEL_CLIENT_PORT
     return Ct(zone=p.LB_ZONE, table=p.TO_MEMBER.id, commit=True,

@@ -1,8 +1,10 @@
 """Drive a real `ryu-manager lbctl_app` running against a lab: start and stop it, call its REST API,
 compute what its switch should hold, and make real connections from the client namespace."""
 import json
+import re
 import sys
 import time
+from collections import Counter
 import urllib.error
 import urllib.request
 
@@ -92,6 +94,21 @@ def switch_text(lab):
     lines = lab.ofctl("dump-flows", "--no-stats").splitlines() + lab.ofctl("dump-groups").splitlines()
     meters = lab.ofctl("dump-meters").replace("bands=\n", "bands= ").splitlines()
     return sorted(line.strip() for line in lines + meters if line.strip() and not line.startswith("OFPST_"))
+
+
+def shares(lines):
+    """The same lines with each select group's buckets counted rather than listed in order, and
+    slot flows without their slot number: a slot table's order depends on the history of its
+    members, its shares do not."""
+    out = []
+    for line in lines:
+        line = re.sub(r",reg1=(0x[0-9a-f]+|0),", ",reg1=*,", line)
+        if line.startswith("group_id="):
+            head, _, buckets = line.partition(",bucket=")
+            counted = Counter(buckets.split(",bucket=") if buckets else [])
+            line = head + "".join(" %dx[%s]" % (n, b) for b, n in sorted(counted.items()))
+        out.append(line)
+    return sorted(out)
 
 
 def connect(lab, address, port, count):

@@ -160,7 +160,8 @@ class LoadBalancerApp(app_manager.RyuApp):
     def _sync(self, switch, started=None):
         """Bring one switch from what it holds to what it should hold. Caller holds the lock.
         `started`: when the event behind this sync arrived, to time it to the barrier reply."""
-        desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings, switch.cache)
+        desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings, switch.cache,
+                                switch.installed)
         changes = diff(switch.installed, desired)
         datapath = switch.datapath
         for change in changes:

@@ -6,14 +6,19 @@ import re
 from dataclasses import dataclass, replace
 from typing import Tuple
 
-MODES = ("routed",)
-LATER_MODES = ("dsr", "one-arm")
+MODES = ("routed", "dsr", "one-arm")
+READY_MODES = ("routed",)   # the others are being built
+ALGORITHMS = ("5-tuple", "source_ip")
 PROTOCOLS = ("tcp", "udp")
+MAX_SNAT_ADDRESSES = 16
+DEFAULT_SNAT_PORTS = (1024, 65535)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MAX_MEMBERS = 256       # Open vSwitch's dp_hash select groups take at most 256 buckets
 MAX_WEIGHT = 256
 MAX_REDUNDANCY_GROUP = 0xFFFF   # two bytes of the balancer's MAC (flows.pipeline.own_mac)
-VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "members", "redundancy_group"}
+VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "algorithm", "members", "redundancy_group",
+              "snat_pool"}
+SNAT_FIELDS = {"addresses", "ports"}
 MEMBER_FIELDS = {"address", "port", "weight"}
 BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
@@ -60,13 +65,20 @@ class Vip:
     mode: str = "routed"
     members: Tuple[Member, ...] = ()
     redundancy_group: int = 1   # addresses of one group share a MAC and move together
+    algorithm: str = "5-tuple"  # what the hash spreads: each connection, or each client address
+    snat_addresses: Tuple[str, ...] = ()   # one-arm: the source NAT pool ...
+    snat_ports: Tuple[int, int] = DEFAULT_SNAT_PORTS   # ... and its port range
     id: int = 0      # stable; the VIP's group id and the high half of its flows' cookie
 
     def to_dict(self):
-        return {"name": self.name, "address": self.address, "port": self.port,
-                "protocol": self.protocol, "mode": self.mode, "redundancy_group": self.redundancy_group,
-                "members": [{"address": m.address, "port": m.port, "weight": m.weight}
-                            for m in self.members]}
+        doc = {"name": self.name, "address": self.address, "port": self.port,
+               "protocol": self.protocol, "mode": self.mode, "algorithm": self.algorithm,
+               "redundancy_group": self.redundancy_group,
+               "members": [{"address": m.address, "port": m.port, "weight": m.weight}
+                           for m in self.members]}
+        if self.mode == "one-arm":
+            doc["snat_pool"] = {"addresses": list(self.snat_addresses), "ports": list(self.snat_ports)}
+        return doc
 
     @property
     def service(self):
@@ -95,10 +107,14 @@ def parse_vip(body, where="", name=None):
     if protocol not in PROTOCOLS:
         raise InvalidInput(where + "protocol", protocol, "is not one of %s" % ", ".join(PROTOCOLS))
     mode = body.get("mode", "routed")
-    if mode in LATER_MODES:
-        raise InvalidInput(where + "mode", mode, "is not supported yet: only 'routed' is")
     if mode not in MODES:
         raise InvalidInput(where + "mode", mode, "is not one of %s" % ", ".join(MODES))
+    if mode not in READY_MODES:
+        raise InvalidInput(where + "mode", mode, "is not supported yet: only %s" % ", ".join(READY_MODES))
+    algorithm = body.get("algorithm", "5-tuple")
+    if algorithm not in ALGORITHMS:
+        raise InvalidInput(where + "algorithm", algorithm, "is not one of %s" % ", ".join(ALGORITHMS))
+    snat_addresses, snat_ports = _snat_pool(body, mode, address, where)
     group = body.get("redundancy_group", 1)
     if not _is_int(group) or not 1 <= group <= MAX_REDUNDANCY_GROUP:
         raise InvalidInput(where + "redundancy_group", group, "is not an integer from 1 to %d" % MAX_REDUNDANCY_GROUP)
@@ -115,10 +131,39 @@ def parse_vip(body, where="", name=None):
             raise InvalidInput("%smembers[%d]" % (where, i), "%s:%d" % endpoint,
                                "duplicates members[%d]" % seen[endpoint])
         seen[endpoint] = i
-        if member.address == address:
-            raise InvalidInput("%smembers[%d].address" % (where, i), member.address, "is the VIP's own address")
+        if member.address == address or member.address in snat_addresses:
+            raise InvalidInput("%smembers[%d].address" % (where, i), member.address,
+                               "is one of the VIP's own addresses")
+        if mode == "dsr" and member.port != port:
+            raise InvalidInput("%smembers[%d].port" % (where, i), member.port,
+                               "differs from the VIP's port %d: dsr rewrites only the MAC" % port)
     return Vip(name=vip_name, address=address, port=port, protocol=protocol, mode=mode, members=parsed,
-               redundancy_group=group)
+               redundancy_group=group, algorithm=algorithm, snat_addresses=snat_addresses,
+               snat_ports=snat_ports)
+
+
+def _snat_pool(body, mode, vip_address, where):
+    field = where + "snat_pool"
+    pool = body.get("snat_pool")
+    if mode != "one-arm":
+        if pool is not None:
+            raise InvalidInput(field, pool, "is only for mode 'one-arm'")
+        return (), DEFAULT_SNAT_PORTS
+    if not isinstance(pool, dict):
+        raise InvalidInput(field, pool, "is required in mode 'one-arm': {\"addresses\": [...], \"ports\": [min, max]}")
+    _no_unknown(pool, SNAT_FIELDS, field + ".")
+    addresses = pool.get("addresses")
+    if not isinstance(addresses, list) or not 1 <= len(addresses) <= MAX_SNAT_ADDRESSES:
+        raise InvalidInput(field + ".addresses", addresses, "is not a list of 1 to %d addresses" % MAX_SNAT_ADDRESSES)
+    parsed = tuple(_ipv4(a, "%s.addresses[%d]" % (field, i)) for i, a in enumerate(addresses))
+    for i, address in enumerate(parsed):
+        if address == vip_address or address in parsed[:i]:
+            raise InvalidInput("%s.addresses[%d]" % (field, i), address, "repeats an address of the VIP")
+    ports = pool.get("ports", list(DEFAULT_SNAT_PORTS))
+    if (not isinstance(ports, list) or len(ports) != 2 or not all(_is_int(p) for p in ports)
+            or not 1 <= ports[0] <= ports[1] <= 65535):
+        raise InvalidInput(field + ".ports", ports, "is not [min, max] with 1 <= min <= max <= 65535")
+    return parsed, tuple(ports)
 
 
 def _member(body, where, default_port):
@@ -204,14 +249,28 @@ class VipSet:
             if other.service == vip.service:
                 raise Conflict("address: %s:%d/%s is already served by vip %r"
                                % (vip.address, vip.port, vip.protocol, other.name))
-            if other.address == vip.address and other.redundancy_group != vip.redundancy_group:
+            mine = {vip.address, *vip.snat_addresses}
+            theirs = {other.address, *other.snat_addresses}
+            shared = sorted(mine & theirs)
+            if shared and other.redundancy_group != vip.redundancy_group:
                 # One address has one MAC, and a MAC belongs to one redundancy group.
                 raise Conflict("redundancy_group: %d differs from group %d of vip %r on address %s"
-                               % (vip.redundancy_group, other.redundancy_group, other.name, vip.address))
+                               % (vip.redundancy_group, other.redundancy_group, other.name, shared[0]))
+            members = {m.address for m in other.members}
+            if mine & members:
+                raise Conflict("address: %s is a member of vip %r" % (sorted(mine & members)[0], other.name))
+            own_members = {m.address for m in vip.members}
+            if own_members & theirs:
+                raise Conflict("members: %s is an address of vip %r" % (sorted(own_members & theirs)[0], other.name))
 
     def addresses(self):
-        """Every address the balancer owns: it answers ARP for them and defends them."""
-        return {v.address: v.redundancy_group for v in self.vips}
+        """Every address the balancer owns (VIPs, SNAT pools) -> its redundancy group: the
+        balancer answers ARP for them, announces and defends them."""
+        owned = {}
+        for vip in self.vips:
+            for address in (vip.address,) + vip.snat_addresses:
+                owned.setdefault(address, vip.redundancy_group)
+        return owned
 
 
 def _number_members(members, previous):

@@ -1,12 +1,14 @@
 """flows/: the pipeline for a sample configuration, compared with a golden `ovs-ofctl` dump, and the
 changes reconcile asks for when VIPs and members come and go. No switch needed."""
 import os
+from collections import Counter
 
 import pytest
 
 from flows import pipeline
 from flows.desired import Settings, SwitchState, desired_state
 from flows.reconcile import diff
+from flows.slots import SLOTS
 from flows.render import flow_text, state_text
 from lbctl_app.hosts import Place
 from lbctl_app.model import parse_vip
@@ -42,18 +44,39 @@ def test_unresolved_member_is_left_out_of_the_group():
     vips = vip_set(WEB)
     state = desired_state(vips.vips, {"198.18.0.11": PLACES["198.18.0.11"]})
     (group,) = state.groups.values()
-    assert len(group.buckets) == 1
+    assert len({b.actions for b in group.buckets}) == 1, "every slot to the one located member"
     text = state_text(state)
     assert "nat(dst=198.18.0.12" not in text and "nat(dst=198.18.0.13" not in text
     assert "nw_dst=198.18.0.12 actions" not in text, "no locate flow for an unknown place"
 
 
-def test_weights_become_bucket_weights_and_zero_drains():
+def test_weights_become_slot_shares_and_zero_drains():
     state = desired_state(vip_set(WEB, DNS).vips, PLACES)
-    assert [b.weight for b in state.groups[1].buckets] == [1, 1, 3]
-    assert [b.weight for b in state.groups[2].buckets] == [1]   # weight 0: no bucket ...
+    assert Counter(state.slots[1]) == {1: 51, 2: 51, 3: 154}                  # weights 1:1:3 of 256
+    assert len(state.groups[1].buckets) == SLOTS and {b.weight for b in state.groups[1].buckets} == {1}
+    assert Counter(state.slots[2]) == {1: SLOTS}                              # weight 0: no slot ...
     delivery = [f for f in state.flows.values() if f.cookie == pipeline.cookie(2, 2)]
     assert delivery, "... but established connections to a drained member are still delivered"
+
+
+def test_tcp_vips_hash_in_a_group_udp_and_source_ip_vips_with_multipath():
+    vips = vip_set(WEB, DNS, dict(WEB, name="sticky", port=443, algorithm="source_ip"))
+    state = desired_state(vips.vips, PLACES)
+    assert set(state.groups) == {1}
+    text = state_text(state)
+    assert "udp,nw_dst=198.18.0.101,tp_dst=53 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
+    assert "tcp,nw_dst=198.18.0.100,tp_dst=443 actions=multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
+    slot_flows = [f for f in state.flows.values() if f.table == pipeline.SLOT.id and f.priority == pipeline.Priority.VIP]
+    assert len(slot_flows) == 2 * SLOTS
+
+
+def test_a_member_change_keeps_every_other_members_slots():
+    vips = vip_set(WEB)
+    before = desired_state(vips.vips, PLACES)
+    fewer = {k: v for k, v in PLACES.items() if k != "198.18.0.12"}   # member 2 no longer located
+    after = desired_state(vips.vips, fewer, previous=before)
+    moved = [i for i in range(SLOTS) if before.slots[1][i] != after.slots[1][i]]
+    assert moved and all(before.slots[1][i] == 2 for i in moved)
 
 
 def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
@@ -71,12 +94,14 @@ def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
 def test_deleting_a_vip_removes_exactly_its_flows_and_group():
     vips = vip_set(WEB, DNS)
     before = desired_state(vips.vips, PLACES)
-    after_vips, gone = vips.delete("dns")
+    after_vips, gone = vips.delete("web")
     changes = diff(before, desired_state(after_vips.vips, PLACES))
     assert {c.op for c in changes} == {"delete_flow", "delete_group"}
     deleted = [c.item for c in changes if c.op == "delete_flow"]
-    assert deleted and all(pipeline.vip_of_cookie(f.cookie) == gone.id for f in deleted)
-    assert len(deleted) == sum(1 for f in before.flows.values() if pipeline.vip_of_cookie(f.cookie) == gone.id)
+    of_vip = [f for f in deleted if pipeline.vip_of_cookie(f.cookie) == gone.id]
+    assert len(of_vip) == sum(1 for f in before.flows.values() if pipeline.vip_of_cookie(f.cookie) == gone.id)
+    # ... and the host flows of 198.18.0.13, a member of no other VIP; nothing else.
+    assert {f.cookie for f in deleted if f not in of_vip} == {pipeline.host_cookie("198.18.0.13")}
     assert [c.item.group_id for c in changes if c.op == "delete_group"] == [gone.id]
     assert changes[-1].op == "delete_group", "a group goes only after the flows that use it"
 

@@ -42,6 +42,7 @@ def test_create_get_replace_delete(api):
     status, doc = api("POST", "/v1/vips", WEB)
     assert status == 201
     assert doc["id"] == 1 and doc["cookie"] == "0x100000000/0xffffffff00000000"
+    assert (doc["algorithm"], doc["redundancy_group"]) == ("5-tuple", 1)
     assert doc["members"][2] == {"address": "198.18.0.13", "port": 80, "weight": 3, "id": 3,
                                  "cookie": "0x100000003", "locations": []}
     assert api("GET", "/v1/vips/web")[1] == doc
