@@ -69,5 +69,6 @@ def _vip_flows(vip, located, settings, previous_slots):
     mac = vip_mac(vip, settings)
     flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots)
     vip_cookie = pipeline.cookie(vip.id)
-    flows += [arp.responder(vip.address, mac, vip_cookie), arp.claim_guard(vip.address, vip_cookie)]
+    for address in (vip.address,) + tuple(vip.snat_addresses):
+        flows += [arp.responder(address, mac, vip_cookie), arp.claim_guard(address, vip_cookie)]
     return flows, group, table

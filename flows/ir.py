@@ -58,10 +58,13 @@ class Group:
 
 @dataclass(frozen=True)
 class Nat:
-    """Conntrack NAT. With no address it only applies the NAT a committed connection already has."""
+    """Conntrack NAT. With no address it only applies the NAT a committed connection already has;
+    with a range (address..address_max, port..port_max) conntrack picks a free tuple in it."""
     kind: Optional[str] = None   # "dst" or "src"
     address: Optional[str] = None
     port: Optional[int] = None
+    address_max: Optional[str] = None
+    port_max: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,18 @@ ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP me
 MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter")
 CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group")
 SLOT = Table(21, "slot", "new connections of multipath VIPs (UDP, source_ip): the hashed slot's member")
+SNAT = Table(22, "snat", "one-arm: requests get a source address and port from the VIP's pool")
+UNSNAT = Table(23, "unsnat", "one-arm: replies to a pool address, un-SNATed, go to the VIP's conntrack")
 TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to a member: the VIP's source MAC")
 LOCATE = Table(31, "locate", "a packet for a host: its MAC and switch port (one flow per host)")
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
-TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, CONNTRACK, SLOT, TO_MEMBER, LOCATE, TO_CLIENT)
+TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, CONNTRACK, SLOT, SNAT, UNSNAT, TO_MEMBER, LOCATE, TO_CLIENT)
 
 
 class Priority:
     """Priority bands, by table. Higher wins; a name says which kind of flow uses its band."""
+    POOL = 350          # classify: replies to a one-arm SNAT pool address (before the member catch)
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
     HOST = 300          # locate: where one host is
@@ -48,8 +51,10 @@ class Priority:
     DEFAULT = 0         # each table's last resort (NORMAL, or drop)
 
 
-# The one conntrack zone every VIP connection lives in (request and reply must share it for NAT).
+# The conntrack zone every VIP connection lives in (request and reply must share it for NAT), and
+# the zone of one-arm VIPs' source NAT: a connection has one entry in each.
 LB_ZONE = 64
+SNAT_ZONE = 65
 
 # ct_mark holds the VIP id of a connection; ct_label holds where the request came from, so the
 # reply goes back to that MAC and port without any L2 learning.

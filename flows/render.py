@@ -56,13 +56,22 @@ def _ryu_action(action):
     raise TypeError("no OpenFlow form for %r" % (action,))
 
 
+class PaddedNAT(parser.NXActionNAT):
+    """Ryu 4.34 sets an NXActionNAT's length rounded up to 8 bytes but writes no padding, so
+    ranges whose fields do not add up to a multiple of 8 (address min + max + ports: 12 bytes)
+    make a message Open vSwitch refuses. This pads the body itself."""
+
+    def serialize_body(self):
+        data = super().serialize_body()
+        return data + bytes(-(len(data) + 10) % 8)   # 10: the experimenter action header
+
+
 def _ryu_nat(nat):
     if nat.kind is None:
         return parser.NXActionNAT(flags=0)
-    # Address min + port min + port max: 8 bytes, a length Ryu 4.34 encodes correctly.
-    return parser.NXActionNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC,
-                              range_ipv4_min=nat.address,
-                              range_proto_min=nat.port, range_proto_max=nat.port)
+    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, range_ipv4_min=nat.address,
+                     range_ipv4_max=nat.address_max or "",
+                     range_proto_min=nat.port, range_proto_max=nat.port_max or nat.port)
 
 
 def add_flow(datapath, flow):
@@ -198,11 +207,17 @@ def action_text(action):
             (["table=%d" % action.table] if action.table is not None else []) + ["zone=%d" % action.zone]
         if action.nat is not None:
             nat = action.nat
-            args.append("nat" if nat.kind is None else "nat(%s=%s:%d)" % (nat.kind, nat.address, nat.port))
+            args.append("nat" if nat.kind is None else "nat(%s=%s)" % (nat.kind, _nat_range(nat)))
         if action.exec_:
             args.append("exec(%s)" % ",".join(action_text(a) for a in action.exec_))
         return "ct(%s)" % ",".join(args)
     raise TypeError("no text form for %r" % (action,))
+
+
+def _nat_range(nat):
+    addresses = nat.address + ("-" + nat.address_max if nat.address_max else "")
+    ports = "%d" % nat.port + ("-%d" % nat.port_max if nat.port_max else "")
+    return addresses + ":" + ports
 
 
 def flow_text(flow):

@@ -1,4 +1,5 @@
-"""Routed-mode VIP flows: conntrack, one select group per VIP, destination NAT to the member.
+"""NAT-mode VIP flows: conntrack, a slot table per VIP carried by a select group or by multipath,
+destination NAT to the member (mode routed), plus source NAT from a pool (mode one-arm).
 
 A VIP here is anything with `id`, `address`, `port`, `protocol` and `members` (each with `id`,
 `address`, `port`, `weight`), such as `lbctl_app.model.Vip`. Where members are on the switch
@@ -38,6 +39,11 @@ def pipeline_flows():
              match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
         # Not a VIP connection after all (e.g. a client talking to a member directly).
         Flow(p.CONNTRACK.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
+        Flow(p.SNAT.id, p.Priority.DEFAULT, match()),       # VIP gone: drop
+        # A reply to a pool address, un-SNATed: now undo the VIP's destination NAT.
+        Flow(p.UNSNAT.id, p.Priority.CT_STATE, match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)),
+             (Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()),)),
+        Flow(p.UNSNAT.id, p.Priority.DEFAULT, match()),
         Flow(p.SLOT.id, p.Priority.DEFAULT, match()),       # no eligible member: drop
         Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone: drop
         Flow(p.LOCATE.id, p.Priority.DEFAULT, match()),     # host not located: drop
@@ -91,9 +97,11 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
                           l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
                                    ct_mark=vip.id),
                           (SetField("eth_src", vip_mac),), goto=p.LOCATE.id, cookie=member_cookie))
-        commits[member.id] = commit_to(vip, member)
+        commits[member.id] = commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id)
         if member.weight > 0:  # weight 0 drains: no new connections, established ones continue
             eligible[member.id] = member.weight
+    if vip.mode == "one-arm":
+        flows += snat_flows(vip)
     table = slots.assign(previous_slots, eligible)
     new_connection = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port},
                               ct_state=ct_state(CT_NEW))
@@ -112,13 +120,35 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
     return flows, None, table
 
 
-def commit_to(vip, member):
+def snat_flows(vip):
+    """One-arm: every request of the VIP's connections gets a source address and port from the
+    pool (a second conntrack entry, in SNAT_ZONE; committed once, applied after), and replies to
+    a pool address are un-SNATed before the VIP's own entry un-DNATs them."""
+    vip_cookie = p.cookie(vip.id)
+    pool = sorted(vip.snat_addresses, key=lambda a: tuple(int(o) for o in a.split(".")))
+    low, high = vip.snat_ports
+    source_nat = Nat("src", pool[0], low, pool[-1] if len(pool) > 1 else None, high if high != low else None)
+    flows = [
+        Flow(p.CONNTRACK.id, p.Priority.VIP,
+             match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST, CT_RPL), ct_mark=vip.id),
+             goto=p.SNAT.id, cookie=vip_cookie),
+        Flow(p.SNAT.id, p.Priority.VIP, match(eth_type=ETH_TYPE_IP, ct_mark=vip.id),
+             (Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=source_nat,
+                 exec_=(SetField("ct_mark", vip.id),)),), cookie=vip_cookie),
+    ]
+    for address in pool:
+        flows.append(Flow(p.CLASSIFY.id, p.Priority.POOL, match(eth_type=ETH_TYPE_IP, ipv4_dst=address),
+                          (Ct(zone=p.SNAT_ZONE, table=p.UNSNAT.id, nat=Nat()),), cookie=vip_cookie))
+    return flows
+
+
+def commit_to(vip, member, then):
     """A new connection's action once its member is chosen: commit it with destination NAT to the
     member, and record in conntrack the VIP (ct_mark) and where the request came from (ct_label)
-    for the replies."""
+    for the replies; then continue in table `then`."""
     label_mac_ofs, label_mac_bits = p.CT_LABEL_CLIENT_MAC
     label_port_ofs, label_port_bits = p.CT_LABEL_CLIENT_PORT
-    return Ct(zone=p.LB_ZONE, table=p.TO_MEMBER.id, commit=True,
+    return Ct(zone=p.LB_ZONE, table=then, commit=True,
               nat=Nat("dst", member.address, member.port),
               exec_=(SetField("ct_mark", vip.id),
                      Move("eth_src", "ct_label", label_mac_bits, dst_ofs=label_mac_ofs),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Tuple
 
 MODES = ("routed", "dsr", "one-arm")
-READY_MODES = ("routed",)   # the others are being built
+READY_MODES = ("routed", "one-arm")   # dsr is being built
 ALGORITHMS = ("5-tuple", "source_ip")
 PROTOCOLS = ("tcp", "udp")
 MAX_SNAT_ADDRESSES = 16
@@ -159,6 +159,10 @@ def _snat_pool(body, mode, vip_address, where):
     for i, address in enumerate(parsed):
         if address == vip_address or address in parsed[:i]:
             raise InvalidInput("%s.addresses[%d]" % (field, i), address, "repeats an address of the VIP")
+    ordered = sorted(int(ipaddress.IPv4Address(a)) for a in parsed)
+    if ordered[-1] - ordered[0] != len(ordered) - 1:
+        raise InvalidInput(field + ".addresses", addresses,
+                           "are not consecutive: Open vSwitch source-NATs to one address range")
     ports = pool.get("ports", list(DEFAULT_SNAT_PORTS))
     if (not isinstance(ports, list) or len(ports) != 2 or not all(_is_int(p) for p in ports)
             or not 1 <= ports[0] <= ports[1] <= 65535):

@@ -187,3 +187,15 @@ def test_member_ids_are_stable_across_a_replace():
     changed = dict(WEB, members=[WEB["members"][2], {"address": "198.18.0.14", "port": 80}])
     vips, vip = vips.replace("web", parse_vip(changed, name="web"))
     assert [(m.address, m.id) for m in vip.members] == [("198.18.0.13", 3), ("198.18.0.14", 4)]
+
+
+def test_one_arm_adds_source_nat_from_the_pool_and_catches_replies_to_it():
+    one_arm = dict(WEB, name="arm", port=8443, mode="one-arm",
+                   snat_pool={"addresses": ["198.18.0.200", "198.18.0.201"], "ports": [1024, 65535]})
+    text = state_text(desired_state(vip_set(one_arm).vips, PLACES))
+    assert ("table=22, priority=300,ct_mark=0x1,ip actions=ct(commit,table=30,zone=65,"
+            "nat(src=198.18.0.200-198.18.0.201:1024-65535),exec(set_field:0x1->ct_mark))") in text
+    assert "priority=350,ip,nw_dst=198.18.0.201 actions=ct(table=23,zone=65,nat)" in text
+    assert "table=20, priority=300,ct_state=+est-rpl+trk,ct_mark=0x1,ip actions=goto_table:22" in text
+    assert "nat(dst=198.18.0.11:80),exec(set_field:0x1->ct_mark" in text and "table=22,zone=64" in text
+    assert "arp,arp_tpa=198.18.0.200,arp_op=1" in text, "the balancer answers ARP for its pool"

@@ -47,10 +47,37 @@ def test_missing_field_is_named():
         parse_vip(body)
 
 
-@pytest.mark.parametrize("mode", ["dsr", "one-arm"])
-def test_later_modes_are_refused_clearly(mode):
-    with pytest.raises(InvalidInput, match="mode: '%s' is not supported yet: only routed" % mode):
-        parse_vip(dict(WEB, mode=mode))
+POOL = {"addresses": ["198.18.0.200", "198.18.0.201"], "ports": [1024, 65535]}
+
+
+def test_one_arm_takes_a_consecutive_snat_pool():
+    vip = parse_vip(dict(WEB, mode="one-arm", snat_pool=POOL))
+    assert (vip.snat_addresses, vip.snat_ports) == (("198.18.0.200", "198.18.0.201"), (1024, 65535))
+    assert vip.to_dict()["snat_pool"] == POOL
+    assert parse_vip(dict(WEB, mode="one-arm", snat_pool={"addresses": ["198.18.0.200"]})).snat_ports == (1024, 65535)
+
+
+@pytest.mark.parametrize("body, field, words", [
+    (dict(WEB, mode="one-arm"), "snat_pool", "is required in mode 'one-arm'"),
+    (dict(WEB, snat_pool=POOL), "snat_pool", "is only for mode 'one-arm'"),
+    (dict(WEB, mode="one-arm", snat_pool={"addresses": []}), "snat_pool.addresses", "is not a list of 1 to 16"),
+    (dict(WEB, mode="one-arm", snat_pool={"addresses": ["198.18.0.200", "198.18.0.202"]}),
+     "snat_pool.addresses", "are not consecutive"),
+    (dict(WEB, mode="one-arm", snat_pool={"addresses": ["198.18.0.100"]}), "snat_pool.addresses[0]",
+     "repeats an address of the VIP"),
+    (dict(WEB, mode="one-arm", snat_pool=dict(POOL, ports=[2000, 1000])), "snat_pool.ports", "is not [min, max]"),
+    (dict(WEB, mode="one-arm", snat_pool=dict(POOL, size=3)), "snat_pool.size", "is not a known field"),
+    (dict(WEB, algorithm="round-robin"), "algorithm", "is not one of 5-tuple, source_ip"),
+])
+def test_snat_pool_and_algorithm_errors_name_the_field(body, field, words):
+    with pytest.raises(InvalidInput) as e:
+        parse_vip(body)
+    assert e.value.field == field and words in str(e.value)
+
+
+def test_dsr_is_refused_clearly_until_it_is_built():
+    with pytest.raises(InvalidInput, match="mode: 'dsr' is not supported yet: only routed, one-arm"):
+        parse_vip(dict(WEB, mode="dsr"))
 
 
 def test_defaults():
