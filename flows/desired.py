@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Dict
 
 from flows import arp, pipeline, vip as vipflows
+from flows.dsr import dsr_vip_flows
 
 
 @dataclass(frozen=True)
@@ -21,19 +22,20 @@ class SwitchState:
     meters: Dict[int, object] = field(default_factory=dict)     # meter id -> Meter
     slots: Dict[int, tuple] = field(default_factory=dict)       # VIP id -> slot table (not sent:
     # the switch sees it as buckets or slot flows; kept so the next state moves as little as can be)
+    parts: Dict[tuple, tuple] = field(default_factory=dict)     # (vip, located, settings) -> that
+    # VIP's (flows, group, slot table): what the next state reuses while they stay the same
 
 
 def vip_mac(vip, settings):
     return pipeline.own_mac(settings.cluster_id, vip.redundancy_group)
 
 
-def desired_state(vips, places, settings=Settings(), cache=None, previous=None):
+def desired_state(vips, places, settings=Settings(), previous=None):
     """`vips`: the VIPs (any order); `places`: a mapping of host IP -> Place on this switch;
-    `previous`: the state this one follows (its slot tables are kept as far as they can be).
-
-    `cache`, a dict kept by the caller between calls, reuses each VIP's flows while the VIP and
-    the set of its members that are located stay the same: a member that moves changes only
-    its one `locate` flow, and recomputing costs little however many VIPs there are."""
+    `previous`: the state this one follows. Its slot tables are kept as far as they can be, and
+    each VIP's flows are reused while the VIP and the set of its located members stay the same:
+    a member that moves changes only its one `locate` flow, and recomputing costs little however
+    many VIPs there are."""
     state = SwitchState()
     arp_flows, meters = arp.pipeline_flows(settings)
     for flow in arp_flows + vipflows.pipeline_flows():
@@ -41,11 +43,11 @@ def desired_state(vips, places, settings=Settings(), cache=None, previous=None):
     for meter in meters:
         state.meters[meter.meter_id] = meter
     members = set()
-    fresh = {}
+    reuse = previous.parts if previous else {}
     for vip in sorted(vips, key=lambda v: v.id):
         located = frozenset(m.address for m in vip.members if m.address in places)
         key = (vip, located, settings)
-        flows, group, table = fresh[key] = (cache or {}).get(key) or _vip_flows(
+        flows, group, table = state.parts[key] = reuse.get(key) or _vip_flows(
             vip, located, settings, previous.slots.get(vip.id) if previous else None)
         for flow in flows:
             # Two VIPs can need the same flow (VIPs sharing an address answer ARP once; a member
@@ -59,15 +61,15 @@ def desired_state(vips, places, settings=Settings(), cache=None, previous=None):
     for address in sorted(members):
         for flow in arp.member_flows(address) + vipflows.host_flows(address, places.get(address)):
             state.flows[flow.key] = flow
-    if cache is not None:
-        cache.clear()
-        cache.update(fresh)
     return state
 
 
 def _vip_flows(vip, located, settings, previous_slots):
     mac = vip_mac(vip, settings)
-    flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots)
+    if vip.mode == "dsr":
+        flows, group, table = dsr_vip_flows(vip, located, previous_slots)
+    else:
+        flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots)
     vip_cookie = pipeline.cookie(vip.id)
     for address in (vip.address,) + tuple(vip.snat_addresses):
         flows += [arp.responder(address, mac, vip_cookie), arp.claim_guard(address, vip_cookie)]

@@ -52,6 +52,27 @@ class Multipath:
 
 
 @dataclass(frozen=True)
+class Resubmit:
+    """Look the packet up in `table` now, then carry on with the actions after this one."""
+    table: int
+
+
+@dataclass(frozen=True)
+class Learn:
+    """Install, from this packet, a flow in `table` matching its 5-tuple (eth_type and ip_proto
+    given, addresses and ports copied) whose action loads `value` into `register`."""
+    table: int
+    ip_proto: int
+    l4: str               # "tcp" or "udp": which port fields to copy
+    value: int
+    register: str
+    idle_timeout: int
+    fin_idle_timeout: int
+    priority: int
+    cookie: int
+
+
+@dataclass(frozen=True)
 class Group:
     group_id: int
 

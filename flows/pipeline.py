@@ -25,15 +25,19 @@ CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through con
 ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other ARP and copy it to arp_punt")
 ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter")
 MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter")
+DSR_CONN = Table(15, "dsr_conn", "dsr: one learned flow per connection, pinning it to its member")
+DSR = Table(16, "dsr", "dsr: a connection not pinned yet is spread; a pinned one goes to its member")
+DSR_PIN = Table(17, "dsr_pin", "dsr: a new connection learns its pin, then goes to its member")
 CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group")
 SLOT = Table(21, "slot", "new connections of multipath VIPs (UDP, source_ip): the hashed slot's member")
 SNAT = Table(22, "snat", "one-arm: requests get a source address and port from the VIP's pool")
 UNSNAT = Table(23, "unsnat", "one-arm: replies to a pool address, un-SNATed, go to the VIP's conntrack")
 TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to a member: the VIP's source MAC")
-LOCATE = Table(31, "locate", "a packet for a host: its MAC and switch port (one flow per host)")
+LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch port (one flow per host)")
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
-TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, CONNTRACK, SLOT, SNAT, UNSNAT, TO_MEMBER, LOCATE, TO_CLIENT)
+TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, DSR_CONN, DSR, DSR_PIN, CONNTRACK, SLOT, SNAT, UNSNAT, TO_MEMBER,
+          LOCATE, TO_CLIENT)
 
 
 class Priority:
@@ -62,6 +66,7 @@ CT_LABEL_CLIENT_MAC = (0, 48)    # bits [0..47]: eth_src of the request (client 
 CT_LABEL_CLIENT_PORT = (64, 32)  # bits [64..95]: the switch port the request came in on
 PORT_REG = "reg0"                # scratch register used to output to the recorded port
 SLOT_REG = "reg1"                # the slot a multipath VIP's new connection hashed to
+HOST_REG = "reg2"                # the member a packet goes to (its IPv4 address), for locate
 
 # Cookie layout: high 32 bits the VIP id, low 32 bits the member id (0: the VIP as a whole).
 # Cookie 0 is the pipeline's own flows. One VIP: cookie=0x<id>00000000/0xffffffff00000000.
@@ -77,8 +82,17 @@ def cookie(vip_id, member_id=0):
     return (vip_id << COOKIE_VIP_SHIFT) | member_id
 
 
+def ipv4_int(ipv4):
+    return int.from_bytes(bytes(int(o) for o in ipv4.split(".")), "big")
+
+
 def host_cookie(ipv4):
-    return cookie(HOSTS_VIP_ID, int.from_bytes(bytes(int(o) for o in ipv4.split(".")), "big"))
+    return cookie(HOSTS_VIP_ID, ipv4_int(ipv4))
+
+
+# dsr: how long a connection's learned pin lives without packets, and after its FIN or RST.
+DSR_IDLE_TIMEOUT = 300
+DSR_FIN_IDLE_TIMEOUT = 5
 
 
 def vip_of_cookie(value):

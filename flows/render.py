@@ -7,11 +7,12 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Meter, Move, Multipath, Output,
-                      OutputReg, SelectGroup, SetField)
+from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Learn, Meter, Move, Multipath, Output,
+                      OutputReg, Resubmit, SelectGroup, SetField)
 
 NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
 CT_COMMIT = 1                    # NX_CT_F_COMMIT
+NX_IN_PORT = 0xFFF8              # resubmit keeps the packet's in_port (OpenFlow 1.0's 16-bit OFPP_IN_PORT)
 # Open vSwitch's nx_hash_fields numbers (Ryu names only the first two).
 MULTIPATH_FIELDS = {"symmetric_l3l4+udp": 3, "nw_src": 4}
 SPECIAL_PORTS = {IN_PORT: ofp.OFPP_IN_PORT, NORMAL: ofp.OFPP_NORMAL,
@@ -39,6 +40,10 @@ def _ryu_action(action):
             src=action.field, max_len=0)
     if isinstance(action, Group):
         return parser.OFPActionGroup(action.group_id)
+    if isinstance(action, Resubmit):
+        return parser.NXActionResubmitTable(in_port=NX_IN_PORT, table_id=action.table)
+    if isinstance(action, Learn):
+        return _ryu_learn(action)
     if isinstance(action, Multipath):
         return parser.NXActionMultipath(
             fields=MULTIPATH_FIELDS[action.fields], basis=0, algorithm=nicira_ext.NX_MP_ALG_MODULO_N,
@@ -54,6 +59,18 @@ def _ryu_action(action):
             recirc_table=nicira_ext.NX_CT_RECIRC_NONE if action.table is None else action.table,
             alg=0, actions=nested)
     raise TypeError("no OpenFlow form for %r" % (action,))
+
+
+def _ryu_learn(learn):
+    copy = [("ipv4_src_nxm", 32), ("ipv4_dst_nxm", 32),
+            ("%s_src_nxm" % learn.l4, 16), ("%s_dst_nxm" % learn.l4, 16)]
+    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
+             parser.NXFlowSpecMatch(src=learn.ip_proto, dst=("ip_proto_nxm", 0), n_bits=8)]
+    specs += [parser.NXFlowSpecMatch(src=(field, 0), dst=(field, 0), n_bits=bits) for field, bits in copy]
+    specs.append(parser.NXFlowSpecLoad(src=learn.value, dst=(learn.register, 0), n_bits=32))
+    return parser.NXActionLearn(table_id=learn.table, specs=specs, idle_timeout=learn.idle_timeout,
+                                priority=learn.priority, cookie=learn.cookie,
+                                fin_idle_timeout=learn.fin_idle_timeout)
 
 
 class PaddedNAT(parser.NXActionNAT):
@@ -151,6 +168,7 @@ _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 4
               "arp_sha": ("NXM_NX_ARP_SHA", 48), "arp_tha": ("NXM_NX_ARP_THA", 48),
               "arp_spa": ("NXM_OF_ARP_SPA", 32), "arp_tpa": ("NXM_OF_ARP_TPA", 32),
               "ct_label": ("NXM_NX_CT_LABEL", 128), "reg0": ("NXM_NX_REG0", 32), "reg1": ("NXM_NX_REG1", 32),
+              "reg2": ("NXM_NX_REG2", 32),
               "in_port": ("OXM_OF_IN_PORT", 32)}
 
 
@@ -165,8 +183,9 @@ def match_text(m):
         parts.append("ct_mark=%s" % _hex(fields["ct_mark"]))
     if "eth_type" in fields:
         parts.append(_PROTOCOLS[(fields["eth_type"], fields.get("ip_proto"))])
-    if "reg1" in fields:
-        parts.append("reg1=%s" % _hex(fields["reg1"]))
+    for reg in ("reg1", "reg2"):
+        if reg in fields:
+            parts.append("%s=%s" % (reg, _hex(fields[reg])))
     for field, name in _MATCH_NAMES:
         if field in fields:
             value = fields[field]
@@ -190,7 +209,7 @@ def action_text(action):
             return "CONTROLLER:65535"
         return action.port if isinstance(action.port, str) else "output:%d" % action.port
     if isinstance(action, SetField):
-        value = "%#x" % action.value if action.field == "ct_mark" else action.value
+        value = "%#x" % action.value if action.field in ("ct_mark", "reg2") else action.value
         return "set_field:%s->%s" % (value, action.field)
     if isinstance(action, Move):
         return "move:%s->%s" % (_field_text(action.src, action.src_ofs, action.n_bits),
@@ -199,6 +218,14 @@ def action_text(action):
         return "output:" + _field_text(action.field, action.ofs, action.n_bits)
     if isinstance(action, Group):
         return "group:%d" % action.group_id
+    if isinstance(action, Resubmit):
+        return "resubmit(,%d)" % action.table
+    if isinstance(action, Learn):
+        ports = "NXM_OF_%s_SRC[],NXM_OF_%s_DST[]" % (action.l4.upper(), action.l4.upper())
+        return ("learn(table=%d,idle_timeout=%d,fin_idle_timeout=%d,priority=%d,cookie=%#x,eth_type=0x800,"
+                "nw_proto=%d,NXM_OF_IP_SRC[],NXM_OF_IP_DST[],%s,load:%#x->%s)" % (
+                    action.table, action.idle_timeout, action.fin_idle_timeout, action.priority,
+                    action.cookie, action.ip_proto, ports, action.value, _field_text(action.register, 0, 32)))
     if isinstance(action, Multipath):
         return "multipath(%s,0,modulo_n,%d,0,%s)" % (action.fields, action.n_links,
                                                      _field_text(action.dst, 0, action.n_bits))

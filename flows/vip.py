@@ -47,6 +47,8 @@ def pipeline_flows():
         Flow(p.SLOT.id, p.Priority.DEFAULT, match()),       # no eligible member: drop
         Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone: drop
         Flow(p.LOCATE.id, p.Priority.DEFAULT, match()),     # host not located: drop
+        # dsr: a connection with a learned pin (reg2 set by dsr_conn) goes straight to its member.
+        Flow(p.DSR.id, p.Priority.DEFAULT, match(), goto=p.LOCATE.id),
         Flow(p.TO_CLIENT.id, p.Priority.DEFAULT, match()),  # VIP gone: drop
     ]
 
@@ -55,16 +57,8 @@ def host_flows(address, place):
     """Where one host is: the single flow a move of that host rewrites."""
     if place is None:
         return []
-    return [Flow(p.LOCATE.id, p.Priority.HOST, match(eth_type=ETH_TYPE_IP, ipv4_dst=address),
+    return [Flow(p.LOCATE.id, p.Priority.HOST, match(reg2=p.ipv4_int(address)),
                  (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(address))]
-
-
-def uses_group(vip):
-    """TCP spread per connection goes through a dp_hash select group: its hash covers TCP ports
-    and costs no datapath flow per connection. Open vSwitch's dp_hash leaves UDP ports out, and a
-    group cannot hash the client address alone, so UDP and source_ip VIPs hash with `multipath`
-    into slot flows instead (one datapath flow per connection or per client)."""
-    return vip.protocol == "tcp" and vip.algorithm == "5-tuple"
 
 
 def vip_flows(vip, located, vip_mac, previous_slots=None):
@@ -96,8 +90,9 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
         flows.append(Flow(p.TO_MEMBER.id, p.Priority.MEMBER,
                           l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
                                    ct_mark=vip.id),
-                          (SetField("eth_src", vip_mac),), goto=p.LOCATE.id, cookie=member_cookie))
-        commits[member.id] = commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id)
+                          (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address))),
+                          goto=p.LOCATE.id, cookie=member_cookie))
+        commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
         if member.weight > 0:  # weight 0 drains: no new connections, established ones continue
             eligible[member.id] = member.weight
     if vip.mode == "one-arm":
@@ -105,19 +100,32 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
     table = slots.assign(previous_slots, eligible)
     new_connection = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port},
                               ct_state=ct_state(CT_NEW))
-    if uses_group(vip):
-        flows.append(Flow(p.CONNTRACK.id, p.Priority.VIP, new_connection,
-                          (Group(p.group_id(vip.id)),), cookie=vip_cookie))
-        buckets = tuple(Bucket(1, (commits[owner],)) for owner in table or ())
-        return flows, SelectGroup(p.group_id(vip.id), buckets), table
+    spread_flows, group = spread(vip, table, commits, p.CONNTRACK.id, new_connection)
+    return flows + spread_flows, group, table
+
+
+def spread(vip, table, action_of, at_table, new_connection):
+    """Flows (and the group) that send a VIP's new connections to the member of the slot they
+    hash to: `action_of[member id]` is what is done with a connection once its member is chosen.
+
+    TCP spread per connection goes through a dp_hash select group of SLOTS equal buckets, one per
+    slot: its hash covers TCP ports and costs no datapath flow per connection. Open vSwitch's
+    dp_hash leaves UDP ports out and cannot hash the client address alone, so UDP and source_ip
+    VIPs hash with `multipath` into SLOTS slot flows instead (one datapath flow per connection or
+    per client)."""
+    vip_cookie = p.cookie(vip.id)
+    if vip.protocol == "tcp" and vip.algorithm == "5-tuple":
+        buckets = tuple(Bucket(1, action_of[owner]) for owner in table or ())
+        return ([Flow(at_table, p.Priority.VIP, new_connection, (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
+                SelectGroup(p.group_id(vip.id), buckets))
     fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
-    flows.append(Flow(p.CONNTRACK.id, p.Priority.VIP, new_connection,
-                      (Multipath(fields, slots.SLOTS, p.SLOT_REG, 8),), goto=p.SLOT.id, cookie=vip_cookie))
+    flows = [Flow(at_table, p.Priority.VIP, new_connection,
+                  (Multipath(fields, slots.SLOTS, p.SLOT_REG, 8),), goto=p.SLOT.id, cookie=vip_cookie)]
     for slot, owner in enumerate(table or ()):
         flows.append(Flow(p.SLOT.id, p.Priority.VIP,
                           l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg1=slot),
-                          (commits[owner],), cookie=p.cookie(vip.id, owner)))
-    return flows, None, table
+                          action_of[owner], cookie=p.cookie(vip.id, owner)))
+    return flows, None
 
 
 def snat_flows(vip):

@@ -64,7 +64,6 @@ class Switch:
         self.dpid = datapath.id
         self.installed = SwitchState()
         self.pending = {}   # barrier xid -> when the event that caused the changes arrived
-        self.cache = {}     # each VIP's flows, reused while the VIP and its located members stay
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -104,14 +103,16 @@ class LoadBalancerApp(app_manager.RyuApp):
         return self._change(lambda vips: vips.delete(name))
 
     def _change(self, step):
-        """Apply one change everywhere, or (on any error) nowhere: model, then disk, then switches."""
+        """Apply one change everywhere, or (on any error) nowhere: the new VIP set and every
+        switch's messages are computed first, then the state is saved, then the messages sent."""
         with self._lock:
             new_vips, vip = step(self.vips)
+            plans = [(switch, self._plan(switch, new_vips)) for switch in self.switches.values()]
             store.save_state(self.state_file, new_vips)
             added = set(new_vips.addresses()) - set(self.vips.addresses())
             self.vips = new_vips
-            for switch in self.switches.values():
-                self._sync(switch)
+            for switch, plan in plans:
+                self._send(switch, plan)
         self._announce(added)
         return vip
 
@@ -160,19 +161,30 @@ class LoadBalancerApp(app_manager.RyuApp):
     def _sync(self, switch, started=None):
         """Bring one switch from what it holds to what it should hold. Caller holds the lock.
         `started`: when the event behind this sync arrived, to time it to the barrier reply."""
-        desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings, switch.cache,
-                                switch.installed)
-        changes = diff(switch.installed, desired)
+        self._send(switch, self._plan(switch, self.vips), started)
+
+    def _plan(self, switch, vips):
+        """What `switch` should hold for `vips`, and the serialized messages that take it there.
+        Serializing here means a message that cannot be encoded fails before anything is sent."""
+        desired = desired_state(vips.vips, self.hosts.places(switch.dpid), self.settings, switch.installed)
         datapath = switch.datapath
-        for change in changes:
-            datapath.send_msg(render.change_message(datapath, change))
-        if changes:
+        messages = [render.change_message(datapath, change) for change in diff(switch.installed, desired)]
+        for msg in messages:
+            msg.serialize()
+        return desired, messages
+
+    def _send(self, switch, plan, started=None):
+        desired, messages = plan
+        datapath = switch.datapath
+        for msg in messages:
+            datapath.send_msg(msg)
+        if messages:
             barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
             datapath.set_xid(barrier)
             if started is not None:
                 switch.pending[barrier.xid] = started
             datapath.send_msg(barrier)
-            self.stats.count("flow_changes", len(changes))
+            self.stats.count("flow_changes", len(messages))
         switch.installed = desired
 
     # ------------------------------------------------------------ ARP: learning, defending, probing

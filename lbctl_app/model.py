@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from typing import Tuple
 
 MODES = ("routed", "dsr", "one-arm")
-READY_MODES = ("routed", "one-arm")   # dsr is being built
 ALGORITHMS = ("5-tuple", "source_ip")
 PROTOCOLS = ("tcp", "udp")
 MAX_SNAT_ADDRESSES = 16
@@ -109,8 +108,6 @@ def parse_vip(body, where="", name=None):
     mode = body.get("mode", "routed")
     if mode not in MODES:
         raise InvalidInput(where + "mode", mode, "is not one of %s" % ", ".join(MODES))
-    if mode not in READY_MODES:
-        raise InvalidInput(where + "mode", mode, "is not supported yet: only %s" % ", ".join(READY_MODES))
     algorithm = body.get("algorithm", "5-tuple")
     if algorithm not in ALGORITHMS:
         raise InvalidInput(where + "algorithm", algorithm, "is not one of %s" % ", ".join(ALGORITHMS))

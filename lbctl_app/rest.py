@@ -13,6 +13,7 @@
 Errors are {"error": "<field>: <value> <why>"} with 400, 404, 409, 413 or 500.
 """
 import json
+import logging
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
@@ -20,6 +21,7 @@ from flows import pipeline
 from flows.desired import vip_mac
 from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
+LOG = logging.getLogger("lbctl")
 APP_KEY = "lbctl"
 MAX_BODY = 1 << 20
 NAME = {"name": NAME_RE.pattern.strip("^$")}
@@ -68,6 +70,9 @@ def _answer(work):
         return _error(e.status, str(e))
     except OSError as e:
         return _error(500, "state_file: cannot save: %s (nothing was changed)" % e)
+    except Exception as e:   # a bug, not the caller's fault: say so in JSON, keep the details in the log
+        LOG.exception("lbctl: request failed")
+        return _error(500, "internal error: %s: %s (see the controller log)" % (type(e).__name__, e))
     return _json(status, doc)
 
 

@@ -115,10 +115,9 @@ def test_first_sync_adds_meters_and_groups_before_the_flows_that_use_them():
 
 def test_member_move_rewrites_one_flow_however_many_vips_it_serves():
     vips = vip_set(WEB, *[dict(WEB, name="web%d" % i, port=8000 + i) for i in range(20)])
-    cache = {}
-    before = desired_state(vips.vips, PLACES, cache=cache)
+    before = desired_state(vips.vips, PLACES)
     moved = dict(PLACES, **{"198.18.0.12": Place("0a:00:00:00:00:99", 7)})
-    changes = diff(before, desired_state(vips.vips, moved, cache=cache))
+    changes = diff(before, desired_state(vips.vips, moved, previous=before))
     # Buckets only NAT to the member's address and VIP flows only say "go locate it": a new MAC
     # or port leaves every group (and so the hashing of every connection) alone.
     assert [(c.op, c.item.table, c.item.cookie) for c in changes] == [
@@ -126,17 +125,14 @@ def test_member_move_rewrites_one_flow_however_many_vips_it_serves():
     assert "set_field:0a:00:00:00:00:99->eth_dst,output:7" in flow_text(changes[0].item)
 
 
-def test_the_cache_reuses_the_flows_of_unchanged_vips():
+def test_the_flows_of_unchanged_vips_are_reused():
     vips = vip_set(WEB, DNS)
-    cache = {}
-    first = desired_state(vips.vips, PLACES, cache=cache)
-    second = desired_state(vips.vips, PLACES, cache=cache)
+    first = desired_state(vips.vips, PLACES)
+    second = desired_state(vips.vips, PLACES, previous=first)
     assert all(second.flows[k] is f for k, f in first.flows.items() if f.cookie and
                pipeline.vip_of_cookie(f.cookie) != pipeline.HOSTS_VIP_ID)
-    assert len(cache) == 2
     vips, _ = vips.delete("dns")
-    desired_state(vips.vips, PLACES, cache=cache)
-    assert len(cache) == 1, "the cache holds only current VIPs"
+    assert len(desired_state(vips.vips, PLACES, previous=second).parts) == 1, "only current VIPs are kept"
 
 
 def test_host_cookies_spell_the_address():

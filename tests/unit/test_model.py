@@ -75,9 +75,9 @@ def test_snat_pool_and_algorithm_errors_name_the_field(body, field, words):
     assert e.value.field == field and words in str(e.value)
 
 
-def test_dsr_is_refused_clearly_until_it_is_built():
-    with pytest.raises(InvalidInput, match="mode: 'dsr' is not supported yet: only routed, one-arm"):
-        parse_vip(dict(WEB, mode="dsr"))
+def test_dsr_members_must_use_the_vip_port():
+    with pytest.raises(InvalidInput, match=r"members\[0\].port: 8080 differs from the VIP's port 80: dsr rewrites only the MAC"):
+        parse_vip(dict(WEB, mode="dsr", members=[{"address": "198.18.0.11", "port": 8080}]))
 
 
 def test_defaults():

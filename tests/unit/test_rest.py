@@ -56,7 +56,7 @@ def test_create_get_replace_delete(api):
 @pytest.mark.parametrize("method, path, body, status, message", [
     ("POST", "/v1/vips", dict(WEB, address="1.2.3"), 400, "address: '1.2.3' is not an IPv4 address"),
     ("POST", "/v1/vips", dict(WEB, port=99999), 400, "port: 99999 is not a port number"),
-    ("POST", "/v1/vips", dict(WEB, mode="dsr"), 400, "mode: 'dsr' is not supported yet"),
+    ("POST", "/v1/vips", dict(WEB, mode="bridge"), 400, "mode: 'bridge' is not one of routed, dsr, one-arm"),
     ("POST", "/v1/vips", dict(WEB, members=[{"address": "198.18.0.11"}, {"address": "198.18.0.11"}]),
      400, "members[1]: '198.18.0.11:80' duplicates members[0]"),
     ("POST", "/v1/vips", [WEB], 400, "body: "),

@@ -1,0 +1,40 @@
+"""Mode dsr (direct server return): the switch only rewrites the destination MAC. The IP header is
+untouched, the member holds the VIP on its loopback and replies straight to the client, so the
+switch sees one direction only and conntrack has nothing to track.
+
+Per-connection state lives in the switch instead: the first packet of a connection is spread by
+the VIP's slot table and `learn`s a flow in dsr_conn pinning its 5-tuple to the chosen member.
+Later packets find the pin, so a member change (or weight 0, draining) moves no open connection.
+(The learn sits in a flow of dsr_pin that the bucket resubmits to: Open vSwitch 3.1 does not
+learn from an action inside a dp_hash group's bucket.)
+"""
+from flows import pipeline as p
+from flows.ir import Flow, Learn, Resubmit, SetField
+from flows.slots import assign
+from flows.vip import IP_PROTO, l4_match, spread
+
+
+def dsr_vip_flows(vip, located, previous_slots=None):
+    """All flows, the select group (or None) and the slot table of one dsr VIP."""
+    vip_cookie = p.cookie(vip.id)
+    flows = [Flow(p.CLASSIFY.id, p.Priority.VIP, l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}),
+                  (Resubmit(p.DSR_CONN.id),), goto=p.DSR.id, cookie=vip_cookie)]
+    pin = {}
+    eligible = {}
+    for member in vip.members:
+        if member.address not in located:
+            continue
+        address = p.ipv4_int(member.address)
+        member_cookie = p.cookie(vip.id, member.id)
+        pin[member.id] = (SetField(p.HOST_REG, address), Resubmit(p.DSR_PIN.id))
+        flows.append(Flow(p.DSR_PIN.id, p.Priority.MEMBER,
+                          l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg2=address),
+                          (Learn(p.DSR_CONN.id, IP_PROTO[vip.protocol], vip.protocol, address, p.HOST_REG,
+                                 p.DSR_IDLE_TIMEOUT, p.DSR_FIN_IDLE_TIMEOUT, p.Priority.VIP, member_cookie),),
+                          goto=p.LOCATE.id, cookie=member_cookie))
+        if member.weight > 0:
+            eligible[member.id] = member.weight
+    table = assign(previous_slots, eligible)
+    unpinned = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg2=0)
+    spread_flows, group = spread(vip, table, pin, p.DSR.id, unpinned)
+    return flows + spread_flows, group, table
