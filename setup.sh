@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-DEBS="openvswitch-switch iproute2 ethtool iputils-arping nginx-light apache2-utils wrk curl procps"
+DEBS="openvswitch-switch iproute2 ethtool iputils-arping iputils-ping nginx-light apache2-utils wrk curl procps"
 missing=""
 for deb in $DEBS; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "ok installed" || missing="$missing $deb"

@@ -11,7 +11,8 @@ ARP_REPLY = 2
 
 
 def pipeline_flows(settings):
-    """The ARP flows and meters that do not depend on any VIP."""
+    """The flows and meters of the controller's packet-ins (ARP, and refused connections) that
+    do not depend on any VIP."""
     flows = [
         Flow(p.CLASSIFY.id, p.Priority.ARP_TO_TABLE, match(eth_type=ETH_TYPE_ARP), goto=p.ARP.id),
         # Answers to the controller's own probes: only the controller needs them.
@@ -21,9 +22,11 @@ def pipeline_flows(settings):
         Flow(p.ARP.id, p.Priority.DEFAULT, match(), (Output(NORMAL),), goto=p.ARP_PUNT.id),
         Flow(p.ARP_PUNT.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.ARP_METER),
         Flow(p.MEMBER_ARP_PUNT.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MEMBER_ARP_METER),
+        Flow(p.REJECT.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.REJECT_METER),
     ]
     return flows, [Meter(p.ARP_METER, settings.arp_punt_pps, settings.arp_punt_burst),
-                   Meter(p.MEMBER_ARP_METER, settings.member_arp_pps, settings.arp_punt_burst)]
+                   Meter(p.MEMBER_ARP_METER, settings.member_arp_pps, settings.arp_punt_burst),
+                   Meter(p.REJECT_METER, settings.reject_pps, settings.arp_punt_burst)]
 
 
 def member_flows(address):

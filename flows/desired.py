@@ -3,7 +3,7 @@ VIPs, given where their members are and the balancer's settings."""
 from dataclasses import dataclass, field
 from typing import Dict
 
-from flows import arp, pipeline, vip as vipflows
+from flows import arp, icmp, pipeline, vip as vipflows
 from flows.dsr import dsr_vip_flows
 
 
@@ -13,6 +13,7 @@ class Settings:
     arp_punt_pps: int = 100      # ARP packets per second the controller gets at most ...
     arp_punt_burst: int = 50     # ... after a burst of this many
     member_arp_pps: int = 100    # the same for ARP from members' addresses, counted apart
+    reject_pps: int = 100        # refused connections the controller answers per second at most
 
 
 @dataclass
@@ -72,5 +73,6 @@ def _vip_flows(vip, located, settings, previous_slots):
         flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots)
     vip_cookie = pipeline.cookie(vip.id)
     for address in (vip.address,) + tuple(vip.snat_addresses):
-        flows += [arp.responder(address, mac, vip_cookie), arp.claim_guard(address, vip_cookie)]
+        flows += [arp.responder(address, mac, vip_cookie), arp.claim_guard(address, vip_cookie),
+                  icmp.echo_responder(address, mac, vip_cookie)]
     return flows, group, table

@@ -21,10 +21,16 @@ class Table:
     purpose: str
 
 
+# OpenFlow's goto_table only goes forward: a table's flows may go to higher-numbered tables only
+# (conntrack's recirculation, ct(table=N), and resubmit may go anywhere).
+
+
 CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through conntrack; ARP to arp; rest NORMAL")
 ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other ARP and copy it to arp_punt")
 ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter")
 MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter")
+REJECT = Table(50, "reject", "a new connection to a VIP with no live member: to the controller, which answers "
+               "a TCP reset or an ICMP port unreachable (through the reject meter)")
 DSR_CONN = Table(15, "dsr_conn", "dsr: one learned flow per connection, pinning it to its member")
 DSR = Table(16, "dsr", "dsr: a connection not pinned yet is spread; a pinned one goes to its member")
 DSR_PIN = Table(17, "dsr_pin", "dsr: a new connection learns its pin, then goes to its member")
@@ -37,7 +43,7 @@ LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch 
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
 TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, DSR_CONN, DSR, DSR_PIN, CONNTRACK, SLOT, SNAT, UNSNAT, TO_MEMBER,
-          LOCATE, TO_CLIENT)
+          LOCATE, TO_CLIENT, REJECT)
 
 
 class Priority:
@@ -65,6 +71,7 @@ SNAT_ZONE = 65
 CT_LABEL_CLIENT_MAC = (0, 48)    # bits [0..47]: eth_src of the request (client or its router)
 CT_LABEL_CLIENT_PORT = (64, 32)  # bits [64..95]: the switch port the request came in on
 PORT_REG = "reg0"                # scratch register used to output to the recorded port
+ADDRESS_REG = "reg3"             # scratch register used to swap addresses in an echo reply
 SLOT_REG = "reg1"                # the slot a multipath VIP's new connection hashed to
 HOST_REG = "reg2"                # the member a packet goes to (its IPv4 address), for locate
 
@@ -108,6 +115,7 @@ def group_id(vip_id):
 # from clients cannot crowd out the ARP of members (their moves must be seen).
 ARP_METER = 1
 MEMBER_ARP_METER = 2
+REJECT_METER = 3     # bounds the packet-ins of connections refused for want of a live member
 
 # The balancer's own MACs: one per redundancy group, as an HA cluster needs (all addresses of a
 # group move together with one MAC). Layout 02:6c:62:CC:GG:GG -- 02: locally administered unicast,

@@ -157,18 +157,21 @@ def wipe(datapath):
 
 # ---------------------------------------------------------------- ovs-ofctl text
 
-_PROTOCOLS = {(0x0806, None): "arp", (0x0800, None): "ip", (0x0800, 6): "tcp", (0x0800, 17): "udp"}
+_PROTOCOLS = {(0x0806, None): "arp", (0x0800, None): "ip", (0x0800, 1): "icmp", (0x0800, 6): "tcp",
+              (0x0800, 17): "udp"}
 _MATCH_NAMES = [  # in the order ovs-ofctl prints them
     ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
     ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
     ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
+    ("icmpv4_type", "icmp_type"),
 ]
 _CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
 _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
               "arp_sha": ("NXM_NX_ARP_SHA", 48), "arp_tha": ("NXM_NX_ARP_THA", 48),
               "arp_spa": ("NXM_OF_ARP_SPA", 32), "arp_tpa": ("NXM_OF_ARP_TPA", 32),
               "ct_label": ("NXM_NX_CT_LABEL", 128), "reg0": ("NXM_NX_REG0", 32), "reg1": ("NXM_NX_REG1", 32),
-              "reg2": ("NXM_NX_REG2", 32),
+              "reg2": ("NXM_NX_REG2", 32), "reg3": ("NXM_NX_REG3", 32),
+              "ipv4_src": ("NXM_OF_IP_SRC", 32), "ipv4_dst": ("NXM_OF_IP_DST", 32),
               "in_port": ("OXM_OF_IN_PORT", 32)}
 
 
@@ -193,6 +196,9 @@ def match_text(m):
     return ",".join(parts)
 
 
+_SET_FIELD_NAMES = {"ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "icmpv4_type": "icmp_type"}
+
+
 def _hex(value):
     """Integers the way ovs-ofctl prints hexadecimal fields: 0, 0x1, 0x10."""
     return "%#x" % value if value else "0"
@@ -210,7 +216,7 @@ def action_text(action):
         return action.port if isinstance(action.port, str) else "output:%d" % action.port
     if isinstance(action, SetField):
         value = "%#x" % action.value if action.field in ("ct_mark", "reg2") else action.value
-        return "set_field:%s->%s" % (value, action.field)
+        return "set_field:%s->%s" % (value, _SET_FIELD_NAMES.get(action.field, action.field))
     if isinstance(action, Move):
         return "move:%s->%s" % (_field_text(action.src, action.src_ofs, action.n_bits),
                                 _field_text(action.dst, action.dst_ofs, action.n_bits))

@@ -114,14 +114,16 @@ def spread(vip, table, action_of, at_table, new_connection):
     VIPs hash with `multipath` into SLOTS slot flows instead (one datapath flow per connection or
     per client)."""
     vip_cookie = p.cookie(vip.id)
+    if table is None:   # no live member: refuse at once (reset / unreachable) rather than time out
+        return [Flow(at_table, p.Priority.VIP, new_connection, goto=p.REJECT.id, cookie=vip_cookie)], None
     if vip.protocol == "tcp" and vip.algorithm == "5-tuple":
-        buckets = tuple(Bucket(1, action_of[owner]) for owner in table or ())
+        buckets = tuple(Bucket(1, action_of[owner]) for owner in table)
         return ([Flow(at_table, p.Priority.VIP, new_connection, (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
                 SelectGroup(p.group_id(vip.id), buckets))
     fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
     flows = [Flow(at_table, p.Priority.VIP, new_connection,
                   (Multipath(fields, slots.SLOTS, p.SLOT_REG, 8),), goto=p.SLOT.id, cookie=vip_cookie)]
-    for slot, owner in enumerate(table or ()):
+    for slot, owner in enumerate(table):
         flows.append(Flow(p.SLOT.id, p.Priority.VIP,
                           l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg1=slot),
                           action_of[owner], cookie=p.cookie(vip.id, owner)))

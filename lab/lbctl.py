@@ -60,6 +60,11 @@ class Controller:
     def stop(self):
         self.lab.stop_controller()
 
+    def refusals(self):
+        """Lines of the controller's log where the switch refused a message: there should be none."""
+        log = self.lab.workdir / "controller.log"
+        return [line for line in log.read_text(errors="replace").splitlines() if "refused a message" in line]
+
     def call(self, method, path, body=None, raw=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request("http://127.0.0.1:%d%s" % (self.rest_port, path), data=data,

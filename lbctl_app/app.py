@@ -11,7 +11,7 @@ from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
-from ryu.lib.packet import arp, ethernet, packet
+from ryu.lib.packet import arp, ethernet, icmp, ipv4, packet, tcp, udp
 from ryu.ofproto import ofproto_v1_3
 
 from flows import pipeline, render
@@ -38,6 +38,8 @@ CONF.register_opts([
     cfg.IntOpt("arp_punt_burst", default=50, min=0, help="... after a burst of this many"),
     cfg.IntOpt("member_arp_pps", default=100, min=1,
                help="the same for ARP from members' addresses, which has a meter of its own"),
+    cfg.IntOpt("reject_pps", default=100, min=1,
+               help="connections to a VIP with no live member the controller refuses per second at most"),
     cfg.IntOpt("duplicate_moves", default=5, min=2,
                help="an address that moves this many times within duplicate_window is frozen"),
     cfg.FloatOpt("duplicate_window", default=180.0, help="seconds (RFC 7432's M)"),
@@ -82,7 +84,8 @@ class LoadBalancerApp(app_manager.RyuApp):
             raise SystemExit("lbctl cannot start: %s" % e)
         LOG.info("lbctl: %d VIP(s) from %s", len(self.vips.vips), source)
         self.settings = Settings(cluster_id=opts.cluster_id, arp_punt_pps=opts.arp_punt_pps,
-                                 arp_punt_burst=opts.arp_punt_burst, member_arp_pps=opts.member_arp_pps)
+                                 arp_punt_burst=opts.arp_punt_burst, member_arp_pps=opts.member_arp_pps,
+                                 reject_pps=opts.reject_pps)
         self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
         self.probes = hosttable.ProbeSchedule()
         self.stats = Stats()
@@ -194,7 +197,11 @@ class LoadBalancerApp(app_manager.RyuApp):
         started = time.monotonic()
         self.stats.count("packet_in")
         msg = ev.msg
-        seen = packet.Packet(msg.data).get_protocol(arp.arp)
+        pkt = packet.Packet(msg.data)
+        if msg.table_id == pipeline.REJECT.id:
+            self._refuse(msg.datapath, pkt, msg.data, msg.match["in_port"])
+            return
+        seen = pkt.get_protocol(arp.arp)
         switch = self.switches.get(msg.datapath.id)
         if seen is None or switch is None:
             return
@@ -234,6 +241,36 @@ class LoadBalancerApp(app_manager.RyuApp):
                     seen.src_mac, seen.src_ip, seen.opcode)
         if seen.src_ip in owned:
             self._announce({seen.src_ip})
+
+    def _refuse(self, datapath, pkt, raw, in_port):
+        """A new connection to a VIP with no live member: answer at once, a TCP reset or an ICMP
+        port unreachable, rather than leave the client to time out."""
+        eth, ip = pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4)
+        segment, datagram = pkt.get_protocol(tcp.tcp), pkt.get_protocol(udp.udp)
+        if eth is None or ip is None or (segment is None and datagram is None):
+            return
+        answer = packet.Packet()
+        answer.add_protocol(ethernet.ethernet(dst=eth.src, src=eth.dst, ethertype=eth.ethertype))
+        if segment is not None:
+            if segment.bits & tcp.TCP_RST:
+                return   # never answer a reset
+            answer.add_protocol(ipv4.ipv4(src=ip.dst, dst=ip.src, proto=ip.proto))
+            length = len(pkt.protocols[-1]) if isinstance(pkt.protocols[-1], (bytes, bytearray)) else 0
+            acked = segment.seq + length + (1 if segment.bits & tcp.TCP_SYN else 0) + (1 if segment.bits & tcp.TCP_FIN else 0)
+            answer.add_protocol(tcp.tcp(src_port=segment.dst_port, dst_port=segment.src_port,
+                                        seq=segment.ack if segment.bits & tcp.TCP_ACK else 0,
+                                        ack=acked, bits=tcp.TCP_RST | tcp.TCP_ACK, window_size=0))
+        else:
+            answer.add_protocol(ipv4.ipv4(src=ip.dst, dst=ip.src, proto=1))
+            offending = bytes(raw[14:14 + ip.header_length * 4 + 8])   # its IP header + 8 bytes
+            answer.add_protocol(icmp.icmp(type_=icmp.ICMP_DEST_UNREACH, code=icmp.ICMP_PORT_UNREACH_CODE,
+                                          data=icmp.dest_unreach(data=offending)))
+        answer.serialize()
+        ofp, parser = datapath.ofproto, datapath.ofproto_parser
+        datapath.send_msg(parser.OFPPacketOut(datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_port,
+                                              actions=[parser.OFPActionOutput(ofp.OFPP_IN_PORT)],
+                                              data=answer.data))
+        self.stats.count("rejected")
 
     def _is_member(self, ip):
         return any(m.address == ip for v in self.vips.vips for m in v.members)

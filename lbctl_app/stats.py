@@ -11,6 +11,7 @@ COUNTERS = (
     "ownership_conflicts",  # ARP from someone else claiming one of our addresses
     "garps_sent",           # gratuitous ARPs the balancer sent for its own addresses
     "probes_sent",          # ARP requests the balancer sent to find members
+    "rejected",             # new connections to a VIP with no live member, answered by reset/unreachable
 )
 
 

@@ -47,6 +47,7 @@ def lb(lab):
     controller.wait_resolved("direct")
     yield controller
     controller.stop()
+    assert controller.refusals() == [], "the switch refused none of the controller's messages"
 
 
 def test_members_see_the_client_and_answer_it_directly(lab, lb):

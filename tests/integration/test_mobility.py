@@ -18,6 +18,7 @@ def lb(lab):
     controller.wait_resolved("web")
     yield controller
     controller.stop()
+    assert controller.refusals() == [], "the switch refused none of the controller's messages"
 
 
 def stat(lb, name):

@@ -21,6 +21,7 @@ def lb(lab):
     controller.wait_resolved("arm")
     yield controller
     controller.stop()
+    assert controller.refusals() == [], "the switch refused none of the controller's messages"
 
 
 def test_members_see_only_pool_addresses_all_of_them_and_replies_reach_the_client(lab, lb):

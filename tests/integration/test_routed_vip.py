@@ -20,6 +20,7 @@ def lb(lab):
     controller.wait_resolved("web")
     yield controller
     controller.stop()
+    assert controller.refusals() == [], "the switch refused none of the controller's messages"
 
 
 def served_by(seen):
@@ -152,3 +153,41 @@ def test_a_restarted_controller_comes_back_with_the_saved_vips(lab, lb):
              "traffic through the restored VIP", timeout=10)
     assert shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines())
     assert lb.call("DELETE", "/v1/vips/kept")[0] == 204
+
+
+def test_the_vip_answers_ping(lab, lb):
+    out = lab.run("client", ["ping", "-c", "2", "-i", "0.2", "-W", "2", WEB]).stdout
+    assert "2 received" in out
+
+
+REFUSED = """
+import socket, sys
+address, port, protocol = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+with socket.socket(socket.AF_INET, kind) as s:
+    s.settimeout(5)
+    try:
+        s.connect((address, port))
+        if protocol == "udp":
+            s.send(b"anyone?")
+            s.recv(100)
+        print("answered")
+    except ConnectionRefusedError:
+        print("refused")
+    except socket.timeout:
+        print("timeout")
+"""
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_a_vip_with_no_live_member_refuses_at_once(lab, lb, protocol):
+    nobody = {"name": "nobody-" + protocol, "address": "198.18.0.104", "port": 7000, "protocol": protocol,
+              "members": [{"address": "198.18.0.99", "port": 7000}]}   # no such host: never resolved
+    assert lb.call("POST", "/v1/vips", nobody)[0] == 201
+    try:
+        before = lb.call("GET", "/v1/stats")[1]["rejected"]
+        out = lab.run("client", [sys.executable, "-c", REFUSED, nobody["address"], "7000", protocol]).stdout
+        assert out.strip() == "refused", "a reset / port unreachable, not a timeout"
+        assert lb.call("GET", "/v1/stats")[1]["rejected"] == before + 1
+    finally:
+        lb.call("DELETE", "/v1/vips/" + nobody["name"])

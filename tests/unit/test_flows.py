@@ -195,3 +195,12 @@ def test_one_arm_adds_source_nat_from_the_pool_and_catches_replies_to_it():
     assert "table=20, priority=300,ct_state=+est-rpl+trk,ct_mark=0x1,ip actions=goto_table:22" in text
     assert "nat(dst=198.18.0.11:80),exec(set_field:0x1->ct_mark" in text and "table=22,zone=64" in text
     assert "arp,arp_tpa=198.18.0.200,arp_op=1" in text, "the balancer answers ARP for its pool"
+
+
+def test_goto_table_only_goes_forward_in_every_mode():
+    every_mode = vip_set(WEB, DNS, dict(WEB, name="arm", port=8443, mode="one-arm",
+                                        snat_pool={"addresses": ["198.18.0.200"]}),
+                         dict(WEB, name="direct", address="198.18.0.120", mode="dsr"),
+                         dict(WEB, name="nobody", port=9999, members=[{"address": "198.18.0.99"}]))
+    for flow in desired_state(every_mode.vips, PLACES).flows.values():
+        assert flow.goto is None or flow.goto > flow.table, flow_text(flow)
