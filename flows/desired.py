@@ -14,6 +14,8 @@ class Settings:
     arp_punt_burst: int = 50     # ... after a burst of this many
     member_arp_pps: int = 100    # the same for ARP from members' addresses, counted apart
     reject_pps: int = 100        # refused connections the controller answers per second at most
+    gateways: tuple = ()         # the balancer's gateway addresses on the subnets it routes between
+    gateway_group: int = 1       # ... and their redundancy group (their MAC)
 
 
 @dataclass
@@ -62,6 +64,10 @@ def desired_state(vips, places, settings=Settings(), previous=None):
     for address in sorted(members):
         for flow in arp.member_flows(address) + vipflows.host_flows(address, places.get(address)):
             state.flows[flow.key] = flow
+    gateway_mac = pipeline.own_mac(settings.cluster_id, settings.gateway_group)
+    for address in settings.gateways:
+        for flow in own_address_flows(address, gateway_mac, pipeline.host_cookie(address)):
+            state.flows.setdefault(flow.key, flow)
     return state
 
 
@@ -73,6 +79,11 @@ def _vip_flows(vip, located, settings, previous_slots):
         flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots)
     vip_cookie = pipeline.cookie(vip.id)
     for address in (vip.address,) + tuple(vip.snat_addresses):
-        flows += [arp.responder(address, mac, vip_cookie), arp.claim_guard(address, vip_cookie),
-                  icmp.echo_responder(address, mac, vip_cookie)]
+        flows += own_address_flows(address, mac, vip_cookie)
     return flows, group, table
+
+
+def own_address_flows(address, mac, cookie):
+    """An address the balancer owns: it answers ARP and ping for it, and defends it."""
+    return [arp.responder(address, mac, cookie), arp.claim_guard(address, cookie),
+            icmp.echo_responder(address, mac, cookie)]

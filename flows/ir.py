@@ -52,6 +52,11 @@ class Multipath:
 
 
 @dataclass(frozen=True)
+class DecTtl:
+    """Decrement the IP TTL (a routed hop); a packet whose TTL runs out is not forwarded."""
+
+
+@dataclass(frozen=True)
 class Resubmit:
     """Look the packet up in `table` now, then carry on with the actions after this one."""
     table: int

@@ -7,7 +7,7 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, Group, Learn, Meter, Move, Multipath, Output,
+from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Group, Learn, Meter, Move, Multipath, Output,
                       OutputReg, Resubmit, SelectGroup, SetField)
 
 NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
@@ -40,6 +40,8 @@ def _ryu_action(action):
             src=action.field, max_len=0)
     if isinstance(action, Group):
         return parser.OFPActionGroup(action.group_id)
+    if isinstance(action, DecTtl):
+        return parser.OFPActionDecNwTtl()
     if isinstance(action, Resubmit):
         return parser.NXActionResubmitTable(in_port=NX_IN_PORT, table_id=action.table)
     if isinstance(action, Learn):
@@ -224,6 +226,8 @@ def action_text(action):
         return "output:" + _field_text(action.field, action.ofs, action.n_bits)
     if isinstance(action, Group):
         return "group:%d" % action.group_id
+    if isinstance(action, DecTtl):
+        return "dec_ttl"
     if isinstance(action, Resubmit):
         return "resubmit(,%d)" % action.table
     if isinstance(action, Learn):

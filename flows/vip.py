@@ -8,7 +8,7 @@ of its members are located at all.
 """
 from flows import pipeline as p
 from flows import slots
-from flows.ir import (NORMAL, Bucket, Ct, Flow, Group, Move, Multipath, Nat, Output, OutputReg,
+from flows.ir import (NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg,
                       SelectGroup, SetField, match)
 
 ETH_TYPE_IP = 0x0800
@@ -66,16 +66,17 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
     addresses are located, the VIP's MAC and the slot table in force."""
     vip_cookie = p.cookie(vip.id)
     lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
+    hop = (DecTtl(),) if vip.mode == "routed" else ()   # routed mode forwards at L3: one hop each way
     flows = [
         Flow(p.CLASSIFY.id, p.Priority.VIP,
              l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}),
              (lookup,), cookie=vip_cookie),
 
         Flow(p.TO_CLIENT.id, p.Priority.VIP, match(eth_type=ETH_TYPE_IP, ct_mark=vip.id),
-             (SetField("eth_src", vip_mac),
-              Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
-              Move("ct_label", p.PORT_REG, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
-              OutputReg(p.PORT_REG, 0, 16)),
+             hop + (SetField("eth_src", vip_mac),
+                    Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
+                    Move("ct_label", p.PORT_REG, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
+                    OutputReg(p.PORT_REG, 0, 16)),
              cookie=vip_cookie),
     ]
     eligible = {}
@@ -90,7 +91,7 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
         flows.append(Flow(p.TO_MEMBER.id, p.Priority.MEMBER,
                           l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
                                    ct_mark=vip.id),
-                          (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address))),
+                          hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address))),
                           goto=p.LOCATE.id, cookie=member_cookie))
         commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
         if member.weight > 0:  # weight 0 drains: no new connections, established ones continue

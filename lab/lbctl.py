@@ -50,6 +50,7 @@ class Controller:
         extra = "".join("%s = %s\n" % item for item in (options or {}).items())
         override.write_text(CONFIG.format(vips_file=vips_file, state_file=self.state_file) + extra)
         self.config_files = [base_config, override] if base_config else [override]
+        self.options = dict(options or {})
 
     def start(self):
         self.lab.start_controller(self.config_files, self.rest_port)
@@ -84,13 +85,15 @@ class Controller:
     def expected_switch_text(self):
         """What the switch should hold, computed from the VIPs it started with and the learned hosts."""
         # Imported here: they bring in Ryu and eventlet, which the demo does not need.
-        from flows.desired import desired_state
+        from flows.desired import Settings, desired_state
         from flows.render import state_text
         from lbctl_app import store
+        from lbctl_app.app import parse_gateways
         from lbctl_app.hosts import Place
         vips, _ = store.initial_vips(str(self.state_file), str(self.vips_file))
         places = {(h["ip"]): Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
-        return state_text(desired_state(vips.vips, places))
+        gateways = parse_gateways(self.options.get("gateways", "").split(",") if self.options.get("gateways") else [])
+        return state_text(desired_state(vips.vips, places, Settings(gateways=gateways)))
 
 
 def switch_text(lab):

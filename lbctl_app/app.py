@@ -1,6 +1,7 @@
 """The Ryu shell. It wires switches, REST calls and packet-ins to the model (`model`, `store`,
 `hosts`, `stats`) and to the pure flow computation (`flows`), and sends what `flows.reconcile`
 says. It decides nothing about what a flow contains."""
+import ipaddress
 import logging
 import os
 import time
@@ -38,6 +39,10 @@ CONF.register_opts([
     cfg.IntOpt("arp_punt_burst", default=50, min=0, help="... after a burst of this many"),
     cfg.IntOpt("member_arp_pps", default=100, min=1,
                help="the same for ARP from members' addresses, which has a meter of its own"),
+    cfg.ListOpt("gateways", default=[],
+                help="the balancer's gateway addresses (routed mode), e.g. 198.18.0.1/24, 198.18.2.1/24: "
+                     "it answers ARP and ping for them, and members and clients use them as their router"),
+    cfg.IntOpt("gateway_group", default=1, min=1, max=0xFFFF, help="the redundancy group (MAC) of the gateways"),
     cfg.IntOpt("reject_pps", default=100, min=1,
                help="connections to a VIP with no live member the controller refuses per second at most"),
     cfg.IntOpt("duplicate_moves", default=5, min=2,
@@ -56,6 +61,17 @@ def _beside_config(path):
     if path and not os.path.isabs(path) and CONF.config_file:
         return os.path.join(os.path.dirname(os.path.abspath(CONF.config_file[-1])), path)
     return path
+
+
+def parse_gateways(entries):
+    """`address/prefix` entries of the gateways option -> their addresses; a bad one stops the start."""
+    addresses = []
+    for entry in entries:
+        try:
+            addresses.append(str(ipaddress.IPv4Interface(entry.strip()).ip))
+        except ValueError:
+            raise SystemExit("lbctl cannot start: [lbctl] gateways: %r is not an IPv4 address/prefix" % entry)
+    return tuple(addresses)
 
 
 class Switch:
@@ -84,6 +100,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             raise SystemExit("lbctl cannot start: %s" % e)
         LOG.info("lbctl: %d VIP(s) from %s", len(self.vips.vips), source)
         self.settings = Settings(cluster_id=opts.cluster_id, arp_punt_pps=opts.arp_punt_pps,
+                                 gateways=parse_gateways(opts.gateways), gateway_group=opts.gateway_group,
                                  arp_punt_burst=opts.arp_punt_burst, member_arp_pps=opts.member_arp_pps,
                                  reject_pps=opts.reject_pps)
         self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
@@ -112,7 +129,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             new_vips, vip = step(self.vips)
             plans = [(switch, self._plan(switch, new_vips)) for switch in self.switches.values()]
             store.save_state(self.state_file, new_vips)
-            added = set(new_vips.addresses()) - set(self.vips.addresses())
+            added = set(self._owned(new_vips)) - set(self._owned())
             self.vips = new_vips
             for switch, plan in plans:
                 self._send(switch, plan)
@@ -140,7 +157,7 @@ class LoadBalancerApp(app_manager.RyuApp):
                 switch.datapath.send_msg(msg)
             self._sync(switch)
         LOG.info("switch %016x connected", switch.dpid)
-        self._announce(self.vips.addresses(), [switch])
+        self._announce(self._owned(), [switch])
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     def switch_gone(self, ev):
@@ -208,7 +225,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.stats.count("packet_in_arp")
         if seen.src_ip == "0.0.0.0":
             return   # an address probe (RFC 5227) says nothing about where anyone is
-        owned = self.vips.addresses()
+        owned = self._owned()
         if seen.src_ip in owned or pipeline.is_own_mac(seen.src_mac):
             self._defend(seen, owned)
             return
@@ -272,6 +289,12 @@ class LoadBalancerApp(app_manager.RyuApp):
                                               data=answer.data))
         self.stats.count("rejected")
 
+    def _owned(self, vips=None):
+        """Every address the balancer owns -> its redundancy group: VIPs, SNAT pools, gateways."""
+        owned = dict.fromkeys(self.settings.gateways, self.settings.gateway_group)
+        owned.update((vips or self.vips).addresses())
+        return owned
+
     def _is_member(self, ip):
         return any(m.address == ip for v in self.vips.vips for m in v.members)
 
@@ -281,7 +304,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             hub.spawn(self._send_garps, sorted(addresses), switches)
 
     def _send_garps(self, addresses, switches):
-        owned = self.vips.addresses()
+        owned = self._owned()
         for i in range(self.opts.garp_count):
             if i:
                 hub.sleep(self.opts.garp_interval)

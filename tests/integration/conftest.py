@@ -5,7 +5,7 @@
 No flows and no controller: a test or a controller fixture brings those. Always stopped at the
 end of the module, whatever happened.
 `make_lab`: a factory of unstarted labs (unique prefix, workdir, ports), all stopped at the end
-of the test. `rest_port`: a free port for the controller's REST API.
+of the test (`make_lab_module`: of the module). `rest_port`: a free port for the controller's REST API.
 
 Each lab gets a unique prefix ("lt" + 4 hex digits), so runs can share the machine.
 """
@@ -42,8 +42,7 @@ def lab(tmp_path_factory):
         lab.stop()
 
 
-@pytest.fixture
-def make_lab(tmp_path_factory):
+def _lab_factory(tmp_path_factory):
     made = []
 
     def make():
@@ -54,6 +53,17 @@ def make_lab(tmp_path_factory):
     yield make
     for lab in made:
         lab.stop()
+
+
+@pytest.fixture
+def make_lab(tmp_path_factory):
+    yield from _lab_factory(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def make_lab_module(tmp_path_factory):
+    """make_lab for a module that builds its own topology once."""
+    yield from _lab_factory(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
