@@ -54,6 +54,7 @@ CONF.register_opts([
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ZERO_MAC = "00:00:00:00:00:00"
+PROBE_SOURCE = "0.0.0.0"
 
 
 def _beside_config(path):
@@ -324,7 +325,9 @@ class LoadBalancerApp(app_manager.RyuApp):
                 LOG.exception("lbctl: probing members failed")
 
     def _probe_members(self):
-        """ARP requests for members not located yet, or not heard from for refresh_interval."""
+        """ARP probes (RFC 5227: sender address 0.0.0.0) for members not located yet, or not heard
+        from for refresh_interval. A probe leaves no entry in anyone's ARP cache, and a dsr member,
+        which must not answer for the VIP on its loopback, still answers it."""
         stale_before = time.time() - self.opts.refresh_interval
         asking = {}   # (dpid, member ip) -> the VIP we ask from
         for switch in self.switches.values():
@@ -338,11 +341,12 @@ class LoadBalancerApp(app_manager.RyuApp):
             if switch is not None:
                 vip = asking[(dpid, ip)]
                 mac = pipeline.own_mac(self.settings.cluster_id, vip.redundancy_group)
-                self._send_arp(switch.datapath, mac, vip.address, ip)
+                self._send_arp(switch.datapath, mac, PROBE_SOURCE, ip)
                 self.stats.count("probes_sent")
 
     def _send_arp(self, datapath, mac, from_ip, target_ip):
-        """An ARP request from one of our addresses, flooded; from_ip == target_ip makes it a GARP."""
+        """An ARP request, flooded: from one of our addresses to `target_ip` == from_ip (a GARP), or
+        from PROBE_SOURCE (a probe)."""
         pkt = packet.Packet()
         pkt.add_protocol(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806))
         pkt.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=from_ip,
