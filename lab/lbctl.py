@@ -4,9 +4,10 @@ import json
 import re
 import sys
 import time
-from collections import Counter
 import urllib.error
 import urllib.request
+from collections import Counter
+from pathlib import Path
 
 
 CONFIG = """\
@@ -32,6 +33,72 @@ for _ in range(count):
     finally:
         conn.close()
 print(json.dumps(seen))
+"""
+
+
+# Runs in a member: a UDP echo service on port 5353 that says which member answered. A UDP socket
+# bound to 0.0.0.0 answers from the address the route picks, so a dsr member binds the VIP.
+UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[2] if len(sys.argv) > 2 else "0.0.0.0", 5353))   # dsr: bind the VIP, answer from it
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data + b" from " + sys.argv[1].encode(), peer)
+"""
+# Runs in the client: N datagrams from N source ports to VIP:port (53 unless given), each answer
+# checked; prints the members that answered.
+UDP_ASK = """
+import collections, socket, sys
+members = collections.Counter()
+port = int(sys.argv[3]) if len(sys.argv) > 3 else 53
+for i in range(int(sys.argv[2])):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # a new source port: a new flow
+        s.settimeout(2)
+        s.connect((sys.argv[1], port))   # connected: only a reply from the VIP address is accepted
+        s.send(b"ping %d" % i)
+        text, member = s.recv(2048).decode().split(" from ")
+        assert text == "ping %d" % i
+        members[member] += 1
+print(" ".join(sorted(members)))
+"""
+
+REPO_VIPS = Path(__file__).resolve().parents[1] / "config" / "vips.yaml"
+
+
+def served_by(seen):
+    """connect()'s result -> {member: connections}, after checking every answer was a 200."""
+    assert all(key.startswith("200 ") for key in seen), seen
+    return {key.split()[1]: n for key, n in seen.items()}
+
+
+# Runs in a member: a TCP service on port 9000 that answers every line with the member's name, for
+# as long as the connection stays open (nginx here closes after each response).
+NAME_SERVER = """
+import socketserver, sys
+class Answer(socketserver.StreamRequestHandler):
+    def handle(self):
+        for _ in self.rfile:
+            self.wfile.write(sys.argv[1].encode() + b"\\n")
+socketserver.ThreadingTCPServer(("0.0.0.0", 9000), Answer).serve_forever()
+"""
+# Runs in the client: one TCP connection; asks who answers, waits for a line on stdin, asks again.
+ONE_CONNECTION = """
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as s:
+    answers = s.makefile()
+    for _ in range(2):
+        s.sendall(b"who\\n")
+        print(answers.readline().strip(), flush=True)
+        sys.stdin.readline()
+"""
+# Runs in the client: N new TCP connections, each asking once; prints who answered each.
+NEW_CONNECTIONS = """
+import socket, sys
+for _ in range(int(sys.argv[3])):
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as s:
+        s.sendall(b"who\\n")
+        print(s.makefile().readline().strip())
 """
 
 

@@ -5,7 +5,7 @@
 No flows and no controller: a test or a controller fixture brings those. Always stopped at the
 end of the module, whatever happened.
 `make_lab`: a factory of unstarted labs (unique prefix, workdir, ports), all stopped at the end
-of the test (`make_lab_module`: of the module). `rest_port`: a free port for the controller's REST API.
+of the test (`make_lab_module`: of the module). `rest_port`: a free port for the controller's REST API. `lb`: the controller on `lab`.
 
 Each lab gets a unique prefix ("lt" + 4 hex digits), so runs can share the machine.
 """
@@ -21,6 +21,7 @@ if str(REPO_ROOT) not in sys.path:  # the lab package lives at the repo root
     sys.path.insert(0, str(REPO_ROOT))
 
 from lab import Lab, free_tcp_port, topology, unavailable_reason  # noqa: E402
+from lab.lbctl import REPO_VIPS, Controller  # noqa: E402
 
 
 def _new_lab(workdir):
@@ -69,3 +70,14 @@ def make_lab_module(tmp_path_factory):
 @pytest.fixture(scope="module")
 def rest_port():
     return free_tcp_port()
+
+
+@pytest.fixture(scope="module")
+def lb(lab):
+    """The real `ryu-manager lbctl_app` on the module's lab, with config/vips.yaml (VIP `web`)
+    resolved; at the end, the switch must have refused none of its messages."""
+    controller = Controller(lab, free_tcp_port(), REPO_VIPS).start()
+    controller.wait_resolved("web")
+    yield controller
+    controller.stop()
+    assert controller.refusals() == [], "the switch refused none of the controller's messages"

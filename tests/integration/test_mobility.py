@@ -3,22 +3,16 @@ a gratuitous ARP is followed; a host that claims a VIP changes nothing and is an
 own GARP. (Duplicate detection is tested on a controlled clock in tests/unit/test_hosts.py.)"""
 import pytest
 
-from lab import arp, free_tcp_port, topology
-from lab.lbctl import Controller, connect, switch_text, wait_for
-from tests.integration.test_routed_vip import REPO_VIPS, WEB, served_by
+from lab import arp, topology
+from lab.lbctl import connect, served_by, switch_text, wait_for
+
+WEB = "198.18.0.100"
 
 M3 = "198.18.0.13"
 M3_HOST_COOKIE = "0xffffffffc612000d"   # flows about host 198.18.0.13 (flows.pipeline.host_cookie)
 VIP_MAC = "02:6c:62:00:00:01"
 
 
-@pytest.fixture(scope="module")
-def lb(lab):
-    controller = Controller(lab, free_tcp_port(), REPO_VIPS).start()
-    controller.wait_resolved("web")
-    yield controller
-    controller.stop()
-    assert controller.refusals() == [], "the switch refused none of the controller's messages"
 
 
 def stat(lb, name):

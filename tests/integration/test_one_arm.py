@@ -4,9 +4,7 @@ import sys
 
 import pytest
 
-from lab import free_tcp_port
-from lab.lbctl import Controller, connect, shares, switch_text, wait_for
-from tests.integration.test_routed_vip import REPO_VIPS, UDP_ASK, UDP_ECHO, served_by
+from lab.lbctl import UDP_ASK, UDP_ECHO, connect, served_by, shares, switch_text
 
 POOL = ["198.18.0.200", "198.18.0.201"]
 ARM = {"name": "arm", "address": "198.18.0.110", "port": 80, "mode": "one-arm",
@@ -14,14 +12,10 @@ ARM = {"name": "arm", "address": "198.18.0.110", "port": 80, "mode": "one-arm",
        "snat_pool": {"addresses": POOL, "ports": [20000, 40000]}}
 
 
-@pytest.fixture(scope="module")
-def lb(lab):
-    controller = Controller(lab, free_tcp_port(), REPO_VIPS).start()
-    assert controller.call("POST", "/v1/vips", ARM)[0] == 201
-    controller.wait_resolved("arm")
-    yield controller
-    controller.stop()
-    assert controller.refusals() == [], "the switch refused none of the controller's messages"
+@pytest.fixture(scope="module", autouse=True)
+def arm(lb):
+    assert lb.call("POST", "/v1/vips", ARM)[0] == 201
+    lb.wait_resolved("arm")
 
 
 def test_members_see_only_pool_addresses_all_of_them_and_replies_reach_the_client(lab, lb):

@@ -6,8 +6,7 @@ import sys
 import pytest
 
 from lab import free_tcp_port
-from lab.lbctl import Controller, connect, shares, switch_text, wait_for
-from tests.integration.test_routed_vip import REPO_VIPS, served_by
+from lab.lbctl import REPO_VIPS, Controller, connect, served_by, shares, switch_text, wait_for
 
 VIP = {"name": "far", "address": "198.18.5.100", "port": 80,
        "members": [{"address": "198.18.0.11", "port": 80}, {"address": "198.18.0.12", "port": 80}]}

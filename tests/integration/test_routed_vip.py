@@ -5,27 +5,13 @@ import time
 
 import pytest
 
-from lab import free_tcp_port, topology
-from lab.lbctl import Controller, connect, shares, switch_text, wait_for
+from lab.lbctl import UDP_ASK, UDP_ECHO, connect, served_by, shares, switch_text, wait_for
 
-REPO_VIPS = topology.__file__.replace("lab/topology.py", "config/vips.yaml")
 WEB = "198.18.0.100"
 EXTRA = {"name": "extra", "address": "198.18.0.101", "port": 8080, "protocol": "tcp",
          "members": [{"address": "198.18.0.11", "port": 8080}, {"address": "198.18.0.12", "port": 8080}]}
 
 
-@pytest.fixture(scope="module")
-def lb(lab):
-    controller = Controller(lab, free_tcp_port(), REPO_VIPS).start()
-    controller.wait_resolved("web")
-    yield controller
-    controller.stop()
-    assert controller.refusals() == [], "the switch refused none of the controller's messages"
-
-
-def served_by(seen):
-    assert all(key.startswith("200 ") for key in seen), seen
-    return {key.split()[1]: n for key, n in seen.items()}
 
 
 def test_200_connections_all_succeed_reach_every_member_and_show_the_client_address(lab, lb):
@@ -100,27 +86,6 @@ def test_invalid_input_gets_its_4xx_and_changes_nothing(lab, lb, method, path, b
     assert lb.state_file.read_bytes() == state_before
 
 
-UDP_ECHO = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 5353))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(data + b" from " + sys.argv[1].encode(), peer)
-"""
-UDP_ASK = """
-import collections, socket, sys
-members = collections.Counter()
-for i in range(int(sys.argv[2])):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # a new source port: a new flow
-        s.settimeout(2)
-        s.connect((sys.argv[1], 53))   # connected: only a reply from the VIP address is accepted
-        s.send(b"ping %d" % i)
-        text, member = s.recv(2048).decode().split(" from ")
-        assert text == "ping %d" % i
-        members[member] += 1
-print(" ".join(sorted(members)))
-"""
 
 
 def test_udp_vip_answers_from_the_vip_address(lab, lb):
