@@ -114,9 +114,12 @@ def test_a_restarted_controller_comes_back_with_the_saved_vips(lab, lb):
     lb.start()
     assert lb.call("GET", "/v1/vips/kept")[0] == 200
     lb.wait_resolved("kept")
+    lb.wait_resolved("web")
     wait_for(lambda: set(served_by(connect(lab, kept["address"], 8080, 20))) == {"m1", "m2"},
              "traffic through the restored VIP", timeout=10)
-    assert shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines())
+    # The members are probed again after the restart; compare once every answer has come in.
+    wait_for(lambda: shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines()),
+             "the computed pipeline on the switch", timeout=5)
     assert lb.call("DELETE", "/v1/vips/kept")[0] == 204
 
 
