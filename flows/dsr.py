@@ -38,3 +38,24 @@ def dsr_vip_flows(vip, located, previous_slots=None):
     unpinned = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg2=0)
     spread_flows, group = spread(vip, table, pin, p.DSR.id, unpinned)
     return flows + spread_flows, group, table
+
+
+def stale_pins(before, after):
+    """Learned pins a change of VIPs leaves without a purpose -> (cookie, mask) pairs to delete
+    from dsr_conn: every pin of a dsr VIP that is gone (or no longer dsr), and the pins of a
+    member that left its dsr VIP. (Pins of a drained member stay: draining keeps connections.)"""
+    now = {v.id: v for v in after}
+    stale = []
+    for vip in before:
+        if vip.mode != "dsr":
+            continue
+        kept = now.get(vip.id)
+        if kept is None or kept.mode != "dsr":
+            stale.append((p.cookie(vip.id), p.COOKIE_VIP_MASK))
+            continue
+        remaining = {m.id for m in kept.members}
+        stale += [(p.cookie(vip.id, m.id), ALL_BITS) for m in vip.members if m.id not in remaining]
+    return stale
+
+
+ALL_BITS = 0xFFFFFFFFFFFFFFFF

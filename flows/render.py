@@ -112,6 +112,14 @@ def delete_flow(datapath, flow):
                              out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
 
 
+def delete_by_cookie(datapath, table, cookie, mask):
+    """Delete every flow of `table` whose cookie matches (learned flows, which no desired state
+    lists)."""
+    return parser.OFPFlowMod(datapath, cookie=cookie, cookie_mask=mask, table_id=table,
+                             command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+                             match=parser.OFPMatch())
+
+
 def group_mod(datapath, group, command):
     buckets = [parser.OFPBucket(weight=b.weight, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
                                 actions=ryu_actions(b.actions)) for b in group.buckets]

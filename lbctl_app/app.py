@@ -17,6 +17,7 @@ from ryu.ofproto import ofproto_v1_3
 
 from flows import pipeline, render
 from flows.desired import Settings, SwitchState, desired_state
+from flows.dsr import stale_pins
 from flows.reconcile import diff
 from lbctl_app import hosts as hosttable, rest, store
 from lbctl_app.stats import Stats
@@ -128,7 +129,8 @@ class LoadBalancerApp(app_manager.RyuApp):
         switch's messages are computed first, then the state is saved, then the messages sent."""
         with self._lock:
             new_vips, vip = step(self.vips)
-            plans = [(switch, self._plan(switch, new_vips)) for switch in self.switches.values()]
+            stale = stale_pins(self.vips.vips, new_vips.vips)
+            plans = [(switch, self._plan(switch, new_vips, stale)) for switch in self.switches.values()]
             store.save_state(self.state_file, new_vips)
             added = set(self._owned(new_vips)) - set(self._owned())
             self.vips = new_vips
@@ -184,12 +186,14 @@ class LoadBalancerApp(app_manager.RyuApp):
         `started`: when the event behind this sync arrived, to time it to the barrier reply."""
         self._send(switch, self._plan(switch, self.vips), started)
 
-    def _plan(self, switch, vips):
-        """What `switch` should hold for `vips`, and the serialized messages that take it there.
-        Serializing here means a message that cannot be encoded fails before anything is sent."""
+    def _plan(self, switch, vips, stale_pins=()):
+        """What `switch` should hold for `vips`, and the serialized messages that take it there
+        (first deleting the learned dsr pins in `stale_pins`). Serializing here means a message
+        that cannot be encoded fails before anything is sent."""
         desired = desired_state(vips.vips, self.hosts.places(switch.dpid), self.settings, switch.installed)
         datapath = switch.datapath
-        messages = [render.change_message(datapath, change) for change in diff(switch.installed, desired)]
+        messages = [render.delete_by_cookie(datapath, pipeline.DSR_CONN.id, cookie, mask) for cookie, mask in stale_pins]
+        messages += [render.change_message(datapath, change) for change in diff(switch.installed, desired)]
         for msg in messages:
             msg.serialize()
         return desired, messages

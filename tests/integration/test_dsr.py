@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from lab import dsr
-from lab.lbctl import UDP_ASK, UDP_ECHO, connect, served_by, shares, switch_text
+from lab.lbctl import UDP_ASK, UDP_ECHO, connect, served_by, shares, switch_text, wait_for
 
 VIP = "198.18.0.120"
 DIRECT = {"name": "direct", "address": VIP, "port": 8080, "mode": "dsr",
@@ -57,3 +57,17 @@ def test_udp_through_dsr(lab, lb):
         lb.call("DELETE", "/v1/vips/direct-udp")
         for member in ("m1", "m2"):
             lab.stop_process("udp-echo-" + member)
+
+
+def test_deleting_a_dsr_vip_deletes_its_learned_pins(lab, lb):
+    vip = dict(DIRECT, name="short-lived", address="198.18.0.121")
+    for member in ("m1", "m2"):
+        dsr.configure_member(lab, member, vip["address"])
+    assert lb.call("POST", "/v1/vips", vip)[0] == 201
+    lb.wait_resolved("short-lived")
+    cookie = lb.call("GET", "/v1/vips/short-lived")[1]["cookie"]
+    connect(lab, vip["address"], 8080, 5)
+    pins = lambda: [line for line in lab.ofctl("dump-flows", "table=15,cookie=" + cookie).splitlines() if "priority" in line]
+    assert pins()
+    assert lb.call("DELETE", "/v1/vips/short-lived")[0] == 204
+    wait_for(lambda: pins() == [], "the VIP's pins gone")

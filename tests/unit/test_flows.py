@@ -204,3 +204,16 @@ def test_goto_table_only_goes_forward_in_every_mode():
                          dict(WEB, name="nobody", port=9999, members=[{"address": "198.18.0.99"}]))
     for flow in desired_state(every_mode.vips, PLACES).flows.values():
         assert flow.goto is None or flow.goto > flow.table, flow_text(flow)
+
+
+def test_pins_of_a_deleted_dsr_vip_or_a_removed_member_are_stale_and_no_others():
+    from flows.dsr import ALL_BITS, stale_pins
+    direct = dict(WEB, name="direct", address="198.18.0.120", mode="dsr")
+    before = vip_set(WEB, direct)
+    fewer, _ = before.replace("direct", parse_vip(dict(direct, members=WEB["members"][:2]), name="direct"))
+    assert stale_pins(before.vips, fewer.vips) == [(pipeline.cookie(2, 3), ALL_BITS)]
+    gone, _ = before.delete("direct")
+    assert stale_pins(before.vips, gone.vips) == [(pipeline.cookie(2), pipeline.COOKIE_VIP_MASK)]
+    drained, _ = before.replace("direct", parse_vip(dict(direct, members=[dict(m, weight=0) for m in WEB["members"]]),
+                                                     name="direct"))
+    assert stale_pins(before.vips, drained.vips) == [], "draining keeps pins"
