@@ -51,23 +51,22 @@ import ipaddress
 import json
 import os
 import re
-import secrets
-import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # lab/ lives at the repo root
-    sys.path.insert(0, str(REPO_ROOT))
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
+    sys.path.insert(0, str(BENCH_DIR))
 
-from lab import CommandFailed, Lab, free_tcp_port, topology, unavailable_reason  # noqa: E402
+# common also puts the repo root (lab/, flows/) on sys.path.
+from common import (REPO_ROOT, Deadline, MeasurementFailed, bounded,  # noqa: E402
+                    ignore_interrupts, new_lab, run)
+from lab import free_tcp_port, topology  # noqa: E402
 from lab.arp import BROADCAST, REQUEST, ZERO_MAC  # noqa: E402
 from lab.lbctl import Controller  # noqa: E402
 
@@ -103,8 +102,10 @@ TIME_BUDGET_S = 240            # lab start to the end of the storm
 CLONE_NEWNET = 0x40000000
 # `ovs-ofctl monitor` (OpenFlow 1.0 + Nicira flow monitor) prints e.g.
 #  event=ADDED table=30 cookie=0x100000003 ct_mark=0x1,tcp,nw_dst=198.18.0.13,tp_dst=80 actions=...,output:5
+# A locate flow as the monitor shows it: "... cookie=0xffffffffc612000d reg2=0xc612000d actions=
+# set_field:..->eth_dst,output:5" (reg2: the host's address in hex).
 MONITOR_LINE = re.compile(r"event=(?:ADDED|MODIFIED) table=\d+ cookie=(0x[0-9a-f]+) "
-                          r".*\bnw_dst=([\d.]+)\b.*\boutput:(\d+)\s*$")
+                          r".*\breg2=(0x[0-9a-f]+)\b.*\boutput:(\d+)\s*$")
 METER_IN = re.compile(r"packet_in_count:(\d+)")
 METER_BAND = re.compile(r"^\s*0: packet_count:(\d+)", re.M)
 N_PACKETS = re.compile(r"n_packets=(\d+)")
@@ -141,19 +142,6 @@ with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
     print(json.dumps({"started": start, "ended": time.monotonic(), "sent": sent, "errors": errors}),
           flush=True)
 """
-
-
-class MeasurementFailed(Exception):
-    """The figures cannot be trusted (or do not exist): exit status 1."""
-
-
-class Deadline:
-    def __init__(self, seconds):
-        self.end = time.monotonic() + seconds
-
-    def check(self):
-        if time.monotonic() > self.end:
-            raise MeasurementFailed(f"time budget of {TIME_BUDGET_S} s used up")
 
 
 def percentile(sorted_values, fraction):
@@ -245,7 +233,7 @@ class DeliveryMonitor:
         for line in self.proc.stdout:
             seen = time.monotonic()
             found = MONITOR_LINE.search(line)
-            if found and found.group(2) == self.address:
+            if found and int(found.group(2), 16) == int(ipaddress.IPv4Address(self.address)):
                 with self.changed:
                     self.latest[found.group(1)] = (int(found.group(3)), seen)
                     self.changed.notify_all()
@@ -285,12 +273,13 @@ def arp_table_packets(lab):
     return sum(int(n) for n in N_PACKETS.findall(lab.ofctl("dump-flows", "table=10")))
 
 
-def switch_holds(lab, n_deliveries):
-    """Every VIP's to_member flows and group buckets are on the switch."""
+def switch_holds(lab, n_deliveries, n_vips):
+    """Every VIP's to_member flows and select group (256 slot buckets each) are on the switch."""
     flows = lab.ofctl("dump-flows", "--no-stats", "table=30").splitlines()
     deliveries = sum(1 for line in flows if "priority=300" in line)
-    buckets = lab.ofctl("dump-groups").count("bucket=")
-    return deliveries == n_deliveries and buckets == n_deliveries
+    groups = lab.ofctl("dump-groups")
+    return deliveries == n_deliveries and groups.count("group_id=") == n_vips \
+        and groups.count("bucket=") == 256 * n_vips
 
 
 # -- the controller side ------------------------------------------------------------------------
@@ -542,18 +531,9 @@ def measure_storm(lab, controller, mover, args, deadline):
     }
 
 
-def machine():
-    ovs = subprocess.run(["ovs-vswitchd", "--version"], capture_output=True, text=True).stdout
-    return {"nproc": len(os.sched_getaffinity(0)),
-            "ovs": ovs.splitlines()[0] if ovs else "unknown",
-            "kernel": os.uname().release,
-            "loadavg_at_start": round(os.getloadavg()[0], 2)}
-
-
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    prefix = "gm" + secrets.token_hex(2)
-    lab = Lab(workdir, prefix, bridge=f"{prefix}br", of_port=free_tcp_port())
+    lab = new_lab(workdir, "gm")
     monitor = mover = None
     try:
         lab.start()
@@ -566,7 +546,7 @@ def measure(args, workdir):
         give_up = time.monotonic() + SWITCH_READY_TIMEOUT_S
         while True:
             cookies, resolved, n_members, n_vips = mover_cookies(controller)
-            if resolved and switch_holds(lab, n_members):
+            if resolved and switch_holds(lab, n_members, n_vips):
                 break
             if time.monotonic() > give_up:
                 raise MeasurementFailed(f"the switch does not hold the {n_vips} VIPs after "
@@ -588,9 +568,7 @@ def measure(args, workdir):
         storm = measure_storm(lab, controller, mover, args, deadline)
         return setup, moves, storm
     finally:
-        # A second Ctrl-C must not cut the cleanup short.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_interrupts()
         if mover:
             mover.close()
         if monitor:
@@ -673,22 +651,6 @@ def print_text(s):
               f"is on port {move['port']})")
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
-    return value
-
-
-def bounded(kind, low, high):
-    def parse(text):
-        value = kind(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text}: must be between {low} and {high}")
-        return value
-    return parse
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vips", type=bounded(int, 1, MAX_VIPS), default=100,
@@ -704,34 +666,8 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
 
-    reason = unavailable_reason()
-    if reason:
-        print(f"garp_mobility: cannot run: {reason}", file=sys.stderr)
-        return 1
-    # SIGTERM and SIGHUP end the run like Ctrl-C does, through measure()'s cleanup.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.default_int_handler)
-
-    info = machine()
-    workdir = Path(tempfile.mkdtemp(prefix="lbctl-bench-"))
-    try:
-        setup, moves, storm = measure(args, workdir)
-    except KeyboardInterrupt:
-        print(f"garp_mobility: interrupted; lab removed, logs in {workdir}", file=sys.stderr)
-        return 130
-    except (MeasurementFailed, CommandFailed, RuntimeError, AssertionError, OSError) as e:
-        print(f"garp_mobility: measurement failed: {e}\n  lab removed, logs in {workdir}",
-              file=sys.stderr)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    info["loadavg_at_end"] = round(os.getloadavg()[0], 2)   # other work on the machine shows here
-
-    result = summary(args, info, setup, moves, storm)
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        print_text(result)
-    return 0
+    return run("garp_mobility", lambda workdir: measure(args, workdir),
+               lambda info, measured: summary(args, info, *measured), print_text, as_json=args.json)
 
 
 if __name__ == "__main__":

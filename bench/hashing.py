@@ -77,27 +77,24 @@ case; the workdir (logs) is kept only when the measurement failed, and its path 
 
 import argparse
 import json
-import os
 import re
-import secrets
 import selectors
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # lab/ lives at the repo root
-    sys.path.insert(0, str(REPO_ROOT))
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
+    sys.path.insert(0, str(BENCH_DIR))
 
+# common also puts the repo root (lab/, flows/) on sys.path.
+from common import Deadline, MeasurementFailed, bounded, ignore_interrupts, new_lab, run  # noqa: E402
 from flows.pipeline import COOKIE_VIP_MASK  # noqa: E402
 from flows.slots import SLOTS  # noqa: E402
-from lab import CommandFailed, Lab, dsr, free_tcp_port, topology, unavailable_reason  # noqa: E402
+from lab import dsr, free_tcp_port, topology  # noqa: E402
 from lab.lbctl import Controller  # noqa: E402
 
 MODES = ("routed", "dsr", "one-arm")
@@ -223,21 +220,6 @@ for port in socks:
     socks[port].close()
 print(json.dumps(results), flush=True)
 """
-
-
-class MeasurementFailed(Exception):
-    """The figures cannot be trusted (or do not exist): exit status 1."""
-
-
-class Deadline:
-    def __init__(self, seconds):
-        self.end = time.monotonic() + seconds
-
-    def timeout(self, at_most):
-        left = self.end - time.monotonic()
-        if left <= 1:
-            raise MeasurementFailed(f"time budget of {TIME_BUDGET_S} s used up")
-        return min(at_most, left)
 
 
 def source_addresses(n):
@@ -617,18 +599,9 @@ def measure_mode(lab, controller, mode, args, deadline):
                 dsr.unconfigure_member(lab, name, VIP)
 
 
-def machine():
-    ovs = subprocess.run(["ovs-vswitchd", "--version"], capture_output=True, text=True).stdout
-    return {"nproc": len(os.sched_getaffinity(0)),
-            "ovs": ovs.splitlines()[0] if ovs else "unknown",
-            "kernel": os.uname().release,
-            "loadavg_at_start": round(os.getloadavg()[0], 2)}
-
-
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    prefix = "hb" + secrets.token_hex(2)
-    lab = Lab(workdir, prefix, bridge=f"{prefix}br", of_port=free_tcp_port())
+    lab = new_lab(workdir, "hb")
     try:
         lab.start()
         build(lab, args.sources)
@@ -637,9 +610,7 @@ def measure(args, workdir):
         controller = Controller(lab, free_tcp_port(), vips_file).start()
         return {mode: measure_mode(lab, controller, mode, args, deadline) for mode in args.modes}
     finally:
-        # A second Ctrl-C must not cut the cleanup short.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_interrupts()
         lab.stop()
 
 
@@ -725,15 +696,6 @@ def print_text(s):
                   f"(deleted before the next mode)")
 
 
-def bounded(low, high):
-    def parse(text):
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text}: must be between {low} and {high}")
-        return value
-    return parse
-
-
 def modes(text):
     chosen = [m.strip() for m in text.split(",") if m.strip()]
     bad = [m for m in chosen if m not in MODES]
@@ -746,52 +708,29 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", type=modes, default=list(MODES),
                         help="modes to measure, in order (default routed,dsr,one-arm)")
-    parser.add_argument("--connections", "-n", type=bounded(100, 50000), default=10000,
+    parser.add_argument("--connections", "-n", type=bounded(int, 100, 50000), default=10000,
                         help="connections of each ab run in parts a and b (default 10000)")
-    parser.add_argument("--concurrency", "-c", type=bounded(1, 64), default=16,
+    parser.add_argument("--concurrency", "-c", type=bounded(int, 1, 64), default=16,
                         help="ab's concurrent connections (default 16)")
-    parser.add_argument("--flows", type=bounded(100, MAX_FLOWS), default=2000,
+    parser.add_argument("--flows", type=bounded(int, 100, MAX_FLOWS), default=2000,
                         help="fixed 5-tuples sent before and after a member is removed (default 2000)")
-    parser.add_argument("--held", type=bounded(0, MAX_HELD), default=200,
+    parser.add_argument("--held", type=bounded(int, 0, MAX_HELD), default=200,
                         help="connections held open across the removal (default 200; 0: skip)")
-    parser.add_argument("--sources", type=bounded(0, MAX_SOURCES), default=32,
+    parser.add_argument("--sources", type=bounded(int, 0, MAX_SOURCES), default=32,
                         help="extra client addresses for source_ip (default 32; 0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
 
-    reason = unavailable_reason() or (None if shutil.which("ab") else
-                                      "the benchmark needs ab (apt-get install apache2-utils)")
-    if reason:
-        print(f"hashing: cannot run: {reason}", file=sys.stderr)
-        return 1
-    # SIGTERM and SIGHUP end the run like Ctrl-C does, through measure()'s cleanup.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.default_int_handler)
+    def summarize(info, results):
+        return {"benchmark": "hashing", "machine": info,
+                "parameters": {"modes": args.modes, "connections": args.connections,
+                               "concurrency": args.concurrency, "flows": args.flows, "held": args.held,
+                               "sources": args.sources, "vip": f"{VIP}:{VIP_PORT}", "removed": REMOVED,
+                               "weights": WEIGHTS, "snat_pool": SNAT_POOL},
+                "modes": results}
 
-    info = machine()
-    workdir = Path(tempfile.mkdtemp(prefix="lbctl-bench-"))
-    try:
-        results = measure(args, workdir)
-    except KeyboardInterrupt:
-        print(f"hashing: interrupted; lab removed, logs in {workdir}", file=sys.stderr)
-        return 130
-    except (MeasurementFailed, CommandFailed, RuntimeError, AssertionError, OSError) as e:
-        print(f"hashing: measurement failed: {e}\n  lab removed, logs in {workdir}", file=sys.stderr)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    info["loadavg_at_end"] = round(os.getloadavg()[0], 2)
-
-    summary = {"benchmark": "hashing", "machine": info,
-               "parameters": {"modes": args.modes, "connections": args.connections,
-                              "concurrency": args.concurrency, "flows": args.flows, "held": args.held,
-                              "sources": args.sources, "vip": f"{VIP}:{VIP_PORT}", "removed": REMOVED,
-                              "weights": WEIGHTS, "snat_pool": SNAT_POOL},
-               "modes": results}
-    if args.json:
-        print(json.dumps(summary, indent=1))
-    else:
-        print_text(summary)
-    return 0
+    return run("hashing", lambda workdir: measure(args, workdir), summarize, print_text,
+               as_json=args.json, needs_ab=True)
 
 
 if __name__ == "__main__":

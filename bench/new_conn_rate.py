@@ -37,25 +37,22 @@ only when the measurement failed, and its path is printed.
 """
 
 import argparse
-import json
-import os
 import re
-import secrets
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # lab/ lives at the repo root
-    sys.path.insert(0, str(REPO_ROOT))
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
+    sys.path.insert(0, str(BENCH_DIR))
 
+# common also puts the repo root (lab/, flows/) on sys.path.
+from common import (REPO_ROOT, Deadline, MeasurementFailed, ignore_interrupts,  # noqa: E402
+                    new_lab, positive_int, run)
 from flows.pipeline import LB_ZONE  # noqa: E402
-from lab import CommandFailed, Lab, free_tcp_port, topology, unavailable_reason  # noqa: E402
+from lab import free_tcp_port, topology  # noqa: E402
 from lab.lbctl import Controller  # noqa: E402
 
 VIPS_FILE = REPO_ROOT / "config" / "vips.yaml"
@@ -87,21 +84,6 @@ FAILED_DETAIL = re.compile(r"^\s+\((Connect: .*)\)$", re.M)
 CT_PORTS = re.compile(r"orig=\(src=[^,]+,dst=[^,]+,sport=(\d+),.*?"
                       r"reply=\(src=[^,]+,dst=[^,]+,sport=\d+,dport=(\d+)\)")
 NAT_EXHAUSTED = "Unable to NAT due to tuple space exhaustion"  # ovs-vswitchd.log, rate-limited
-
-
-class MeasurementFailed(Exception):
-    """The figures cannot be trusted (or do not exist): exit status 1."""
-
-
-class Deadline:
-    def __init__(self, seconds):
-        self.end = time.monotonic() + seconds
-
-    def timeout(self, at_most):
-        left = self.end - time.monotonic()
-        if left <= 1:
-            raise MeasurementFailed(f"time budget of {TIME_BUDGET_S} s used up")
-        return min(at_most, left)
 
 
 def run_ab(lab, url, requests, concurrency, deadline):
@@ -195,18 +177,9 @@ def conntrack_state(lab):
             "nat_exhaustion_log_lines": log.count(NAT_EXHAUSTED)}
 
 
-def machine():
-    ovs = subprocess.run(["ovs-vswitchd", "--version"], capture_output=True, text=True).stdout
-    return {"nproc": len(os.sched_getaffinity(0)),
-            "ovs": ovs.splitlines()[0] if ovs else "unknown",
-            "kernel": os.uname().release,
-            "loadavg_at_start": round(os.getloadavg()[0], 2)}
-
-
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    prefix = "lb" + secrets.token_hex(2)
-    lab = Lab(workdir, prefix, bridge=f"{prefix}br", of_port=free_tcp_port())
+    lab = new_lab(workdir, "lb")
     try:
         lab.start()
         topology.build(lab)
@@ -230,9 +203,7 @@ def measure(args, workdir):
         load.conntrack = conntrack_state(lab)
         return warmup, rounds, load
     finally:
-        # A second Ctrl-C must not cut the cleanup short.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_interrupts()
         lab.stop()
 
 
@@ -300,13 +271,6 @@ def print_text(s):
           f"5-tuple); {ct['nat_exhaustion_log_lines']} NAT-exhaustion lines in the switch log")
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
-    return value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", "-n", type=positive_int, default=4000,
@@ -320,36 +284,10 @@ def main(argv=None):
     if args.concurrency > args.requests:
         parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
 
-    reason = unavailable_reason() or (None if shutil.which("ab") else
-                                      "the benchmark needs ab (apt-get install apache2-utils)")
-    if reason:
-        print(f"new_conn_rate: cannot run: {reason}", file=sys.stderr)
-        return 1
-    # SIGTERM and SIGHUP end the run like Ctrl-C does, through measure()'s cleanup.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.default_int_handler)
-
-    info = machine()
-    workdir = Path(tempfile.mkdtemp(prefix="lbctl-bench-"))
-    try:
-        warmup, rounds, load = measure(args, workdir)
-    except KeyboardInterrupt:
-        print(f"new_conn_rate: interrupted; lab removed, logs in {workdir}", file=sys.stderr)
-        return 130
-    except (MeasurementFailed, CommandFailed, RuntimeError, AssertionError, OSError) as e:
-        # The lab, the controller or ab failed: there is no figure to trust. (Anything else is
-        # a bug here and ends with its traceback, also with status 1.)
-        print(f"new_conn_rate: measurement failed: {e}\n  lab removed, logs in {workdir}",
-              file=sys.stderr)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-
-    result = summary(args, info, warmup, rounds, load)
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        print_text(result)
-    return 0
+    # The machine load at the end is not part of this benchmark's figures.
+    return run("new_conn_rate", lambda workdir: measure(args, workdir),
+               lambda info, measured: summary(args, info, *measured), print_text,
+               as_json=args.json, needs_ab=True, loadavg_at_end=False)
 
 
 if __name__ == "__main__":
