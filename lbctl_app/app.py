@@ -29,6 +29,9 @@ CONF.register_opts([
                help="YAML file of VIPs, read at start when there is no saved state yet"),
     cfg.StrOpt("state_file", default="/var/lib/lbctl/state.msgpack",
                help="where every VIP change is saved (msgpack, replaced atomically)"),
+    cfg.StrOpt("token_file", default=None,
+               help="if set, REST calls that change anything need 'Authorization: Bearer <the file's "
+                    "content>'; the file must not be readable by group or others (chmod 600)"),
     cfg.IntOpt("cluster_id", default=0, min=0, max=255,
                help="byte 4 of the balancer's MACs; differs between lbctl clusters on one LAN"),
     cfg.FloatOpt("probe_period", default=0.5,
@@ -96,11 +99,13 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.opts = opts
         self.state_file = _beside_config(opts.state_file)
         try:
+            self.token = store.read_token(_beside_config(opts.token_file)) if opts.token_file else None
+            self.state_lock = store.StateLock(self.state_file)
             self.vips, source = store.initial_vips(self.state_file, _beside_config(opts.vips_file))
         except store.StoreError as e:
             LOG.error("lbctl cannot start: %s", e)
             raise SystemExit("lbctl cannot start: %s" % e)
-        LOG.info("lbctl: %d VIP(s) from %s", len(self.vips.vips), source)
+        (LOG.error if "unusable" in source else LOG.info)("lbctl: %d VIP(s) from %s", len(self.vips.vips), source)
         self.settings = Settings(cluster_id=opts.cluster_id, arp_punt_pps=opts.arp_punt_pps,
                                  gateways=parse_gateways(opts.gateways), gateway_group=opts.gateway_group,
                                  arp_punt_burst=opts.arp_punt_burst, member_arp_pps=opts.member_arp_pps,

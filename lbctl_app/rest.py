@@ -10,8 +10,10 @@
   DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204)
   GET    /v1/stats           controller counters and the time to follow a member's move
 
-Errors are {"error": "<field>: <value> <why>"} with 400, 404, 409, 413 or 500.
+Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 413 or 500. With
+[lbctl] token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
 """
+import hmac
 import json
 import logging
 
@@ -60,10 +62,21 @@ class _TooLarge(Exception):
     pass
 
 
-def _answer(work):
-    """Run one request's work; turn the errors a user can cause into their status codes."""
+class _Unauthorized(Exception):
+    pass
+
+
+def _answer(work, req=None, token=None):
+    """Run one request's work; turn the errors a user can cause into their status codes. With a
+    `token`, the request (one that changes something) must carry it as a bearer token."""
     try:
+        if token is not None and not hmac.compare_digest(req.headers.get("Authorization", ""), "Bearer " + token):
+            raise _Unauthorized()
         status, doc = work()
+    except _Unauthorized:
+        response = _error(401, "authorization: changes need the header 'Authorization: Bearer <token>'")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
     except _TooLarge:
         return _error(413, "body: larger than %d bytes" % MAX_BODY)
     except LbError as e:
@@ -87,7 +100,7 @@ class LbctlRest(ControllerBase):
 
     @route("vips", "/v1/vips", methods=["POST"])
     def create_vip(self, req, **_):
-        return _answer(lambda: (201, self._describe(self.lb.create_vip(parse_vip(_body(req))))))
+        return _answer(lambda: (201, self._describe(self.lb.create_vip(parse_vip(_body(req))))), req, self.lb.token)
 
     @route("vips", "/v1/vips/{name}", methods=["GET"], requirements=NAME)
     def get_vip(self, req, name, **_):
@@ -95,14 +108,15 @@ class LbctlRest(ControllerBase):
 
     @route("vips", "/v1/vips/{name}", methods=["PUT"], requirements=NAME)
     def replace_vip(self, req, name, **_):
-        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name)))))
+        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name)))),
+                       req, self.lb.token)
 
     @route("vips", "/v1/vips/{name}", methods=["DELETE"], requirements=NAME)
     def delete_vip(self, req, name, **_):
         def delete():
             self.lb.delete_vip(name)
             return 204, None
-        return _answer(delete)
+        return _answer(delete, req, self.lb.token)
 
     @route("hosts", "/v1/hosts", methods=["GET"])
     def list_hosts(self, req, **_):
@@ -123,7 +137,7 @@ class LbctlRest(ControllerBase):
             if not self.lb.forget_host(ip):
                 raise NotFound("host %s is not known" % ip)
             return 204, None
-        return _answer(forget)
+        return _answer(forget, req, self.lb.token)
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):

@@ -1,7 +1,9 @@
 """Where VIPs live between runs: the YAML file an operator writes (read at start when there is no
 saved state yet) and the state file every change is saved to (msgpack, written atomically)."""
+import fcntl
 import os
 import tempfile
+import time
 from dataclasses import replace
 
 import msgpack
@@ -84,11 +86,58 @@ def load_state(path):
         raise StoreError("%s: saved state is damaged: %s" % (path, e))
 
 
-def initial_vips(state_file, vips_file):
-    """Saved state wins (it holds every REST change); the YAML file seeds a first start."""
-    saved = load_state(state_file) if state_file else None
+def initial_vips(state_file, vips_file, now=time.time):
+    """Saved state wins (it holds every REST change); the YAML file seeds a first start. A state
+    file that cannot be read is moved aside (kept for inspection, named in the returned source)
+    and the YAML file is used, so a damaged file never blocks a start nor gets overwritten."""
+    damaged = ""
+    try:
+        saved = load_state(state_file) if state_file else None
+    except StoreError as e:
+        aside = "%s.damaged-%s" % (state_file, time.strftime("%Y%m%dT%H%M%S", time.gmtime(now())))
+        os.replace(state_file, aside)
+        saved, damaged = None, "; the state file was unusable (%s) and is kept as %s" % (e, aside)
     if saved is not None:
         return saved, "state file %s" % state_file
     if vips_file:
-        return load_yaml(vips_file), "VIP file %s" % vips_file
-    return VipSet(), "nothing (no VIP file configured)"
+        return load_yaml(vips_file), "VIP file %s%s" % (vips_file, damaged)
+    return VipSet(), "nothing (no VIP file configured)%s" % damaged
+
+
+def read_token(path):
+    """The REST token in `path`, which only its owner may read."""
+    try:
+        mode = os.stat(path).st_mode
+        with open(path) as f:
+            token = f.read().strip()
+    except OSError as e:
+        raise StoreError("token_file: cannot read %s: %s" % (path, e))
+    if mode & 0o077:
+        raise StoreError("token_file: %s has mode %o: others may read it; chmod 600 it" % (path, mode & 0o777))
+    if len(token) < 16:
+        raise StoreError("token_file: %s holds no token of at least 16 characters" % path)
+    return token
+
+
+class StateLock:
+    """Only one controller writes a state file: an exclusive lock on `<state file>.lock`, held
+    while the controller runs (the kernel drops it when the process ends, however it ends)."""
+
+    def __init__(self, state_file):
+        self.path = state_file + ".lock"
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._file = open(self.path, "a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "unknown"
+            self._file.close()
+            raise StoreError("state_file: %s is in use by another controller (pid %s)" % (state_file, holder))
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write("%d\n" % os.getpid())
+        self._file.flush()
+
+    def release(self):
+        self._file.close()

@@ -25,15 +25,19 @@ def test_eventlet_lacks_the_name_ryu_imports_and_the_compat_hook_supplies_it():
     assert "ALREADY_HANDLED" in without.stderr, "without the .pth (python -S) ryu.app.wsgi fails as documented"
 
 
-def test_stock_ryu_manager_serves_the_lbctl_rest_api(tmp_path):
-    rest = free_tcp_port()
+def start(tmp_path, rest):
     config = tmp_path / "lbctl.conf"
     config.write_text("[lbctl]\nvips_file = %s\nstate_file = %s\n"
                       % (Path(__file__).parents[2] / "config" / "vips.yaml", tmp_path / "state.msgpack"))
-    proc = subprocess.Popen([str(RYU_MANAGER), "--config-file", str(config), "--ofp-listen-host", "127.0.0.1",
+    return subprocess.Popen([str(RYU_MANAGER), "--config-file", str(config), "--ofp-listen-host", "127.0.0.1",
                              "--ofp-tcp-listen-port", str(free_tcp_port()), "--wsapi-host", "127.0.0.1",
                              "--wsapi-port", str(rest), "lbctl_app"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_stock_ryu_manager_serves_the_lbctl_rest_api_and_owns_its_state_file(tmp_path):
+    rest = free_tcp_port()
+    proc = start(tmp_path, rest)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -46,6 +50,10 @@ def test_stock_ryu_manager_serves_the_lbctl_rest_api(tmp_path):
                 assert time.monotonic() < deadline, "REST API not up within 20 s"
                 time.sleep(0.2)
         assert [v["name"] for v in vips] == ["web"]
+        second = start(tmp_path, free_tcp_port())   # the same state file
+        out, _ = second.communicate(timeout=30)
+        assert second.returncode != 0
+        assert b"is in use by another controller (pid %d)" % proc.pid in out
     finally:
         proc.terminate()
         proc.wait(timeout=10)

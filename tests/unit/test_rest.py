@@ -13,29 +13,45 @@ from tests.unit.sample import WEB
 
 
 @pytest.fixture
-def api(tmp_path):
-    conf = cfg.CONF
-    conf([], project="lbctl-test")
-    state = str(tmp_path / "state.msgpack")
-    conf.set_override("state_file", state, group="lbctl")
-    conf.set_override("vips_file", None, group="lbctl")
-    wsgi = WSGIApplication()
-    app = LoadBalancerApp(wsgi=wsgi)
+def api_factory(tmp_path):
+    """Makes the real app (its WSGI application and REST controller) with no switch, and returns
+    a function that calls it like a client would."""
+    made = []
 
-    def call(method, path, body=None, raw=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        response = Request.blank(path, method=method, body=data,
-                                 content_type="application/json").get_response(wsgi)
-        doc = json.loads(response.body) if response.body else None
-        return response.status_int, doc
+    def make():
+        conf = cfg.CONF
+        conf([], project="lbctl-test")
+        state = str(tmp_path / ("state%d.msgpack" % len(made)))
+        conf.set_override("state_file", state, group="lbctl")
+        conf.set_override("vips_file", None, group="lbctl")
+        wsgi = WSGIApplication()
+        app = LoadBalancerApp(wsgi=wsgi)
+        made.append(app)
 
-    call.state_file = state
-    call.app = app
-    yield call
-    for thread in app.threads:
-        thread.kill()
-    conf.clear_override("state_file", group="lbctl")
-    conf.clear_override("vips_file", group="lbctl")
+        def call(method, path, body=None, raw=None, headers=None):
+            data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+            request = Request.blank(path, method=method, body=data, content_type="application/json",
+                                    headers=headers or {})
+            response = request.get_response(wsgi)
+            doc = json.loads(response.body) if response.body else None
+            return response.status_int, doc
+
+        call.state_file = state
+        call.app = app
+        return call
+
+    yield make
+    for app in made:
+        for thread in app.threads:
+            thread.kill()
+        app.state_lock.release()
+    cfg.CONF.clear_override("state_file", group="lbctl")
+    cfg.CONF.clear_override("vips_file", group="lbctl")
+
+
+@pytest.fixture
+def api(api_factory):
+    return api_factory()
 
 
 def test_create_get_replace_delete(api):
@@ -121,3 +137,29 @@ def test_vips_on_one_address_must_share_a_redundancy_group(api):
     api("POST", "/v1/vips", WEB)
     status, doc = api("POST", "/v1/vips", dict(WEB, name="web2", port=443, redundancy_group=2))
     assert status == 409 and doc["error"].startswith("redundancy_group: 2 differs from group 1 of vip 'web'")
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token-of-some-length\n")
+    token_file.chmod(0o600)
+    cfg.CONF.set_override("token_file", str(token_file), group="lbctl")
+    yield token_file
+    cfg.CONF.clear_override("token_file", group="lbctl")
+
+
+def test_with_a_token_changes_need_it_and_reads_do_not(guarded, api_factory):
+    api = api_factory()
+    status, doc = api("POST", "/v1/vips", WEB)
+    assert status == 401 and doc["error"].startswith("authorization:")
+    assert api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer wrong"})[0] == 401
+    assert api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer s3cret-token-of-some-length"})[0] == 201
+    assert api("GET", "/v1/vips")[0] == 200
+    assert api("DELETE", "/v1/vips/web")[0] == 401
+
+
+def test_a_token_file_others_can_read_stops_the_start(guarded, api_factory):
+    guarded.chmod(0o644)
+    with pytest.raises(SystemExit, match="token_file: .* has mode 644: others may read it; chmod 600 it"):
+        api_factory()

@@ -49,3 +49,26 @@ def test_damaged_state_is_reported(tmp_path):
     path.write_bytes(b"\xc1garbage")
     with pytest.raises(store.StoreError, match="cannot read saved state"):
         store.load_state(str(path))
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x83\xa6format\x01\xa7next", b"\xc1garbage"])
+def test_a_damaged_state_file_is_kept_aside_and_the_yaml_file_used(tmp_path, damage):
+    yaml_file = tmp_path / "vips.yaml"
+    yaml_file.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 80}\n")
+    state = tmp_path / "state.msgpack"
+    store.save_state(str(state), vip_set(DNS))
+    state.write_bytes(state.read_bytes()[:len(damage)] if damage == b"" else damage)   # truncated or corrupt
+    vips, source = store.initial_vips(str(state), str(yaml_file), now=lambda: 0)
+    assert [v.name for v in vips.vips] == ["a"]
+    aside = tmp_path / "state.msgpack.damaged-19700101T000000"
+    assert not state.exists() and aside.read_bytes() == damage
+    assert "unusable" in source and str(aside) in source
+
+
+def test_two_controllers_cannot_hold_one_state_file(tmp_path):
+    state = str(tmp_path / "state.msgpack")
+    first = store.StateLock(state)
+    with pytest.raises(store.StoreError, match=r"state_file: .* is in use by another controller \(pid %d\)" % os.getpid()):
+        store.StateLock(state)
+    first.release()
+    store.StateLock(state).release()
