@@ -35,11 +35,11 @@ pip() {   # quiet, but a failure still fails (pipefail); drops one harmless warn
 }
 # ryu's own build hook calls an API removed in setuptools 68: build it, without isolation, with an
 # older setuptools in the venv.
-if ! .venv/bin/python -c "import ryu, eventlet, yaml, msgpack, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import ryu" 2>/dev/null; then
   echo "setup.sh: installing Python packages into .venv"
   pip install "setuptools<68" wheel pbr
-  pip install --no-build-isolation -r requirements.txt
 fi
+pip install --no-build-isolation -r requirements.txt   # quick when nothing is missing
 # Always reinstall lbctl itself, so ryu-manager runs the code of this checkout.
 pip install --no-deps --no-build-isolation --force-reinstall .
 rm -rf build lbctl.egg-info

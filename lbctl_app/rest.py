@@ -9,6 +9,7 @@
   GET    /v1/hosts/{ip}      one address (a list: one entry per switch it was seen on)
   DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204)
   GET    /v1/stats           controller counters and the time to follow a member's move
+  GET    /v1/openapi.json    this API as an OpenAPI 3.1 document
 
 Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 413 or 500. With
 [lbctl] token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
@@ -21,6 +22,7 @@ from ryu.app.wsgi import ControllerBase, Response, route
 
 from flows import pipeline
 from flows.desired import vip_mac
+from lbctl_app import openapi
 from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
 LOG = logging.getLogger("lbctl")
@@ -138,6 +140,10 @@ class LbctlRest(ControllerBase):
                 raise NotFound("host %s is not known" % ip)
             return 204, None
         return _answer(forget, req, self.lb.token)
+
+    @route("openapi", "/v1/openapi.json", methods=["GET"])
+    def openapi(self, req, **_):
+        return _answer(lambda: (200, openapi.DOCUMENT))
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):

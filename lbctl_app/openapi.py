@@ -1,0 +1,107 @@
+"""The REST API described as an OpenAPI 3.1 document, served at GET /v1/openapi.json. Limits come
+from the model's own constants, so the document cannot drift from what the API checks; a test
+validates real responses against it."""
+from lbctl_app import model
+from lbctl_app.hosts import DUPLICATE, LEARNED
+from lbctl_app.stats import COUNTERS
+
+IPV4 = {"type": "string", "format": "ipv4"}
+PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+ERROR = {"description": "the request was refused; `error` names the field and the value",
+         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name):
+    return {"$ref": "#/components/schemas/%s" % name}
+
+
+MEMBER_IN = {"type": "object", "additionalProperties": False, "required": ["address"],
+             "properties": {"address": IPV4, "port": PORT,
+                            "weight": {"type": "integer", "minimum": 0, "maximum": model.MAX_WEIGHT}}}
+VIP_FIELDS = {
+    "name": {"type": "string", "pattern": model.NAME_RE.pattern},
+    "address": IPV4, "port": PORT,
+    "protocol": {"enum": list(model.PROTOCOLS)},
+    "mode": {"enum": list(model.MODES)},
+    "algorithm": {"enum": list(model.ALGORITHMS)},
+    "redundancy_group": {"type": "integer", "minimum": 1, "maximum": model.MAX_REDUNDANCY_GROUP},
+    "snat_pool": {"type": "object", "additionalProperties": False, "required": ["addresses"],
+                  "properties": {"addresses": {"type": "array", "items": IPV4, "minItems": 1,
+                                               "maxItems": model.MAX_SNAT_ADDRESSES},
+                                 "ports": {"type": "array", "items": PORT, "minItems": 2, "maxItems": 2}}},
+    "members": {"type": "array", "items": MEMBER_IN, "maxItems": model.MAX_MEMBERS},
+}
+LOCATION = {"type": "object", "required": ["dpid", "mac", "port"],
+            "properties": {"dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"}}}
+MEMBER_OUT = {"type": "object", "required": ["address", "port", "weight", "id", "cookie", "locations"],
+              "properties": dict(MEMBER_IN["properties"], id={"type": "integer"}, cookie={"type": "string"},
+                                 locations={"type": "array", "items": LOCATION})}
+VIP_OUT = {"type": "object",
+           "required": ["name", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "members",
+                        "id", "group_id", "mac", "cookie"],
+           "properties": dict(VIP_FIELDS, members={"type": "array", "items": MEMBER_OUT},
+                              id={"type": "integer"}, group_id={"type": "integer"}, mac={"type": "string"},
+                              cookie={"type": "string", "description": "value/mask for ovs-ofctl dump-flows"})}
+HOST = {"type": "object", "required": ["ip", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "cookie"],
+        "properties": {"ip": IPV4, "dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"},
+                       "first_seen": {"type": "number"}, "last_seen": {"type": "number"},
+                       "moves": {"type": "integer"}, "state": {"enum": [LEARNED, DUPLICATE]},
+                       "cookie": {"type": "string"}}}
+LATENCY = {"type": "object", "required": ["count", "p50", "p99", "max", "recent"],
+           "properties": {"count": {"type": "integer"}, "p50": {"type": ["number", "null"]},
+                          "p99": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},
+                          "recent": {"type": "array", "items": {"type": "number"}}}}
+STATS = {"type": "object", "required": list(COUNTERS) + ["move_to_barrier_ms", "switches"],
+         "properties": dict({name: {"type": "integer"} for name in COUNTERS},
+                            move_to_barrier_ms=LATENCY, switches={"type": "integer"})}
+
+NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": VIP_FIELDS["name"]}
+IP_PARAM = {"name": "ip", "in": "path", "required": True, "schema": IPV4}
+CHANGE = {"security": [{"token": []}]}
+VIP_BODY = {"required": True, "content": {"application/json": {"schema": _ref("VipIn")}}}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "lbctl", "version": "1",
+             "description": "L4 load balancing in Open vSwitch tables. Errors: {\"error\": \"<field>: "
+                            "<value> <why>\"}; a refused request changes nothing."},
+    "components": {
+        "schemas": {"VipIn": {"type": "object", "additionalProperties": False, "required": ["address", "port"],
+                              "properties": VIP_FIELDS},
+                    "Vip": VIP_OUT, "Host": HOST, "Stats": STATS,
+                    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}},
+        "securitySchemes": {"token": {"type": "http", "scheme": "bearer",
+                                      "description": "needed for changes when [lbctl] token_file is set"}},
+    },
+    "paths": {
+        "/v1/vips": {
+            "get": {"summary": "all VIPs", "responses": {"200": _json({"type": "array", "items": _ref("Vip")}, "the VIPs")}},
+            "post": dict(CHANGE, summary="create a VIP", requestBody=VIP_BODY, responses={
+                "201": _json(_ref("Vip"), "created"), "400": ERROR, "401": ERROR, "409": ERROR, "413": ERROR}),
+        },
+        "/v1/vips/{name}": {
+            "parameters": [NAME_PARAM],
+            "get": {"summary": "one VIP", "responses": {"200": _json(_ref("Vip"), "the VIP"), "404": ERROR}},
+            "put": dict(CHANGE, summary="replace a VIP", requestBody=VIP_BODY, responses={
+                "200": _json(_ref("Vip"), "replaced"), "400": ERROR, "401": ERROR, "404": ERROR, "409": ERROR,
+                "413": ERROR}),
+            "delete": dict(CHANGE, summary="delete a VIP", responses={
+                "204": {"description": "deleted"}, "401": ERROR, "404": ERROR}),
+        },
+        "/v1/hosts": {"get": {"summary": "hosts learned from ARP",
+                              "responses": {"200": _json({"type": "array", "items": _ref("Host")}, "the hosts")}}},
+        "/v1/hosts/{ip}": {
+            "parameters": [IP_PARAM],
+            "get": {"summary": "one address, per switch", "responses": {
+                "200": _json({"type": "array", "items": _ref("Host")}, "where it is"), "404": ERROR}},
+            "delete": dict(CHANGE, summary="forget an address (clears a duplicate)", responses={
+                "204": {"description": "forgotten"}, "401": ERROR, "404": ERROR}),
+        },
+        "/v1/stats": {"get": {"summary": "controller counters", "responses": {"200": _json(_ref("Stats"), "counters")}}},
+        "/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": _json({"type": "object"}, "it")}}},
+    },
+}

@@ -1,0 +1,48 @@
+"""The OpenAPI document tells the truth: real responses of the real app, for successes and for
+refusals, validate against the schema the document gives for that path, method and status."""
+import re
+
+import jsonschema
+import pytest
+
+from tests.unit.sample import DNS, WEB
+
+ONE_ARM = dict(WEB, name="arm", address="198.18.0.110", mode="one-arm", snat_pool={"addresses": ["198.18.0.200"]})
+CALLS = [
+    ("POST", "/v1/vips", WEB), ("POST", "/v1/vips", DNS), ("POST", "/v1/vips", ONE_ARM),
+    ("GET", "/v1/vips", None), ("GET", "/v1/vips/web", None), ("PUT", "/v1/vips/web", dict(WEB, port=8080)),
+    ("POST", "/v1/vips", dict(WEB, port=0)), ("POST", "/v1/vips", DNS), ("GET", "/v1/vips/nope", None),
+    ("GET", "/v1/hosts", None), ("GET", "/v1/hosts/198.18.0.11", None), ("DELETE", "/v1/hosts/198.18.0.99", None),
+    ("GET", "/v1/stats", None), ("DELETE", "/v1/vips/dns", None), ("GET", "/v1/openapi.json", None),
+]
+
+
+def operation(document, method, path):
+    for template, item in document["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
+            return item[method.lower()]
+    raise AssertionError("%s %s is not in the document" % (method, path))
+
+
+def test_every_response_matches_the_document(api):
+    status, document = api("GET", "/v1/openapi.json")
+    assert status == 200 and document["openapi"].startswith("3.")
+    api.app.hosts.learn(1, "198.18.0.11", "0a:00:00:00:00:11", 2, now=1.0)
+    seen = set()
+    for method, path, body in CALLS:
+        status, doc = api(method, path, body)
+        responses = operation(document, method, path)["responses"]
+        assert str(status) in responses, "%s %s answered %d, which the document does not list" % (method, path, status)
+        schema = responses[str(status)].get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            assert doc is None
+        else:
+            jsonschema.validate(doc, dict(schema, components=document["components"]))
+        seen.add(status)
+    assert {200, 201, 204, 400, 404, 409} <= seen
+
+
+@pytest.mark.parametrize("body", [WEB, ONE_ARM, dict(DNS, algorithm="source_ip")])
+def test_accepted_bodies_are_valid_by_the_document(api, body):
+    document = api("GET", "/v1/openapi.json")[1]
+    jsonschema.validate(body, dict(document["components"]["schemas"]["VipIn"], components=document["components"]))
