@@ -93,6 +93,10 @@ def ipv4_int(ipv4):
     return int.from_bytes(bytes(int(o) for o in ipv4.split(".")), "big")
 
 
+def ipv4_text(value):
+    return ".".join(str(b) for b in value.to_bytes(4, "big"))
+
+
 def host_cookie(ipv4):
     return cookie(HOSTS_VIP_ID, ipv4_int(ipv4))
 

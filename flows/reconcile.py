@@ -34,5 +34,24 @@ def diff(installed, desired) -> Tuple[Change, ...]:
     return tuple(changes)
 
 
+def adopt(found, desired, keep_tables=()):
+    """The changes that take a switch whose state was read from it (`found`: a SwitchState whose
+    flows are keyed like desired ones, values unknown) to `desired` without emptying it first:
+    every desired flow is (re)added -- an add replaces a flow with the same key in place, so
+    packets never miss it -- and what the switch holds beyond `desired` is deleted, except in
+    `keep_tables` (flows the switch learned by itself)."""
+    changes = []
+    for kind in ("meter", "group"):
+        wanted, have = getattr(desired, kind + "s"), getattr(found, kind + "s")
+        changes += [Change(("modify_" if ident in have else "add_") + kind, item) for ident, item in sorted(wanted.items())]
+    stray = [flow for key, flow in found.flows.items() if key not in desired.flows and flow.table not in keep_tables]
+    changes += [Change("delete_flow", f) for f in sorted(stray, key=_order)]
+    changes += [Change("add_flow", f) for f in sorted(desired.flows.values(), key=_order)]
+    for kind in ("group", "meter"):
+        wanted, have = getattr(desired, kind + "s"), getattr(found, kind + "s")
+        changes += [Change("delete_" + kind, item) for ident, item in sorted(have.items()) if ident not in wanted]
+    return tuple(changes)
+
+
 def _order(flow):
     return (flow.table, -flow.priority, repr(flow.match))

@@ -7,8 +7,8 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Group, Learn, Meter, Move, Multipath, Output,
-                      OutputReg, Resubmit, SelectGroup, SetField)
+from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Meter, Move, Multipath,
+                      Output, OutputReg, Resubmit, SelectGroup, SetField, match)
 
 NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
 CT_COMMIT = 1                    # NX_CT_F_COMMIT
@@ -155,6 +155,32 @@ def change_message(datapath, change):
             return parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=item.meter_id)
         return meter_mod(datapath, item, _METER_COMMANDS[verb])
     raise TypeError("no OpenFlow message for %r" % (change,))
+
+
+def read_flow(stats):
+    """A flow as the switch reports it (an OFPFlowStats) -> (Flow with its key and cookie, and for
+    a flow that sets eth_dst and outputs to a port, that (mac, port)). Actions are not translated
+    back: adoption needs the key, and `locate` flows give back where hosts were."""
+    fields = {}
+    for name, value in stats.match.items():
+        fields[name] = tuple(value) if isinstance(value, list) else value
+    flow = Flow(stats.table_id, stats.priority, match(**fields), cookie=stats.cookie)
+    mac = port = None
+    for instruction in stats.instructions:
+        for action in getattr(instruction, "actions", ()):
+            if isinstance(action, parser.OFPActionSetField) and action.key == "eth_dst":
+                mac = action.value
+            elif isinstance(action, parser.OFPActionOutput) and action.port < ofp.OFPP_MAX:
+                port = action.port
+    return flow, (mac, port) if mac and port else None
+
+
+def dump_requests(datapath):
+    """The requests that read a switch's flows, groups and meters."""
+    return [parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
+                                       out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
+            parser.OFPGroupDescStatsRequest(datapath),
+            parser.OFPMeterConfigStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
 
 
 def wipe(datapath):

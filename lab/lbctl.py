@@ -128,6 +128,12 @@ class Controller:
     def stop(self):
         self.lab.stop_controller()
 
+    def log(self):
+        """The controller's own lines (lbctl's log messages) so far."""
+        log = self.lab.workdir / "controller.log"
+        return [line for line in log.read_text(errors="replace").splitlines()
+                if line.startswith(("switch ", "member ", "lbctl", "host ", "ownership"))]
+
     def refusals(self):
         """Lines of the controller's log where the switch refused a message: there should be none."""
         log = self.lab.workdir / "controller.log"

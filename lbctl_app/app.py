@@ -18,7 +18,8 @@ from ryu.ofproto import ofproto_v1_3
 from flows import pipeline, render
 from flows.desired import Settings, SwitchState, desired_state
 from flows.dsr import stale_pins
-from flows.reconcile import diff
+from flows.ir import Meter, SelectGroup
+from flows.reconcile import adopt, diff
 from lbctl_app import hosts as hosttable, rest, store
 from lbctl_app.stats import Stats
 
@@ -57,6 +58,7 @@ CONF.register_opts([
 ], group="lbctl")
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+ADOPT_TIMEOUT = 5   # seconds to read a connecting switch's flows before emptying and refilling it
 ZERO_MAC = "00:00:00:00:00:00"
 PROBE_SOURCE = "0.0.0.0"
 
@@ -85,7 +87,10 @@ class Switch:
     def __init__(self, datapath):
         self.datapath = datapath
         self.dpid = datapath.id
-        self.installed = SwitchState()
+        self.installed = None   # unknown until the switch's own flows have been read (adoption)
+        self.found = SwitchState()            # what reading the switch found ...
+        self.found_places = {}                # ... and where its locate flows said hosts are
+        self.reading = {"flows", "groups", "meters"}
         self.pending = {}   # barrier xid -> when the event that caused the changes arrived
 
 
@@ -135,7 +140,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         with self._lock:
             new_vips, vip = step(self.vips)
             stale = stale_pins(self.vips.vips, new_vips.vips)
-            plans = [(switch, self._plan(switch, new_vips, stale)) for switch in self.switches.values()]
+            plans = [(switch, self._plan(switch, new_vips, stale)) for switch in self._adopted()]
             store.save_state(self.state_file, new_vips)
             added = set(self._owned(new_vips)) - set(self._owned())
             self.vips = new_vips
@@ -149,7 +154,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         with self._lock:
             if not self.hosts.forget(ip):
                 return False
-            for switch in self.switches.values():
+            for switch in self._adopted():
                 self._sync(switch)
         LOG.info("host %s forgotten by request", ip)
         return True
@@ -158,13 +163,79 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
+        """A switch connects: read what it holds, then change only what differs (adoption), so a
+        controller restart does not interrupt traffic. Should reading fail, empty and refill it."""
         switch = Switch(ev.msg.datapath)
+        self.switches[switch.dpid] = switch
+        for request in render.dump_requests(switch.datapath):
+            switch.datapath.send_msg(request)
+        hub.spawn_after(ADOPT_TIMEOUT, self._refill_unless_adopted, switch)
+        LOG.info("switch %016x connected; reading its flows", switch.dpid)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def flows_read(self, ev):
+        switch = self._reading(ev)
+        if switch is not None:
+            for stats in ev.msg.body:
+                flow, place = render.read_flow(stats)
+                switch.found.flows[flow.key] = flow
+                if place and flow.table == pipeline.LOCATE.id and "reg2" in dict(flow.match):
+                    switch.found_places[pipeline.ipv4_text(dict(flow.match)["reg2"])] = place
+            self._read_part(switch, ev, "flows")
+
+    @set_ev_cls(ofp_event.EventOFPGroupDescStatsReply, MAIN_DISPATCHER)
+    def groups_read(self, ev):
+        switch = self._reading(ev)
+        if switch is not None:
+            switch.found.groups.update((g.group_id, SelectGroup(g.group_id)) for g in ev.msg.body)
+            self._read_part(switch, ev, "groups")
+
+    @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
+    def meters_read(self, ev):
+        switch = self._reading(ev)
+        if switch is not None:
+            switch.found.meters.update((m.meter_id, Meter(m.meter_id, 0, 0)) for m in ev.msg.body)
+            self._read_part(switch, ev, "meters")
+
+    def _reading(self, ev):
+        switch = self.switches.get(ev.msg.datapath.id)
+        return switch if switch is not None and switch.installed is None else None
+
+    def _read_part(self, switch, ev, part):
+        if not ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
+            switch.reading.discard(part)
+        if not switch.reading:
+            self._adopt(switch)
+
+    def _adopt(self, switch):
+        """Take over what the switch holds: where hosts were (its locate flows) seeds the host table,
+        every desired flow is re-added in place, and only what is not desired is deleted (but the
+        dsr pins the switch learned)."""
+        now = time.time()
         with self._lock:
-            self.switches[switch.dpid] = switch
+            for ip, (mac, port) in switch.found_places.items():
+                if self.hosts.where(switch.dpid, ip) is None:
+                    self.hosts.learn(switch.dpid, ip, mac, port, now)
+            desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings)
+            changes = adopt(switch.found, desired, keep_tables={pipeline.DSR_CONN.id})
+            messages = [render.change_message(switch.datapath, change) for change in changes]
+            stray = sum(1 for change in changes if change.op.startswith("delete"))
+            switch.installed = SwitchState()
+            self._send(switch, (desired, messages))
+        LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
+                 switch.dpid, len(switch.found.flows), stray, len(switch.found_places))
+        self._announce(self._owned(), [switch])
+
+    def _refill_unless_adopted(self, switch):
+        if switch.installed is not None or self.switches.get(switch.dpid) is not switch:
+            return
+        LOG.warning("switch %016x: its flows could not be read in %d s; emptying and refilling it",
+                    switch.dpid, ADOPT_TIMEOUT)
+        with self._lock:
             for msg in render.wipe(switch.datapath):
                 switch.datapath.send_msg(msg)
+            switch.installed = SwitchState()
             self._sync(switch)
-        LOG.info("switch %016x connected", switch.dpid)
         self._announce(self._owned(), [switch])
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
@@ -186,10 +257,15 @@ class LoadBalancerApp(app_manager.RyuApp):
         if started:
             self.stats.move_ms.append(round((time.monotonic() - started) * 1000, 3))
 
+    def _adopted(self):
+        return [switch for switch in self.switches.values() if switch.installed is not None]
+
     def _sync(self, switch, started=None):
         """Bring one switch from what it holds to what it should hold. Caller holds the lock.
-        `started`: when the event behind this sync arrived, to time it to the barrier reply."""
-        self._send(switch, self._plan(switch, self.vips), started)
+        `started`: when the event behind this sync arrived, to time it to the barrier reply.
+        A switch not adopted yet is left alone: adoption computes everything anyway."""
+        if switch.installed is not None:
+            self._send(switch, self._plan(switch, self.vips), started)
 
     def _plan(self, switch, vips, stale_pins=()):
         """What `switch` should hold for `vips`, and the serialized messages that take it there
