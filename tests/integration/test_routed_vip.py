@@ -193,3 +193,28 @@ def test_a_vip_with_no_live_member_refuses_at_once(lab, lb, protocol):
         assert lb.call("GET", "/v1/stats")[1]["rejected"] == before + 1
     finally:
         lb.call("DELETE", "/v1/vips/" + nobody["name"])
+
+
+def test_vips_changed_while_the_switch_is_away_are_there_when_it_comes_back(lab, lb):
+    target = lab.vsctl("get", "controller", lab.bridge, "target").strip()
+    lab.vsctl("set", "controller", lab.bridge, "target=\"unix:%s\"" % (lab.workdir / "nowhere.sock"))
+    try:
+        wait_for(lambda: lb.call("GET", "/v1/stats")[1]["switches"] == 0, "the switch gone")
+        away = dict(EXTRA, name="while-away", address="198.18.0.107")
+        assert lb.call("POST", "/v1/vips", away)[0] == 201
+        assert lb.call("DELETE", "/v1/vips/web")[0] == 204
+    finally:
+        lab.vsctl("set", "controller", lab.bridge, "target=%s" % target)
+    try:
+        wait_for(lambda: lb.call("GET", "/v1/stats")[1]["switches"] == 1, "the switch back")
+        wait_for(lambda: "adopted" in lb.log()[-1], "the switch adopted")
+        lb.wait_resolved("while-away")
+        assert set(served_by(connect(lab, away["address"], 8080, 20))) == {"m1", "m2"}
+        assert "nw_dst=198.18.0.100" not in "\n".join(switch_text(lab)), "the deleted VIP's flows are gone"
+        wait_for(lambda: shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines()),
+                 "the computed pipeline on the switch", timeout=5)
+    finally:
+        lb.call("DELETE", "/v1/vips/while-away")
+        web = {"name": "web", "address": WEB, "port": 80,
+               "members": [{"address": "198.18.0.1%d" % i, "port": 80} for i in (1, 2, 3)]}
+        assert lb.call("POST", "/v1/vips", web)[0] == 201
