@@ -618,7 +618,7 @@ def print_text(s):
     d = mv["move_to_barrier_ms"]
     print(f"   inside  (ARP packet-in -> barrier reply, move_to_barrier_ms): {dist_text(d)}")
     print(f"           target p99 <= {s['target_p99_ms']:.0f} ms: {'met' if s['target_met'] else 'MISSED'}")
-    print(f"   outside (host sends GARP -> ovs-ofctl monitor shows the new port)")
+    print("   outside (host sends GARP -> ovs-ofctl monitor shows the new port)")
     print(f"           the locate flow:            {dist_text(mv['outside_all_flows_ms'])}"
           + (f"; {mv['not_seen_by_monitor']} moves not seen complete" if mv["not_seen_by_monitor"] else ""))
     print(f"2. ARP storm from the client ({p['storm_targets']} unowned targets, its own sender address): "

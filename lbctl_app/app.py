@@ -12,7 +12,7 @@ from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
-from ryu.lib.packet import arp, ethernet, icmp, ipv4, packet, tcp, udp
+from ryu.lib.packet import arp, packet
 from ryu.ofproto import ofproto_v1_3
 
 from flows import pipeline, render
@@ -20,7 +20,7 @@ from flows.desired import Settings, SwitchState, desired_state
 from flows.dsr import stale_pins
 from flows.ir import Meter, SelectGroup
 from flows.reconcile import adopt, diff
-from lbctl_app import hosts as hosttable, rest, store
+from lbctl_app import hosts as hosttable, packets, rest, store
 from lbctl_app.stats import Stats
 
 LOG = logging.getLogger("lbctl")
@@ -57,10 +57,7 @@ CONF.register_opts([
     cfg.FloatOpt("garp_interval", default=1.0, help="seconds between them"),
 ], group="lbctl")
 
-BROADCAST = "ff:ff:ff:ff:ff:ff"
 ADOPT_TIMEOUT = 5   # seconds to read a connecting switch's flows before emptying and refilling it
-ZERO_MAC = "00:00:00:00:00:00"
-PROBE_SOURCE = "0.0.0.0"
 
 
 def _beside_config(path):
@@ -300,11 +297,10 @@ class LoadBalancerApp(app_manager.RyuApp):
         started = time.monotonic()
         self.stats.count("packet_in")
         msg = ev.msg
-        pkt = packet.Packet(msg.data)
         if msg.table_id == pipeline.REJECT.id:
-            self._refuse(msg.datapath, pkt, msg.data, msg.match["in_port"])
+            self._refuse(msg.datapath, msg.data, msg.match["in_port"])
             return
-        seen = pkt.get_protocol(arp.arp)
+        seen = packet.Packet(msg.data).get_protocol(arp.arp)
         switch = self.switches.get(msg.datapath.id)
         if seen is None or switch is None:
             return
@@ -345,35 +341,19 @@ class LoadBalancerApp(app_manager.RyuApp):
         if seen.src_ip in owned:
             self._announce({seen.src_ip})
 
-    def _refuse(self, datapath, pkt, raw, in_port):
-        """A new connection to a VIP with no live member: answer at once, a TCP reset or an ICMP
-        port unreachable, rather than leave the client to time out."""
-        eth, ip = pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4)
-        segment, datagram = pkt.get_protocol(tcp.tcp), pkt.get_protocol(udp.udp)
-        if eth is None or ip is None or (segment is None and datagram is None):
-            return
-        answer = packet.Packet()
-        answer.add_protocol(ethernet.ethernet(dst=eth.src, src=eth.dst, ethertype=eth.ethertype))
-        if segment is not None:
-            if segment.bits & tcp.TCP_RST:
-                return   # never answer a reset
-            answer.add_protocol(ipv4.ipv4(src=ip.dst, dst=ip.src, proto=ip.proto))
-            length = len(pkt.protocols[-1]) if isinstance(pkt.protocols[-1], (bytes, bytearray)) else 0
-            acked = segment.seq + length + (1 if segment.bits & tcp.TCP_SYN else 0) + (1 if segment.bits & tcp.TCP_FIN else 0)
-            answer.add_protocol(tcp.tcp(src_port=segment.dst_port, dst_port=segment.src_port,
-                                        seq=segment.ack if segment.bits & tcp.TCP_ACK else 0,
-                                        ack=acked, bits=tcp.TCP_RST | tcp.TCP_ACK, window_size=0))
-        else:
-            answer.add_protocol(ipv4.ipv4(src=ip.dst, dst=ip.src, proto=1))
-            offending = bytes(raw[14:14 + ip.header_length * 4 + 8])   # its IP header + 8 bytes
-            answer.add_protocol(icmp.icmp(type_=icmp.ICMP_DEST_UNREACH, code=icmp.ICMP_PORT_UNREACH_CODE,
-                                          data=icmp.dest_unreach(data=offending)))
-        answer.serialize()
+    def _refuse(self, datapath, raw, in_port):
+        """A new connection to a VIP with no live member: answer at once, rather than leave the
+        client to time out."""
+        answer = packets.refusal(raw)
+        if answer is not None:
+            ofp = datapath.ofproto
+            self._packet_out(datapath, answer, in_port, ofp.OFPP_IN_PORT)
+            self.stats.count("rejected")
+
+    def _packet_out(self, datapath, data, in_port, port):
         ofp, parser = datapath.ofproto, datapath.ofproto_parser
         datapath.send_msg(parser.OFPPacketOut(datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_port,
-                                              actions=[parser.OFPActionOutput(ofp.OFPP_IN_PORT)],
-                                              data=answer.data))
-        self.stats.count("rejected")
+                                              actions=[parser.OFPActionOutput(port)], data=data))
 
     def _owned(self, vips=None):
         """Every address the balancer owns -> its redundancy group: VIPs, SNAT pools, gateways."""
@@ -426,18 +406,10 @@ class LoadBalancerApp(app_manager.RyuApp):
             if switch is not None:
                 vip = asking[(dpid, ip)]
                 mac = pipeline.own_mac(self.settings.cluster_id, vip.redundancy_group)
-                self._send_arp(switch.datapath, mac, PROBE_SOURCE, ip)
+                self._send_arp(switch.datapath, mac, packets.PROBE_SOURCE, ip)
                 self.stats.count("probes_sent")
 
     def _send_arp(self, datapath, mac, from_ip, target_ip):
-        """An ARP request, flooded: from one of our addresses to `target_ip` == from_ip (a GARP), or
-        from PROBE_SOURCE (a probe)."""
-        pkt = packet.Packet()
-        pkt.add_protocol(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806))
-        pkt.add_protocol(arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=from_ip,
-                                 dst_mac=ZERO_MAC, dst_ip=target_ip))
-        pkt.serialize()
-        ofp, parser = datapath.ofproto, datapath.ofproto_parser
-        datapath.send_msg(parser.OFPPacketOut(
-            datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-            actions=[parser.OFPActionOutput(ofp.OFPP_FLOOD)], data=pkt.data))
+        """Flood an ARP request from one of our MACs (a GARP or a probe: see packets.arp_request)."""
+        ofp = datapath.ofproto
+        self._packet_out(datapath, packets.arp_request(mac, from_ip, target_ip), ofp.OFPP_CONTROLLER, ofp.OFPP_FLOOD)

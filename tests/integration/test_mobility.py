@@ -1,8 +1,6 @@
 """Host tracking on real Open vSwitch with real ARP: a member that moves and announces itself with
 a gratuitous ARP is followed; a host that claims a VIP changes nothing and is answered with our
 own GARP. (Duplicate detection is tested on a controlled clock in tests/unit/test_hosts.py.)"""
-import pytest
-
 from lab import arp, topology
 from lab.lbctl import connect, served_by, switch_text, wait_for
 
