@@ -184,6 +184,10 @@ class Lab:
         self.record.add_process(key, proc.pid, what)
         return proc
 
+    def restart_switch(self):
+        """Restart ovs-vswitchd (flows, groups, meters and conntrack are lost; ports come back)."""
+        self.switch.restart_vswitchd()
+
     def vsctl(self, *args):
         """`ovs-vsctl <args>` against this lab's database; returns stdout."""
         return self.switch.vsctl(*args)

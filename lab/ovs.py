@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from lab.cmd import run
+from lab.record import terminate
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 OF_RELAY_SOCKET = "of-relay.sock"
@@ -74,11 +75,25 @@ class Switch:
         self.record.add_process("ovsdb-server", read_pidfile(wd / "ovsdb-server.pid"),
                                 f"ovsdb-server in netns {self.netns}")
         self.vsctl("--no-wait", "init")
+        self._start_vswitchd()
+
+    def _start_vswitchd(self):
+        wd = self.workdir
+        (wd / "ovs-vswitchd.pid").unlink(missing_ok=True)
         run(["ip", "netns", "exec", self.netns, "ovs-vswitchd", f"unix:{self.db_socket}",
              f"--pidfile={wd / 'ovs-vswitchd.pid'}", f"--unixctl={wd / 'ovs-vswitchd.ctl'}",
              f"--log-file={wd / 'ovs-vswitchd.log'}", "--detach"], env=self.env)
         self.record.add_process("ovs-vswitchd", read_pidfile(wd / "ovs-vswitchd.pid"),
                                 f"ovs-vswitchd in netns {self.netns}")
+
+    def restart_vswitchd(self):
+        """Stop ovs-vswitchd and start it again, as an upgrade or a crash would: its flows,
+        groups, meters and conntrack are gone; bridges and ports come back from the database."""
+        entry = self.record.data["processes"].get("ovs-vswitchd")
+        if entry:
+            terminate(entry)
+            self.record.drop_process("ovs-vswitchd")
+        self._start_vswitchd()
 
     def add_bridge(self, bridge, dpid):
         """The bridge, connected to the OpenFlow relay socket in the workdir.

@@ -218,3 +218,14 @@ def test_vips_changed_while_the_switch_is_away_are_there_when_it_comes_back(lab,
         web = {"name": "web", "address": WEB, "port": 80,
                "members": [{"address": "198.18.0.1%d" % i, "port": 80} for i in (1, 2, 3)]}
         assert lb.call("POST", "/v1/vips", web)[0] == 201
+
+
+def test_after_an_ovs_vswitchd_restart_the_pipeline_comes_back(lab, lb):
+    lb.wait_resolved("web")
+    adoptions = sum("adopted" in line for line in lb.log())
+    lab.restart_switch()   # every flow, group, meter and conntrack entry is gone
+    wait_for(lambda: sum("adopted" in line for line in lb.log()) == adoptions + 1, "the switch adopted again")
+    assert lb.log()[-1].startswith("switch") and " 0 flows found" in lb.log()[-1]
+    assert set(served_by(connect(lab, WEB, 80, 30))) == {"m1", "m2", "m3"}
+    wait_for(lambda: shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines()),
+             "the computed pipeline on the switch", timeout=5)
