@@ -58,6 +58,7 @@ CONF.register_opts([
 ], group="lbctl")
 
 ADOPT_TIMEOUT = 5   # seconds to read a connecting switch's flows before emptying and refilling it
+READ_AGAIN_HOLDOFF = 10   # seconds between two repairs of one switch after errors
 
 
 def _beside_config(path):
@@ -88,6 +89,7 @@ class Switch:
         self.found = SwitchState()            # what reading the switch found ...
         self.found_places = {}                # ... and where its locate flows said hosts are
         self.reading = {"flows", "groups", "meters"}
+        self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> when the event that caused the changes arrived
 
 
@@ -164,10 +166,16 @@ class LoadBalancerApp(app_manager.RyuApp):
         controller restart does not interrupt traffic. Should reading fail, empty and refill it."""
         switch = Switch(ev.msg.datapath)
         self.switches[switch.dpid] = switch
+        LOG.info("switch %016x connected; reading its flows", switch.dpid)
+        self._read(switch)
+
+    def _read(self, switch):
+        """Read what `switch` holds, to adopt it once every part has come in."""
+        switch.installed, switch.found, switch.found_places = None, SwitchState(), {}
+        switch.reading = {"flows", "groups", "meters"}
         for request in render.dump_requests(switch.datapath):
             switch.datapath.send_msg(request)
         hub.spawn_after(ADOPT_TIMEOUT, self._refill_unless_adopted, switch)
-        LOG.info("switch %016x connected; reading its flows", switch.dpid)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flows_read(self, ev):
@@ -244,8 +252,18 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def switch_error(self, ev):
+        """The switch refused a message, so it no longer holds what the controller thinks (someone
+        changed it behind our back, say): read it again and adopt it. At most once per
+        READ_AGAIN_HOLDOFF seconds, so a message that is wrong in itself cannot cause a loop."""
         LOG.error("switch %016x refused a message: type=%d code=%d", ev.msg.datapath.id,
                   ev.msg.type, ev.msg.code)
+        self.stats.count("switch_errors")
+        switch = self.switches.get(ev.msg.datapath.id)
+        now = time.monotonic()
+        if switch is not None and switch.installed is not None and now - switch.read_again >= READ_AGAIN_HOLDOFF:
+            switch.read_again = now
+            LOG.warning("switch %016x: reading it again to repair it", switch.dpid)
+            self._read(switch)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply(self, ev):

@@ -12,6 +12,7 @@ COUNTERS = (
     "garps_sent",           # gratuitous ARPs the balancer sent for its own addresses
     "probes_sent",          # ARP requests the balancer sent to find members
     "rejected",             # new connections to a VIP with no live member, answered by reset/unreachable
+    "switch_errors",        # messages a switch refused (each makes the controller repair it)
 )
 
 
