@@ -11,7 +11,7 @@ ALGORITHMS = ("5-tuple", "source_ip")
 PROTOCOLS = ("tcp", "udp")
 MAX_SNAT_ADDRESSES = 16
 DEFAULT_SNAT_PORTS = (1024, 65535)
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")   # the whole name (fullmatch: "$" would let "\n" in)
 MAX_MEMBERS = 256       # Open vSwitch's dp_hash select groups take at most 256 buckets
 MAX_WEIGHT = 256
 MAX_REDUNDANCY_GROUP = 0xFFFF   # two bytes of the balancer's MAC (flows.pipeline.own_mac)
@@ -97,7 +97,7 @@ def parse_vip(body, where="", name=None):
             raise InvalidInput(where + "name", body["name"], "differs from the name in the URL %r" % name)
         body = dict(body, name=name)
     vip_name = _required(body, "name", where)
-    if not isinstance(vip_name, str) or not NAME_RE.match(vip_name):
+    if not isinstance(vip_name, str) or not NAME_RE.fullmatch(vip_name):
         raise InvalidInput(where + "name", vip_name,
                            "is not a name (1-63 letters, digits, '_', '.', '-'; starting with a letter or digit)")
     address = _ipv4(_required(body, "address", where), where + "address")

@@ -6,6 +6,10 @@ from lbctl_app.hosts import DUPLICATE, LEARNED
 from lbctl_app.stats import COUNTERS
 
 IPV4 = {"type": "string", "format": "ipv4"}
+# What the model takes as a VIP, SNAT or member address (model._ipv4): not 0.0.0.0, 255.255.255.255,
+# loopback (127/8) nor multicast (224/4).
+UNICAST = dict(IPV4, description="an IPv4 unicast host address",
+               **{"not": {"pattern": r"^(0\.0\.0\.0|255\.255\.255\.255|127\..*|22[4-9]\..*|23[0-9]\..*)$"}})
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 ERROR = {"description": "the request was refused; `error` names the field and the value",
          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -20,17 +24,17 @@ def _ref(name):
 
 
 MEMBER_IN = {"type": "object", "additionalProperties": False, "required": ["address"],
-             "properties": {"address": IPV4, "port": PORT,
+             "properties": {"address": UNICAST, "port": PORT,
                             "weight": {"type": "integer", "minimum": 0, "maximum": model.MAX_WEIGHT}}}
 VIP_FIELDS = {
-    "name": {"type": "string", "pattern": model.NAME_RE.pattern},
-    "address": IPV4, "port": PORT,
+    "name": {"type": "string", "pattern": "^%s$" % model.NAME_RE.pattern},
+    "address": UNICAST, "port": PORT,
     "protocol": {"enum": list(model.PROTOCOLS)},
     "mode": {"enum": list(model.MODES)},
     "algorithm": {"enum": list(model.ALGORITHMS)},
     "redundancy_group": {"type": "integer", "minimum": 1, "maximum": model.MAX_REDUNDANCY_GROUP},
     "snat_pool": {"type": "object", "additionalProperties": False, "required": ["addresses"],
-                  "properties": {"addresses": {"type": "array", "items": IPV4, "minItems": 1,
+                  "properties": {"addresses": {"type": "array", "items": UNICAST, "minItems": 1,
                                                "maxItems": model.MAX_SNAT_ADDRESSES},
                                  "ports": {"type": "array", "items": PORT, "minItems": 2, "maxItems": 2}}},
     "members": {"type": "array", "items": MEMBER_IN, "maxItems": model.MAX_MEMBERS},
@@ -61,8 +65,16 @@ STATS = {"type": "object", "required": list(COUNTERS) + ["move_to_barrier_ms", "
 
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": VIP_FIELDS["name"]}
 IP_PARAM = {"name": "ip", "in": "path", "required": True, "schema": IPV4}
-CHANGE = {"security": [{"token": []}]}
+# A token is needed only when one is configured ([lbctl] token_file): {} is "no authentication".
+CHANGE = {"security": [{"token": []}, {}]}
+# A new VIP names itself; a replacement may leave the name out (the URL's is used; if given, it must
+# be the same). snat_pool is required in mode one-arm and refused in the others.
+VIP_IN = {"type": "object", "additionalProperties": False, "required": ["address", "port"], "properties": VIP_FIELDS,
+          "if": {"required": ["mode"], "properties": {"mode": {"const": "one-arm"}}},
+          "then": {"required": ["snat_pool"]}, "else": {"not": {"required": ["snat_pool"]}}}
+VIP_NEW = dict(VIP_IN, required=["name", "address", "port"])
 VIP_BODY = {"required": True, "content": {"application/json": {"schema": _ref("VipIn")}}}
+NEW_VIP_BODY = {"required": True, "content": {"application/json": {"schema": _ref("VipNew")}}}
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -70,17 +82,17 @@ DOCUMENT = {
              "description": "L4 load balancing in Open vSwitch tables. Errors: {\"error\": \"<field>: "
                             "<value> <why>\"}; a refused request changes nothing."},
     "components": {
-        "schemas": {"VipIn": {"type": "object", "additionalProperties": False, "required": ["address", "port"],
-                              "properties": VIP_FIELDS},
+        "schemas": {"VipIn": VIP_IN, "VipNew": VIP_NEW,
                     "Vip": VIP_OUT, "Host": HOST, "Stats": STATS,
-                    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}},
+                    "Error": {"type": "object", "required": ["error"],
+                              "properties": {"error": {"type": "string", "minLength": 1}}}},
         "securitySchemes": {"token": {"type": "http", "scheme": "bearer",
                                       "description": "needed for changes when [lbctl] token_file is set"}},
     },
     "paths": {
         "/v1/vips": {
             "get": {"summary": "all VIPs", "responses": {"200": _json({"type": "array", "items": _ref("Vip")}, "the VIPs")}},
-            "post": dict(CHANGE, summary="create a VIP", requestBody=VIP_BODY, responses={
+            "post": dict(CHANGE, summary="create a VIP", requestBody=NEW_VIP_BODY, responses={
                 "201": _json(_ref("Vip"), "created"), "400": ERROR, "401": ERROR, "409": ERROR, "413": ERROR}),
         },
         "/v1/vips/{name}": {

@@ -17,6 +17,7 @@ Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 413 or 5
 import hmac
 import json
 import logging
+import re
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
@@ -28,8 +29,13 @@ from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 LOG = logging.getLogger("lbctl")
 APP_KEY = "lbctl"
 MAX_BODY = 1 << 20
-NAME = {"name": NAME_RE.pattern.strip("^$")}
-IP = {"ip": r"[0-9.]{7,15}"}
+# Routes anchors its patterns with "$", which also matches before a final newline: (?!\n) keeps
+# "/v1/vips/web%0A" from being taken for "/v1/vips/web".
+NAME = {"name": NAME_RE.pattern + r"(?!\n)"}
+IP = {"ip": r"[0-9.]{7,15}(?!\n)"}
+# Every path of the API as a regex, and its methods: for the answer to a request no route took.
+KNOWN = [(re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path) + r"\Z"), sorted(m.upper() for m in item if m != "parameters"))
+         for path, item in openapi.DOCUMENT["paths"].items()]
 
 
 def _json(status, doc=None):
@@ -53,6 +59,8 @@ def _body(req):
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is not valid JSON (%s)" % e)
+    except RecursionError:
+        raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is nested too deeply")
 
 
 def _host(host):
@@ -144,6 +152,22 @@ class LbctlRest(ControllerBase):
     @route("openapi", "/v1/openapi.json", methods=["GET"])
     def openapi(self, req, **_):
         return _answer(lambda: (200, openapi.DOCUMENT))
+
+    # Ryu connects a controller's routes in the alphabetical order of its method names, and the
+    # first route that matches wins: this catch-all must sort last.
+    @route("unknown", "/{path:.*}")
+    def zz_not_in_this_api(self, req, **_):
+        """A request no route took: 405 for a known path and another method, 404 otherwise (JSON,
+        like every other answer, rather than the framework's HTML page)."""
+        for pattern, methods in KNOWN:
+            if pattern.match(req.path_info) and req.method in methods:
+                return _error(404, "path: %r names no VIP or host (not a valid name or address)" % req.path_info)
+            if pattern.match(req.path_info):
+                response = _error(405, "method: %r is not allowed on %s (allowed: %s)"
+                                  % (req.method, req.path_info, ", ".join(methods)))
+                response.headers["Allow"] = ", ".join(methods)
+                return response
+        return _error(404, "path: %r is not part of this API (see /v1/openapi.json)" % req.path_info)
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):

@@ -117,3 +117,23 @@ def test_a_token_file_others_can_read_stops_the_start(guarded, api_factory):
     guarded.chmod(0o644)
     with pytest.raises(SystemExit, match="token_file: .* has mode 644: others may read it; chmod 600 it"):
         api_factory()
+
+
+@pytest.mark.parametrize("method, path, status, words", [
+    ("PATCH", "/v1/vips/web", 405, "method: 'PATCH' is not allowed on /v1/vips/web (allowed: DELETE, GET, PUT)"),
+    ("GET", "/v1/vips/w%C3%A9b", 404, "names no VIP or host"),
+    ("GET", "/v1/vips/web%0A", 404, "names no VIP or host"),
+    ("GET", "/v1/hosts/eb", 404, "names no VIP or host"),
+    ("GET", "/v2/anything", 404, "path: '/v2/anything' is not part of this API"),
+])
+def test_requests_no_route_takes_get_json_errors_too(api, method, path, status, words):
+    api("POST", "/v1/vips", WEB)
+    got, doc = api(method, path)
+    assert got == status and words in doc["error"]
+
+
+def test_names_with_a_newline_and_deep_json_are_refused(api):
+    status, doc = api("POST", "/v1/vips", dict(WEB, name="abc\n"))
+    assert status == 400 and doc["error"].startswith("name: 'abc\\n' is not a name")
+    status, doc = api("POST", "/v1/vips", raw=b"[" * 10000 + b"]" * 10000)
+    assert status == 400 and "nested too deeply" in doc["error"]
