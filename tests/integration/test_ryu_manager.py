@@ -51,7 +51,10 @@ def test_stock_ryu_manager_serves_the_lbctl_rest_api_and_owns_its_state_file(tmp
                 time.sleep(0.2)
         assert [v["name"] for v in vips] == ["web"]
         second = start(tmp_path, free_tcp_port())   # the same state file
-        out, _ = second.communicate(timeout=30)
+        try:
+            out, _ = second.communicate(timeout=30)
+        finally:
+            second.kill()
         assert second.returncode != 0
         assert b"is in use by another controller (pid %d)" % proc.pid in out
     finally:
