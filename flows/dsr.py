@@ -8,10 +8,16 @@ Later packets find the pin, so a member change (or weight 0, draining) moves no 
 (The learn sits in a flow of dsr_pin that the bucket resubmits to: Open vSwitch 3.1 does not
 learn from an action inside a dp_hash group's bucket.)
 """
+from dataclasses import replace
+
 from flows import pipeline as p
 from flows.ir import Flow, Learn, Resubmit, SetField
 from flows.slots import assign
 from flows.vip import IP_PROTO, l4_match, spread
+
+
+TCP_SYN, TCP_ACK = 0x002, 0x010
+TCP_SYN_ONLY = (TCP_SYN, TCP_SYN | TCP_ACK)   # tcp_flags=+syn-ack
 
 
 def dsr_vip_flows(vip, located, previous_slots=None):
@@ -37,6 +43,13 @@ def dsr_vip_flows(vip, located, previous_slots=None):
     table = assign(previous_slots, eligible)
     unpinned = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg2=0)
     spread_flows, group = spread(vip, table, pin, p.DSR.id, unpinned)
+    if vip.protocol == "tcp":
+        # A SYN gets a flow of its own: the datapath flow cached for a connection's SYN (which
+        # spreads it) then never serves its later packets, which find the pin. Otherwise they
+        # could follow the cached spreading path after a member change, to another member.
+        spread_flows += [replace(f, match=tuple(sorted(dict(f.match, tcp_flags=TCP_SYN_ONLY).items())),
+                                 priority=p.Priority.DSR_SYN)
+                         for f in spread_flows if f.table == p.DSR.id]
     return flows + spread_flows, group, table
 
 

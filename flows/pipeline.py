@@ -49,6 +49,7 @@ TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, DSR_CONN, DSR, DSR_PIN, CONN
 class Priority:
     """Priority bands, by table. Higher wins; a name says which kind of flow uses its band."""
     POOL = 350          # classify: replies to a one-arm SNAT pool address (before the member catch)
+    DSR_SYN = 310       # dsr: a SYN not pinned yet (a datapath flow of its own: see flows/dsr.py)
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
     HOST = 300          # locate: where one host is

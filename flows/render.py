@@ -202,6 +202,7 @@ _MATCH_NAMES = [  # in the order ovs-ofctl prints them
     ("icmpv4_type", "icmp_type"),
 ]
 _CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
+_TCP_FLAG_BITS = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"]
 _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
               "arp_sha": ("NXM_NX_ARP_SHA", 48), "arp_tha": ("NXM_NX_ARP_THA", 48),
               "arp_spa": ("NXM_OF_ARP_SPA", 32), "arp_tpa": ("NXM_OF_ARP_TPA", 32),
@@ -215,9 +216,7 @@ def match_text(m):
     fields = dict(m)
     parts = []
     if "ct_state" in fields:
-        value, mask = fields["ct_state"]
-        parts.append("ct_state=" + "".join(("+" if value & (1 << i) else "-") + name
-                                           for i, name in enumerate(_CT_STATE_BITS) if mask & (1 << i)))
+        parts.append("ct_state=" + _flags_text(fields["ct_state"], _CT_STATE_BITS))
     if "ct_mark" in fields:
         parts.append("ct_mark=%s" % _hex(fields["ct_mark"]))
     if "eth_type" in fields:
@@ -229,7 +228,15 @@ def match_text(m):
         if field in fields:
             value = fields[field]
             parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
+    if "tcp_flags" in fields:
+        parts.append("tcp_flags=" + _flags_text(fields["tcp_flags"], _TCP_FLAG_BITS))
     return ",".join(parts)
+
+
+def _flags_text(value_mask, names):
+    """(value, mask) of a flags field -> "+new+trk": one +name or -name per bit in the mask."""
+    value, mask = value_mask
+    return "".join(("+" if value & (1 << i) else "-") + name for i, name in enumerate(names) if mask & (1 << i))
 
 
 _SET_FIELD_NAMES = {"ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "icmpv4_type": "icmp_type"}
