@@ -376,11 +376,11 @@ class LoadBalancerApp(app_manager.RyuApp):
     def _owned(self, vips=None):
         """Every address the balancer owns -> its redundancy group: VIPs, SNAT pools, gateways."""
         owned = dict.fromkeys(self.settings.gateways, self.settings.gateway_group)
-        owned.update((vips or self.vips).addresses())
+        owned.update((vips or self.vips).addresses)
         return owned
 
     def _is_member(self, ip):
-        return any(m.address == ip for v in self.vips.vips for m in v.members)
+        return ip in self.vips.member_addresses
 
     def _announce(self, addresses, switches=None):
         """Gratuitous ARPs for `addresses`: garp_count of them, garp_interval apart, in the background."""
@@ -416,8 +416,8 @@ class LoadBalancerApp(app_manager.RyuApp):
         for switch in self.switches.values():
             for vip in self.vips.vips:
                 for member in vip.members:
-                    known = [h for h in self.hosts.get(member.address) if h.dpid == switch.dpid]
-                    if not known or known[0].last_seen < stale_before:
+                    known = self.hosts.host(switch.dpid, member.address)
+                    if known is None or known.last_seen < stale_before:
                         asking.setdefault((switch.dpid, member.address), vip)
         for dpid, ip in self.probes.due(set(asking), time.monotonic()):
             switch = self.switches.get(dpid)

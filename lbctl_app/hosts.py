@@ -66,8 +66,11 @@ class HostTable:
         host.mac, host.port, host.moves = mac, port, host.moves + 1
         return MOVED
 
+    def host(self, dpid, ip):
+        return self._hosts.get((dpid, ip))
+
     def where(self, dpid, ip):
-        host = self._hosts.get((dpid, ip))
+        host = self.host(dpid, ip)
         return None if host is None else host.place
 
     def places(self, dpid):

@@ -4,6 +4,7 @@ request leaves the old one untouched."""
 import ipaddress
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Tuple
 
 MODES = ("routed", "dsr", "one-arm")
@@ -264,6 +265,8 @@ class VipSet:
             if own_members & theirs:
                 raise Conflict("members: %s is an address of vip %r" % (sorted(own_members & theirs)[0], other.name))
 
+    # A VipSet never changes, so what is derived from it is computed once (packet-ins ask often).
+    @cached_property
     def addresses(self):
         """Every address the balancer owns (VIPs, SNAT pools) -> its redundancy group: the
         balancer answers ARP for them, announces and defends them."""
@@ -272,6 +275,10 @@ class VipSet:
             for address in (vip.address,) + vip.snat_addresses:
                 owned.setdefault(address, vip.redundancy_group)
         return owned
+
+    @cached_property
+    def member_addresses(self):
+        return frozenset(m.address for vip in self.vips for m in vip.members)
 
 
 def _number_members(members, previous):

@@ -1,4 +1,5 @@
 """The controller's counters and latency samples, as GET /v1/stats shows them. Plain state."""
+import math
 from collections import deque
 
 COUNTERS = (
@@ -20,8 +21,8 @@ def percentile(sorted_values, fraction):
     """The value below which `fraction` of the samples lie (nearest rank)."""
     if not sorted_values:
         return None
-    rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))   # ceil without floats
-    return sorted_values[min(rank, len(sorted_values)) - 1]
+    rank = min(max(1, math.ceil(fraction * len(sorted_values))), len(sorted_values))
+    return sorted_values[rank - 1]
 
 
 class Stats:
