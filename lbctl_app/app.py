@@ -90,7 +90,7 @@ class Switch:
         self.found_places = {}                # ... and where its locate flows said hosts are
         self.reading = {"flows", "groups", "meters"}
         self.read_again = float("-inf")       # when an error last made us read the switch again
-        self.pending = {}   # barrier xid -> when the event that caused the changes arrived
+        self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -136,6 +136,7 @@ class LoadBalancerApp(app_manager.RyuApp):
     def _change(self, step):
         """Apply one change everywhere, or (on any error) nowhere: the new VIP set and every
         switch's messages are computed first, then the state is saved, then the messages sent."""
+        started = (self.stats.change_ms, time.monotonic())
         with self._lock:
             new_vips, vip = step(self.vips)
             stale = stale_pins(self.vips.vips, new_vips.vips)
@@ -144,7 +145,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             added = set(self._owned(new_vips)) - set(self._owned())
             self.vips = new_vips
             for switch, plan in plans:
-                self._send(switch, plan)
+                self._send(switch, plan, started)
         self._announce(added)
         return vip
 
@@ -268,16 +269,16 @@ class LoadBalancerApp(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def barrier_reply(self, ev):
         switch = self.switches.get(ev.msg.datapath.id)
-        started = switch and switch.pending.pop(ev.msg.xid, None)
-        if started:
-            self.stats.move_ms.append(round((time.monotonic() - started) * 1000, 3))
+        samples, started = switch.pending.pop(ev.msg.xid, (None, None)) if switch else (None, None)
+        if samples is not None:
+            samples.append(round((time.monotonic() - started) * 1000, 3))
 
     def _adopted(self):
         return [switch for switch in self.switches.values() if switch.installed is not None]
 
     def _sync(self, switch, started=None):
         """Bring one switch from what it holds to what it should hold. Caller holds the lock.
-        `started`: when the event behind this sync arrived, to time it to the barrier reply.
+        `started`: as for _send.
         A switch not adopted yet is left alone: adoption computes everything anyway."""
         if switch.installed is not None:
             self._send(switch, self._plan(switch, self.vips), started)
@@ -295,6 +296,8 @@ class LoadBalancerApp(app_manager.RyuApp):
         return desired, messages
 
     def _send(self, switch, plan, started=None):
+        """Send a plan and a barrier after it. `started`: (the samples to add the time to the
+        barrier reply to, when the cause arrived), or None."""
         desired, messages = plan
         datapath = switch.datapath
         for msg in messages:
@@ -302,8 +305,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         if messages:
             barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
             datapath.set_xid(barrier)
-            if started is not None:
-                switch.pending[barrier.xid] = started
+            switch.pending[barrier.xid] = started or (None, None)
             datapath.send_msg(barrier)
             self.stats.count("flow_changes", len(messages))
         switch.installed = desired
@@ -345,7 +347,7 @@ class LoadBalancerApp(app_manager.RyuApp):
                 self.stats.count("host_moves")
             LOG.info("member %s is at %s port %d", seen.src_ip, seen.src_mac, port)
             with self._lock:
-                self._sync(switch, started)
+                self._sync(switch, (self.stats.move_ms, started))
 
     def _defend(self, seen, owned):
         """Someone else speaks for one of our addresses or MACs: change nothing, log, count, and

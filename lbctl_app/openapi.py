@@ -59,9 +59,11 @@ LATENCY = {"type": "object", "required": ["count", "p50", "p99", "max", "recent"
            "properties": {"count": {"type": "integer"}, "p50": {"type": ["number", "null"]},
                           "p99": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},
                           "recent": {"type": "array", "items": {"type": "number"}}}}
-STATS = {"type": "object", "required": list(COUNTERS) + ["move_to_barrier_ms", "switches"],
+STATS = {"type": "object",
+         "required": list(COUNTERS) + ["move_to_barrier_ms", "change_to_barrier_ms", "switches", "pending_barriers"],
          "properties": dict({name: {"type": "integer"} for name in COUNTERS},
-                            move_to_barrier_ms=LATENCY, switches={"type": "integer"})}
+                            move_to_barrier_ms=LATENCY, change_to_barrier_ms=LATENCY, switches={"type": "integer"},
+                            pending_barriers={"type": "integer", "minimum": 0})}
 
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": VIP_FIELDS["name"]}
 IP_PARAM = {"name": "ip", "in": "path", "required": True, "schema": IPV4}

@@ -171,7 +171,8 @@ class LbctlRest(ControllerBase):
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):
-        return _answer(lambda: (200, dict(self.lb.stats.to_dict(), switches=len(self.lb.switches))))
+        return _answer(lambda: (200, dict(self.lb.stats.to_dict(), switches=len(self.lb.switches),
+                                          pending_barriers=sum(len(s.pending) for s in self.lb.switches.values()))))
 
     def _describe(self, vip):
         """A VIP as the API shows it: what was configured, plus how to find it on the switch."""

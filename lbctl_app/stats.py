@@ -31,12 +31,18 @@ class Stats:
         # Milliseconds from an ARP packet-in that moved a member to the switch's barrier reply
         # for the resulting flow changes: the time to follow a move.
         self.move_ms = deque(maxlen=samples)
+        # Milliseconds from a REST change's arrival to the barrier reply of every switch it changed.
+        self.change_ms = deque(maxlen=samples)
 
     def count(self, name, n=1):
         self.counters[name] += n
 
     def to_dict(self):
-        ordered = sorted(self.move_ms)
-        return dict(self.counters, move_to_barrier_ms={
-            "count": len(ordered), "p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99),
-            "max": ordered[-1] if ordered else None, "recent": list(self.move_ms)})
+        return dict(self.counters, move_to_barrier_ms=_summary(self.move_ms),
+                    change_to_barrier_ms=_summary(self.change_ms))
+
+
+def _summary(samples):
+    ordered = sorted(samples)
+    return {"count": len(ordered), "p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99),
+            "max": ordered[-1] if ordered else None, "recent": list(samples)}
