@@ -20,8 +20,9 @@ TCP_SYN, TCP_ACK = 0x002, 0x010
 TCP_SYN_ONLY = (TCP_SYN, TCP_SYN | TCP_ACK)   # tcp_flags=+syn-ack
 
 
-def dsr_vip_flows(vip, located, previous_slots=None):
-    """All flows, the select group (or None) and the slot table of one dsr VIP."""
+def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset()):
+    """All flows, the select group (or None) and the slot table of one dsr VIP (arguments as for
+    flows.vip.vip_flows)."""
     vip_cookie = p.cookie(vip.id)
     flows = [Flow(p.CLASSIFY.id, p.Priority.VIP, l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}),
                   (Resubmit(p.DSR_CONN.id),), goto=p.DSR.id, cookie=vip_cookie)]
@@ -38,7 +39,7 @@ def dsr_vip_flows(vip, located, previous_slots=None):
                           (Learn(p.DSR_CONN.id, IP_PROTO[vip.protocol], vip.protocol, address, p.HOST_REG,
                                  p.DSR_IDLE_TIMEOUT, p.DSR_FIN_IDLE_TIMEOUT, p.Priority.VIP, member_cookie),),
                           goto=p.LOCATE.id, cookie=member_cookie))
-        if member.weight > 0:
+        if member.weight > 0 and member.id not in down:
             eligible[member.id] = member.weight
     table = assign(previous_slots, eligible)
     unpinned = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg2=0)

@@ -9,6 +9,7 @@ Reading order of a packet (see README "Reading flow dumps"):
   ct(zone=LB_ZONE, nat) --> conntrack (20) --new--> group:<vip> --bucket: ct(commit, dnat)--> to_member (30)
                                |--established, request direction--> to_member (30) --> locate (31)
                                |--established, reply direction-----> to_client (40)
+  TCP, UDP, ICMP reply/unreachable to the monitor address --> monitor (13) --meter--> controller
   anything else: NORMAL (plain L2 switching, never through conntrack)
 """
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through con
 ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other ARP and copy it to arp_punt")
 ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter")
 MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter")
+MONITOR = Table(13, "monitor", "replies to health probes (sent to the monitor address): to the controller, "
+                "through the monitor meter")
 REJECT = Table(50, "reject", "a new connection to a VIP with no live member: to the controller, which answers "
                "a TCP reset or an ICMP port unreachable (through the reject meter)")
 DSR_CONN = Table(15, "dsr_conn", "dsr: one learned flow per connection, pinning it to its member")
@@ -42,13 +45,14 @@ TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to a me
 LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch port (one flow per host)")
 TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from")
 
-TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, DSR_CONN, DSR, DSR_PIN, CONNTRACK, SLOT, SNAT, UNSNAT, TO_MEMBER,
+TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, DSR_CONN, DSR, DSR_PIN, CONNTRACK, SLOT, SNAT, UNSNAT, TO_MEMBER,
           LOCATE, TO_CLIENT, REJECT)
 
 
 class Priority:
     """Priority bands, by table. Higher wins; a name says which kind of flow uses its band."""
     POOL = 350          # classify: replies to a one-arm SNAT pool address (before the member catch)
+    MONITOR = 320       # classify: replies to health probes (before the member catch, which they also match)
     DSR_SYN = 310       # dsr: a SYN not pinned yet (a datapath flow of its own: see flows/dsr.py)
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
@@ -121,6 +125,7 @@ def group_id(vip_id):
 ARP_METER = 1
 MEMBER_ARP_METER = 2
 REJECT_METER = 3     # bounds the packet-ins of connections refused for want of a live member
+MONITOR_METER = 4    # bounds the packet-ins of replies to health probes
 
 # The balancer's own MACs: one per redundancy group, as an HA cluster needs (all addresses of a
 # group move together with one MAC). Layout 02:6c:62:CC:GG:GG -- 02: locally administered unicast,

@@ -61,9 +61,10 @@ def host_flows(address, place):
                  (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(address))]
 
 
-def vip_flows(vip, located, vip_mac, previous_slots=None):
+def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
     """All flows, the select group (or None) and the slot table of one VIP, given which member
-    addresses are located, the VIP's MAC and the slot table in force."""
+    addresses are located, the VIP's MAC, the slot table in force and the ids of members its
+    health monitor holds down (they get no new connection; their open ones go on, as draining)."""
     vip_cookie = p.cookie(vip.id)
     lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
     hop = (DecTtl(),) if vip.mode == "routed" else ()   # routed mode forwards at L3: one hop each way
@@ -94,8 +95,8 @@ def vip_flows(vip, located, vip_mac, previous_slots=None):
                           hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address))),
                           goto=p.LOCATE.id, cookie=member_cookie))
         commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
-        if member.weight > 0:  # weight 0 drains: no new connections, established ones continue
-            eligible[member.id] = member.weight
+        if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,
+            eligible[member.id] = member.weight          # established ones continue
     if vip.mode == "one-arm":
         flows += snat_flows(vip)
     table = slots.assign(previous_slots, eligible)

@@ -20,7 +20,8 @@ from flows.desired import Settings, SwitchState, desired_state
 from flows.dsr import stale_pins
 from flows.ir import Meter, SelectGroup
 from flows.reconcile import adopt, diff
-from lbctl_app import hosts as hosttable, packets, rest, store
+from lbctl_app import health, hosts as hosttable, packets, rest, store
+from lbctl_app.model import Conflict, InvalidInput
 from lbctl_app.stats import Stats
 
 LOG = logging.getLogger("lbctl")
@@ -53,10 +54,15 @@ CONF.register_opts([
     cfg.IntOpt("duplicate_moves", default=5, min=2,
                help="an address that moves this many times within duplicate_window is frozen"),
     cfg.FloatOpt("duplicate_window", default=180.0, help="seconds (RFC 7432's M)"),
+    cfg.StrOpt("monitor_address", default=None,
+               help="the source address of health probes, owned by the balancer (it answers ARP for it): "
+                    "members must be able to reach it. Needed by VIPs with a health_monitor"),
+    cfg.IntOpt("monitor_pps", default=1000, min=1, help="replies to health probes the controller takes per second at most"),
     cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
     cfg.FloatOpt("garp_interval", default=1.0, help="seconds between them"),
 ], group="lbctl")
 
+MONITOR_TICK = 0.05   # seconds between two looks at which health probes are due or late
 ADOPT_TIMEOUT = 5   # seconds to read a connecting switch's flows before emptying and refilling it
 READ_AGAIN_HOLDOFF = 10   # seconds between two repairs of one switch after errors
 
@@ -66,6 +72,14 @@ def _beside_config(path):
     if path and not os.path.isabs(path) and CONF.config_file:
         return os.path.join(os.path.dirname(os.path.abspath(CONF.config_file[-1])), path)
     return path
+
+
+def parse_address(option, value):
+    """An address option; a bad one stops the start."""
+    try:
+        return str(ipaddress.IPv4Address(value.strip())) if value else None
+    except ValueError:
+        raise SystemExit("lbctl cannot start: [lbctl] %s: %r is not an IPv4 address" % (option, value))
 
 
 def parse_gateways(entries):
@@ -113,14 +127,19 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.settings = Settings(cluster_id=opts.cluster_id, arp_punt_pps=opts.arp_punt_pps,
                                  gateways=parse_gateways(opts.gateways), gateway_group=opts.gateway_group,
                                  arp_punt_burst=opts.arp_punt_burst, member_arp_pps=opts.member_arp_pps,
-                                 reject_pps=opts.reject_pps)
+                                 reject_pps=opts.reject_pps, monitor_pps=opts.monitor_pps,
+                                 monitor_address=parse_address("monitor_address", opts.monitor_address))
         self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
         self.probes = hosttable.ProbeSchedule()
+        self.monitors = health.Monitors()
+        self.monitors.track(self.vips.vips, time.monotonic())
+        self.statuses = health.StatusBook()
         self.stats = Stats()
         self.switches = {}
         self._lock = hub.BoundedSemaphore(1)   # one sync at a time: messages of two syncs never interleave
         kwargs["wsgi"].register(rest.LbctlRest, {rest.APP_KEY: self})
         self.threads.append(hub.spawn(self._probe_loop))
+        self.threads.append(hub.spawn(self._monitor_loop))
 
     # ------------------------------------------------------------ changes (called by REST)
 
@@ -139,6 +158,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         started = (self.stats.change_ms, time.monotonic())
         with self._lock:
             new_vips, vip = step(self.vips)
+            self._check_monitoring(vip)
             stale = stale_pins(self.vips.vips, new_vips.vips)
             plans = [(switch, self._plan(switch, new_vips, stale)) for switch in self._adopted()]
             store.save_state(self.state_file, new_vips)
@@ -146,8 +166,19 @@ class LoadBalancerApp(app_manager.RyuApp):
             self.vips = new_vips
             for switch, plan in plans:
                 self._send(switch, plan, started)
+            self.monitors.track(new_vips.vips, time.monotonic())
+            self.note_statuses([v for v in new_vips.vips if v.id == vip.id])
         self._announce(added)
         return vip
+
+    def _check_monitoring(self, vip):
+        """A VIP with a health monitor needs the monitor address, which is nobody else's."""
+        address = self.settings.monitor_address
+        if vip.monitored and address is None:
+            raise InvalidInput("health_monitor.type", vip.health_monitor.type,
+                               "needs [lbctl] monitor_address in the controller's configuration")
+        if address is not None and address in {vip.address, *vip.snat_addresses, *(m.address for m in vip.members)}:
+            raise Conflict("address: %s is the balancer's monitor address" % address)
 
     def forget_host(self, ip):
         """Forget where `ip` is (and clear a duplicate); it is probed and learned again."""
@@ -156,6 +187,7 @@ class LoadBalancerApp(app_manager.RyuApp):
                 return False
             for switch in self._adopted():
                 self._sync(switch)
+            self.note_statuses()
         LOG.info("host %s forgotten by request", ip)
         return True
 
@@ -222,12 +254,14 @@ class LoadBalancerApp(app_manager.RyuApp):
             for ip, (mac, port) in switch.found_places.items():
                 if self.hosts.where(switch.dpid, ip) is None:
                     self.hosts.learn(switch.dpid, ip, mac, port, now)
-            desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings)
+            desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings,
+                                    down=self._down(self.vips))
             changes = adopt(switch.found, desired, keep_tables={pipeline.DSR_CONN.id})
             messages = [render.change_message(switch.datapath, change) for change in changes]
             stray = sum(1 for change in changes if change.op.startswith("delete"))
             switch.installed = SwitchState()
             self._send(switch, (desired, messages))
+            self.note_statuses()
         LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
                  switch.dpid, len(switch.found.flows), stray, len(switch.found_places))
         self._announce(self._owned(), [switch])
@@ -250,6 +284,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         if switch is not None and switch.datapath is ev.datapath:   # not a newer connection of it
             del self.switches[ev.datapath.id]
             LOG.info("switch %016x disconnected", ev.datapath.id)
+            self.note_statuses()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def switch_error(self, ev):
@@ -287,7 +322,8 @@ class LoadBalancerApp(app_manager.RyuApp):
         """What `switch` should hold for `vips`, and the serialized messages that take it there
         (first deleting the learned dsr pins in `stale_pins`). Serializing here means a message
         that cannot be encoded fails before anything is sent."""
-        desired = desired_state(vips.vips, self.hosts.places(switch.dpid), self.settings, switch.installed)
+        desired = desired_state(vips.vips, self.hosts.places(switch.dpid), self.settings, switch.installed,
+                                self._down(vips))
         datapath = switch.datapath
         messages = [render.delete_by_cookie(datapath, pipeline.DSR_CONN.id, cookie, mask) for cookie, mask in stale_pins]
         messages += [render.change_message(datapath, change) for change in diff(switch.installed, desired)]
@@ -320,6 +356,9 @@ class LoadBalancerApp(app_manager.RyuApp):
         if msg.table_id == pipeline.REJECT.id:
             self._refuse(msg.datapath, msg.data, msg.match["in_port"])
             return
+        if msg.table_id == pipeline.MONITOR.id:
+            self._probe_replied(msg.datapath, msg.data, msg.match["in_port"])
+            return
         seen = packet.Packet(msg.data).get_protocol(arp.arp)
         switch = self.switches.get(msg.datapath.id)
         if seen is None or switch is None:
@@ -348,6 +387,8 @@ class LoadBalancerApp(app_manager.RyuApp):
             LOG.info("member %s is at %s port %d", seen.src_ip, seen.src_mac, port)
             with self._lock:
                 self._sync(switch, (self.stats.move_ms, started))
+                if outcome == hosttable.NEW:
+                    self.note_statuses()
 
     def _defend(self, seen, owned):
         """Someone else speaks for one of our addresses or MACs: change nothing, log, count, and
@@ -376,8 +417,11 @@ class LoadBalancerApp(app_manager.RyuApp):
                                               actions=[parser.OFPActionOutput(port)], data=data))
 
     def _owned(self, vips=None):
-        """Every address the balancer owns -> its redundancy group: VIPs, SNAT pools, gateways."""
+        """Every address the balancer owns -> its redundancy group: VIPs, SNAT pools, gateways and
+        the monitor address (in the gateways' group)."""
         owned = dict.fromkeys(self.settings.gateways, self.settings.gateway_group)
+        if self.settings.monitor_address:
+            owned[self.settings.monitor_address] = self.settings.gateway_group
         owned.update((vips or self.vips).addresses)
         return owned
 
@@ -433,3 +477,72 @@ class LoadBalancerApp(app_manager.RyuApp):
         """Flood an ARP request from one of our MACs (a GARP or a probe: see packets.arp_request)."""
         ofp = datapath.ofproto
         self._packet_out(datapath, packets.arp_request(mac, from_ip, target_ip), ofp.OFPP_CONTROLLER, ofp.OFPP_FLOOD)
+
+    # ------------------------------------------------------------ health monitors and members' status
+
+    def _down(self, vips):
+        """VIP id -> ids of its members that its health monitor holds down."""
+        return {vip.id: self.monitors.down(vip) for vip in vips.vips if vip.monitored}
+
+    def _monitor_loop(self):
+        while True:
+            hub.sleep(MONITOR_TICK)
+            try:
+                self._monitor_round(time.monotonic())
+            except Exception:   # the loop must outlive one bad round
+                LOG.exception("lbctl: health probing failed")
+
+    def _monitor_round(self, now):
+        """Count probes past their deadline, then send the probes that are due."""
+        changes = self.monitors.expire(now)
+        for key, target in self.monitors.due(now):
+            switch, place = self._where(target.address)
+            if place is None:
+                self.monitors.postpone(key, now)
+                continue
+            token = self.monitors.start(key, now)
+            mac = pipeline.own_mac(self.settings.cluster_id, self.settings.gateway_group)
+            probe = packets.probe(target.kind, mac, place.mac, self.settings.monitor_address, target.address,
+                                  target.port, token)
+            self._packet_out(switch.datapath, probe, switch.datapath.ofproto.OFPP_CONTROLLER, place.port)
+            self.stats.count("monitor_probes")
+        self._health_changed(changes)
+
+    def _where(self, address):
+        """The first adopted switch that knows where `address` is, and the place there."""
+        for switch in self._adopted():
+            place = self.hosts.where(switch.dpid, address)
+            if place is not None:
+                return switch, place
+        return None, None
+
+    def _probe_replied(self, datapath, raw, in_port):
+        reply = packets.probe_reply(raw)
+        if reply is None:
+            return
+        kind, address, port, token, ok, reason = reply
+        self.stats.count("monitor_replies")
+        if kind == "tcp" and ok:   # close the half-open connection on the member at once
+            self._packet_out(datapath, packets.reset_after(raw), in_port, datapath.ofproto.OFPP_IN_PORT)
+        change = self.monitors.reply(token, kind, address, port, ok, reason, time.monotonic())
+        self._health_changed([change] if change else [])
+
+    def _health_changed(self, changes):
+        """Members came up or went down: their VIPs' groups change on every switch."""
+        if not changes:
+            return
+        self.stats.count("monitor_changes", len(changes))
+        with self._lock:
+            for switch in self._adopted():
+                self._sync(switch)
+            self.note_statuses([vip for vip in self.vips.vips if vip.id in {c.key[0] for c in changes}])
+
+    def note_statuses(self, vips=None):
+        """Bring members' operating status up to date (all VIPs', or those of `vips`) and log each
+        change in one line."""
+        for vip, member, status, reason in self.statuses.update(self.vips.vips if vips is None else vips,
+                                                                self._located, self.monitors, self.vips.vips):
+            LOG.info("member %s:%d of vip %s is %s: %s", member.address, member.port, vip.name, status, reason)
+
+    def _located(self, address):
+        return self._where(address)[1]

@@ -17,9 +17,14 @@ MAX_MEMBERS = 256       # Open vSwitch's dp_hash select groups take at most 256 
 MAX_WEIGHT = 256
 MAX_REDUNDANCY_GROUP = 0xFFFF   # two bytes of the balancer's MAC (flows.pipeline.own_mac)
 VIP_FIELDS = {"name", "address", "port", "protocol", "mode", "algorithm", "members", "redundancy_group",
-              "snat_pool"}
+              "snat_pool", "health_monitor"}
 SNAT_FIELDS = {"addresses", "ports"}
-MEMBER_FIELDS = {"address", "port", "weight"}
+MEMBER_FIELDS = {"address", "port", "weight", "monitor_port"}
+MONITOR_TYPES = ("none", "tcp", "udp", "ping")
+MONITOR_FIELDS = {"type", "interval", "timeout", "rise", "fall"}
+MONITOR_INTERVAL = (0.1, 3600.0)   # seconds between two probes of a member, at least and at most
+MONITOR_MIN_TIMEOUT = 0.05
+MONITOR_MAX_COUNT = 10             # rise and fall
 BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
@@ -49,11 +54,32 @@ def _show(value):
 
 
 @dataclass(frozen=True)
+class HealthMonitor:
+    """How a VIP's members are probed. A member is up after `rise` probes in a row succeed (after
+    one, for a member never up yet), down after `fall` fail; a probe fails at `timeout` without an
+    answer (except udp, where only an ICMP port unreachable fails)."""
+    type: str = "none"
+    interval: float = 2.0
+    timeout: float = 1.0
+    rise: int = 2
+    fall: int = 3
+
+    def to_dict(self):
+        return {"type": self.type, "interval": self.interval, "timeout": self.timeout,
+                "rise": self.rise, "fall": self.fall}
+
+
+@dataclass(frozen=True)
 class Member:
     address: str
     port: int
     weight: int = 1
     id: int = 0      # stable within its VIP; the low half of its flows' cookie
+    monitor_port: int = None   # where health probes go, when not `port`
+
+    @property
+    def probed_port(self):
+        return self.monitor_port or self.port
 
 
 @dataclass(frozen=True)
@@ -68,14 +94,14 @@ class Vip:
     algorithm: str = "5-tuple"  # what the hash spreads: each connection, or each client address
     snat_addresses: Tuple[str, ...] = ()   # one-arm: the source NAT pool ...
     snat_ports: Tuple[int, int] = DEFAULT_SNAT_PORTS   # ... and its port range
+    health_monitor: HealthMonitor = HealthMonitor()
     id: int = 0      # stable; the VIP's group id and the high half of its flows' cookie
 
     def to_dict(self):
         doc = {"name": self.name, "address": self.address, "port": self.port,
                "protocol": self.protocol, "mode": self.mode, "algorithm": self.algorithm,
-               "redundancy_group": self.redundancy_group,
-               "members": [{"address": m.address, "port": m.port, "weight": m.weight}
-                           for m in self.members]}
+               "redundancy_group": self.redundancy_group, "health_monitor": self.health_monitor.to_dict(),
+               "members": [_member_dict(m) for m in self.members]}
         if self.mode == "one-arm":
             doc["snat_pool"] = {"addresses": list(self.snat_addresses), "ports": list(self.snat_ports)}
         return doc
@@ -83,6 +109,17 @@ class Vip:
     @property
     def service(self):
         return (self.address, self.port, self.protocol)
+
+    @property
+    def monitored(self):
+        return self.health_monitor.type != "none"
+
+
+def _member_dict(member):
+    doc = {"address": member.address, "port": member.port, "weight": member.weight}
+    if member.monitor_port is not None:
+        doc["monitor_port"] = member.monitor_port
+    return doc
 
 
 # ---------------------------------------------------------------- validation
@@ -137,7 +174,37 @@ def parse_vip(body, where="", name=None):
                                "differs from the VIP's port %d: dsr rewrites only the MAC" % port)
     return Vip(name=vip_name, address=address, port=port, protocol=protocol, mode=mode, members=parsed,
                redundancy_group=group, algorithm=algorithm, snat_addresses=snat_addresses,
-               snat_ports=snat_ports)
+               snat_ports=snat_ports, health_monitor=_health_monitor(body, where))
+
+
+def _health_monitor(body, where):
+    field = where + "health_monitor"
+    monitor = body.get("health_monitor", {})
+    if not isinstance(monitor, dict):
+        raise InvalidInput(field, monitor, "is not an object")
+    _no_unknown(monitor, MONITOR_FIELDS, field + ".")
+    default = HealthMonitor()
+    kind = monitor.get("type", "none")
+    if kind not in MONITOR_TYPES:
+        raise InvalidInput(field + ".type", kind, "is not one of %s" % ", ".join(MONITOR_TYPES))
+    low, high = MONITOR_INTERVAL
+    interval = _seconds(monitor.get("interval", default.interval), field + ".interval", low, high)
+    timeout = _seconds(monitor.get("timeout", min(default.timeout, interval)), field + ".timeout",
+                       MONITOR_MIN_TIMEOUT, interval)
+    rise, fall = (_count(monitor.get(name, getattr(default, name)), "%s.%s" % (field, name)) for name in ("rise", "fall"))
+    return HealthMonitor(kind, interval, timeout, rise, fall)
+
+
+def _seconds(value, field, low, high):
+    if not (_is_int(value) or isinstance(value, float)) or not low <= value <= high:
+        raise InvalidInput(field, value, "is not a number of seconds from %g to %g" % (low, high))
+    return float(value)
+
+
+def _count(value, field):
+    if not _is_int(value) or not 1 <= value <= MONITOR_MAX_COUNT:
+        raise InvalidInput(field, value, "is not an integer from 1 to %d" % MONITOR_MAX_COUNT)
+    return value
 
 
 def _snat_pool(body, mode, vip_address, where):
@@ -177,7 +244,10 @@ def _member(body, where, default_port):
     weight = body.get("weight", 1)
     if not _is_int(weight) or not 0 <= weight <= MAX_WEIGHT:
         raise InvalidInput(where + "weight", weight, "is not an integer from 0 (drain) to %d" % MAX_WEIGHT)
-    return Member(address=address, port=port, weight=weight)
+    monitor_port = body.get("monitor_port")
+    if monitor_port is not None:
+        _port(monitor_port, where + "monitor_port")
+    return Member(address=address, port=port, weight=weight, monitor_port=monitor_port)
 
 
 def _no_unknown(body, known, where):

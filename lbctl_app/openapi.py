@@ -1,7 +1,7 @@
 """The REST API described as an OpenAPI 3.1 document, served at GET /v1/openapi.json. Limits come
 from the model's own constants, so the document cannot drift from what the API checks; a test
 validates real responses against it."""
-from lbctl_app import model
+from lbctl_app import health, model
 from lbctl_app.hosts import DUPLICATE, LEARNED
 from lbctl_app.stats import COUNTERS
 
@@ -25,7 +25,15 @@ def _ref(name):
 
 MEMBER_IN = {"type": "object", "additionalProperties": False, "required": ["address"],
              "properties": {"address": UNICAST, "port": PORT,
-                            "weight": {"type": "integer", "minimum": 0, "maximum": model.MAX_WEIGHT}}}
+                            "weight": {"type": "integer", "minimum": 0, "maximum": model.MAX_WEIGHT},
+                            "monitor_port": dict(PORT, description="where health probes go (default: port)")}}
+SECONDS = {"type": "number", "minimum": model.MONITOR_INTERVAL[0], "maximum": model.MONITOR_INTERVAL[1]}
+COUNT = {"type": "integer", "minimum": 1, "maximum": model.MONITOR_MAX_COUNT}
+# A timeout longer than the interval is refused (400), which JSON Schema cannot say.
+HEALTH_MONITOR = {"type": "object", "additionalProperties": False,
+                  "properties": {"type": {"enum": list(model.MONITOR_TYPES)}, "interval": SECONDS,
+                                 "timeout": dict(SECONDS, minimum=model.MONITOR_MIN_TIMEOUT),
+                                 "rise": COUNT, "fall": COUNT}}
 VIP_FIELDS = {
     "name": {"type": "string", "pattern": "^%s$" % model.NAME_RE.pattern},
     "address": UNICAST, "port": PORT,
@@ -38,16 +46,22 @@ VIP_FIELDS = {
                                                "maxItems": model.MAX_SNAT_ADDRESSES},
                                  "ports": {"type": "array", "items": PORT, "minItems": 2, "maxItems": 2}}},
     "members": {"type": "array", "items": MEMBER_IN, "maxItems": model.MAX_MEMBERS},
+    "health_monitor": HEALTH_MONITOR,
 }
 LOCATION = {"type": "object", "required": ["dpid", "mac", "port"],
             "properties": {"dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"}}}
-MEMBER_OUT = {"type": "object", "required": ["address", "port", "weight", "id", "cookie", "locations"],
+MEMBER_OUT = {"type": "object", "required": ["address", "port", "weight", "id", "cookie", "locations",
+                                             "operating_status", "status_since", "status_reason"],
               "properties": dict(MEMBER_IN["properties"], id={"type": "integer"}, cookie={"type": "string"},
-                                 locations={"type": "array", "items": LOCATION})}
+                                 locations={"type": "array", "items": LOCATION},
+                                 operating_status={"enum": list(health.STATUSES)},
+                                 status_since={"type": "string", "format": "date-time"},
+                                 status_reason={"type": "string"})}
 VIP_OUT = {"type": "object",
            "required": ["name", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "members",
-                        "id", "group_id", "mac", "cookie"],
+                        "health_monitor", "id", "group_id", "mac", "cookie", "members_up"],
            "properties": dict(VIP_FIELDS, members={"type": "array", "items": MEMBER_OUT},
+                              members_up={"type": "integer", "minimum": 0},
                               id={"type": "integer"}, group_id={"type": "integer"}, mac={"type": "string"},
                               cookie={"type": "string", "description": "value/mask for ovs-ofctl dump-flows"})}
 HOST = {"type": "object", "required": ["ip", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "cookie"],

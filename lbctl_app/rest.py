@@ -14,6 +14,7 @@
 Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 413 or 500. With
 [lbctl] token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
 """
+import datetime
 import hmac
 import json
 import logging
@@ -24,6 +25,7 @@ from ryu.app.wsgi import ControllerBase, Response, route
 from flows import pipeline
 from flows.desired import vip_mac
 from lbctl_app import openapi
+from lbctl_app.health import UP
 from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
 LOG = logging.getLogger("lbctl")
@@ -61,6 +63,10 @@ def _body(req):
         raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is not valid JSON (%s)" % e)
     except RecursionError:
         raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is nested too deeply")
+
+
+def _utc(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _host(host):
@@ -179,9 +185,13 @@ class LbctlRest(ControllerBase):
         doc = vip.to_dict()
         doc.update(id=vip.id, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, self.lb.settings),
                    cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
+        self.lb.note_statuses([vip])
         for shown, member in zip(doc["members"], vip.members):
             places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)
                       for dpid in sorted(self.lb.switches)
                       for place in [self.lb.hosts.where(dpid, member.address)] if place is not None]
-            shown.update(id=member.id, cookie="%#x" % pipeline.cookie(vip.id, member.id), locations=places)
+            status, since, reason = self.lb.statuses.get(vip.id, member.id)
+            shown.update(id=member.id, cookie="%#x" % pipeline.cookie(vip.id, member.id), locations=places,
+                         operating_status=status, status_since=_utc(since), status_reason=reason)
+        doc["members_up"] = sum(1 for m in doc["members"] if m["operating_status"] == UP)
         return doc

@@ -14,6 +14,9 @@ COUNTERS = (
     "probes_sent",          # ARP requests the balancer sent to find members
     "rejected",             # new connections to a VIP with no live member, answered by reset/unreachable
     "switch_errors",        # messages a switch refused (each makes the controller repair it)
+    "monitor_probes",       # health probes sent to members
+    "monitor_replies",      # replies to them (a late or foreign one included)
+    "monitor_changes",      # members that went up or down by their health monitor
 )
 
 

@@ -13,8 +13,11 @@ def test_create_get_replace_delete(api):
     assert status == 201
     assert doc["id"] == 1 and doc["cookie"] == "0x100000000/0xffffffff00000000"
     assert (doc["algorithm"], doc["redundancy_group"]) == ("5-tuple", 1)
-    assert doc["members"][2] == {"address": "198.18.0.13", "port": 80, "weight": 3, "id": 3,
-                                 "cookie": "0x100000003", "locations": []}
+    member = dict(doc["members"][2])
+    assert member.pop("status_since").endswith("+00:00")
+    assert member == {"address": "198.18.0.13", "port": 80, "weight": 3, "id": 3, "cookie": "0x100000003",
+                      "locations": [], "operating_status": "unresolved", "status_reason": "no answer to ARP yet"}
+    assert doc["members_up"] == 0 and doc["health_monitor"]["type"] == "none"
     assert api("GET", "/v1/vips/web")[1] == doc
     status, doc = api("PUT", "/v1/vips/web", dict(WEB, port=8080))
     assert (status, doc["port"]) == (200, 8080)

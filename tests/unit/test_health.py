@@ -1,0 +1,186 @@
+"""Health monitors on an injected clock: when probes go out, how rise and fall move a member,
+what the flows do with a member held down, and the probe packets themselves."""
+import pytest
+from ryu.lib.packet import ethernet, icmp, ipv4, packet, tcp, udp
+
+from flows import pipeline
+from flows.desired import Settings, desired_state
+from flows.render import state_text
+from lbctl_app import health, packets
+from lbctl_app.hosts import Place
+from lbctl_app.model import InvalidInput, parse_vip
+from tests.unit.sample import PLACES, WEB, vip_set
+
+MONITOR = {"type": "tcp", "interval": 1.0, "timeout": 0.25, "rise": 2, "fall": 3}
+MAC, MEMBER_MAC = "02:6c:62:00:00:01", "0a:00:00:00:00:11"
+
+
+def monitored(**changes):
+    return vip_set(dict(WEB, health_monitor=dict(MONITOR, **changes))).vips[0]
+
+
+def fresh(vip, now=0.0):
+    monitors = health.Monitors()
+    monitors.track([vip], now)
+    return monitors
+
+
+def answer(monitors, key, now, ok, kind="tcp"):
+    """Send the due probe of `key` and answer it (ok: SYN-ACK, else a reset)."""
+    assert key in dict(monitors.due(now))
+    token = monitors.start(key, now)
+    target = monitors.members[key].target
+    return monitors.reply(token, kind, target.address, target.port, ok, "test", now)
+
+
+def test_new_members_are_down_until_their_first_success_then_up_at_once():
+    vip = monitored()
+    monitors = fresh(vip)
+    assert monitors.down(vip) == {1, 2, 3}
+    change = answer(monitors, (vip.id, 1), 0.0, True)
+    assert change == health.Change((vip.id, 1), True, "1 tcp probe succeeded (test)")
+    assert monitors.down(vip) == {2, 3}
+
+
+def test_fall_failures_in_a_row_take_a_member_down_and_rise_successes_bring_it_back():
+    vip = monitored()
+    monitors = fresh(vip)
+    key = (vip.id, 1)
+    answer(monitors, key, 0.0, True)
+    assert monitors.due(0.5) == [(k, t) for k, t in monitors.due(0.5) if k != key]   # next at 1.0
+    assert answer(monitors, key, 1.0, False) is None
+    # Results now disagree with "up": the next probe follows a timeout (0.25 s) after the last.
+    assert key not in dict(monitors.due(1.2))
+    assert answer(monitors, key, 1.25, False) is None
+    change = answer(monitors, key, 1.5, False)
+    assert change.up is False and change.reason == "3 tcp probes failed (test)"
+    assert 1 in monitors.down(vip)
+    assert answer(monitors, key, 2.5, True) is None       # rise is 2 once a member has been up
+    assert answer(monitors, key, 2.75, True).up is True
+    assert 1 not in monitors.down(vip)
+
+
+def test_silence_fails_a_tcp_probe_at_its_timeout_but_not_a_udp_probe():
+    vip = monitored()
+    monitors = fresh(vip)
+    key = (vip.id, 1)
+    answer(monitors, key, 0.0, True)
+    monitors.start(key, 1.0)
+    assert monitors.expire(1.2) == []
+    assert monitors.expire(1.25) == []          # one failure: not yet down
+    assert monitors.members[key].streak == 1
+    udp = vip_set(dict(WEB, protocol="udp", health_monitor=dict(MONITOR, type="udp"))).vips[0]
+    monitors = fresh(udp)
+    monitors.start((udp.id, 1), 0.0)
+    assert monitors.expire(0.25) == [health.Change((udp.id, 1), True, "1 udp probe succeeded (no ICMP port unreachable)")]
+
+
+def test_a_reply_from_another_member_or_for_another_port_is_ignored():
+    vip = monitored()
+    monitors = fresh(vip)
+    token = monitors.start((vip.id, 1), 0.0)
+    assert monitors.reply(token, "tcp", "198.18.0.12", 80, True, "x", 0.0) is None
+    assert monitors.reply(token, "tcp", "198.18.0.11", 81, True, "x", 0.0) is None
+    assert monitors.reply(token + 1, "tcp", "198.18.0.11", 80, True, "x", 0.0) is None
+    assert monitors.reply(token, "tcp", "198.18.0.11", 80, True, "x", 0.0).up
+
+
+def test_a_new_monitor_port_starts_the_member_afresh_and_other_members_keep_their_health():
+    vip = monitored()
+    monitors = fresh(vip)
+    for member_id in (1, 2):
+        answer(monitors, (vip.id, member_id), 0.0, True)
+    body = dict(WEB, health_monitor=MONITOR)
+    body["members"] = [dict(body["members"][0], monitor_port=8080)] + body["members"][1:]
+    changed = vip_set(body).vips[0]
+    assert monitors.down(changed) == {1, 3}
+    monitors.track([changed], 1.0)
+    assert monitors.members[(vip.id, 1)].target.port == 8080 and not monitors.members[(vip.id, 1)].up
+    monitors.track([], 2.0)
+    assert monitors.members == {}
+
+
+def test_a_member_held_down_gets_no_new_connection_but_keeps_its_flows():
+    vip = monitored()
+    vips = vip_set(dict(WEB, health_monitor=MONITOR))
+    state = desired_state(vips.vips, PLACES, Settings(monitor_address="198.18.0.2"), down={vip.id: frozenset({3})})
+    buckets = state.groups[pipeline.group_id(vip.id)].buckets
+    assert len(buckets) == 256 and all("198.18.0.13" not in str(b) for b in buckets)
+    assert any(f.cookie == pipeline.cookie(vip.id, 3) and f.table == pipeline.TO_MEMBER.id for f in state.flows.values())
+
+
+def test_the_monitor_address_is_answered_and_replies_to_it_go_to_the_controller():
+    text = state_text(desired_state((), {}, Settings(monitor_address="198.18.0.2", monitor_pps=500)))
+    assert "meter=4 pktps burst stats bands= type=drop rate=500 burst_size=500" in text
+    cookie = "cookie=%#x" % pipeline.host_cookie("198.18.0.2")
+    for kind in ("tcp,nw_dst=198.18.0.2", "udp,nw_dst=198.18.0.2", "icmp,nw_dst=198.18.0.2,icmp_type=0",
+                 "icmp,nw_dst=198.18.0.2,icmp_type=3"):
+        assert "%s, priority=320,%s actions=goto_table:13" % (cookie, kind) in text
+    assert "%s, table=13, priority=0 actions=meter:4,CONTROLLER:65535" % cookie in text
+    assert "table=10, priority=200,arp,arp_tpa=198.18.0.2,arp_op=1" in text
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("type", "http", "health_monitor.type: 'http' is not one of none, tcp, udp, ping"),
+    ("interval", 0, "health_monitor.interval: 0 is not a number of seconds from 0.1 to 3600"),
+    ("timeout", 2.0, "health_monitor.timeout: 2.0 is not a number of seconds from 0.05 to 1"),
+    ("fall", 0, "health_monitor.fall: 0 is not an integer from 1 to 10"),
+    ("rise", True, "health_monitor.rise: True is not an integer from 1 to 10"),
+    ("every", 1, "health_monitor.every: 1 is not a known field"),
+])
+def test_a_bad_monitor_is_refused_naming_the_field(field, value, message):
+    with pytest.raises(InvalidInput) as refused:
+        parse_vip(dict(WEB, health_monitor=dict(MONITOR, **{field: value})))
+    assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "udp", "ping"])
+def test_a_probe_and_its_answer_name_the_same_token(kind):
+    probe = packets.probe(kind, MAC, MEMBER_MAC, "198.18.0.2", "198.18.0.11", 80, 20001)
+    answer = _answer_of(kind, probe)
+    assert packets.probe_reply(answer)[:5] == (kind, "198.18.0.11", 0 if kind == "ping" else 80, 20001, True)
+
+
+def test_a_reset_and_a_port_unreachable_are_failures():
+    syn = packets.probe("tcp", MAC, MEMBER_MAC, "198.18.0.2", "198.18.0.11", 80, 20001)
+    reset = packets.refusal(syn)     # what a closed port answers
+    assert packets.probe_reply(reset) == ("tcp", "198.18.0.11", 80, 20001, False, "connection refused")
+    datagram = packets.probe("udp", MAC, MEMBER_MAC, "198.18.0.2", "198.18.0.11", 53, 20002)
+    unreachable = packets.refusal(datagram)
+    assert packets.probe_reply(unreachable) == ("udp", "198.18.0.11", 53, 20002, False, "port unreachable")
+
+
+def test_operating_status_says_where_a_member_stands():
+    vip = monitored()
+    monitors = fresh(vip)
+    answer(monitors, (vip.id, 1), 0.0, True)
+    book = health.StatusBook(wall=lambda: 100.0)
+    located = {"198.18.0.11": Place(MEMBER_MAC, 2), "198.18.0.12": Place("0a:00:00:00:00:12", 3)}.get
+    changed = book.update([vip], located, monitors, [vip])
+    assert [(m.id, status) for _, m, status, _ in changed] == [(1, "up"), (2, "down"), (3, "unresolved")]
+    assert book.get(vip.id, 2) == ("down", 100.0, "not probed yet")
+    assert book.update([vip], located, monitors, [vip]) == []
+    book.update([], located, monitors, [])
+    assert book.entries == {}
+
+
+def _answer_of(kind, probe):
+    """What a healthy member answers to `probe`: a SYN-ACK, a UDP answer, an echo reply."""
+    asked = packet.Packet(probe)
+    ip = asked.get_protocol(ipv4.ipv4)
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(dst=MAC, src=MEMBER_MAC))
+    pkt.add_protocol(ipv4.ipv4(src=ip.dst, dst=ip.src, proto=ip.proto))
+    if kind == "tcp":
+        syn = asked.get_protocol(tcp.tcp)
+        pkt.add_protocol(tcp.tcp(src_port=syn.dst_port, dst_port=syn.src_port, ack=syn.seq + 1,
+                                 bits=tcp.TCP_SYN | tcp.TCP_ACK))
+    elif kind == "udp":   # (a healthy udp member may also say nothing: see the silence test)
+        datagram = asked.get_protocol(udp.udp)
+        pkt.add_protocol(udp.udp(src_port=datagram.dst_port, dst_port=datagram.src_port))
+        pkt.add_protocol(b"pong")
+    else:
+        echo = asked.get_protocol(icmp.icmp).data
+        pkt.add_protocol(icmp.icmp(type_=icmp.ICMP_ECHO_REPLY, data=icmp.echo(id_=echo.id, seq=echo.seq, data=echo.data)))
+    pkt.serialize()
+    return bytes(pkt.data)
