@@ -26,7 +26,9 @@ setup(
         "ryu==4.34",           # needs setuptools<68 to build: see setup.sh
         "eventlet>=0.35.2",    # 0.33.x breaks DNS with dnspython >= 2.6
         "netaddr", "webob", "msgpack", "pyyaml",
+        "prometheus_client",   # /metrics in the text exposition format
     ],
     extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["lbctl = lbctl_app.cli:main"]},
     cmdclass={"build_py": BuildWithPth},
 )

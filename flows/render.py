@@ -183,6 +183,25 @@ def dump_requests(datapath):
             parser.OFPMeterConfigStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
 
 
+def poll_requests(datapath):
+    """The requests that read a switch's flow and group counters (lbctl_app.traffic)."""
+    return [parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
+                                       out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
+            parser.OFPGroupStatsRequest(datapath, group_id=ofp.OFPG_ALL)]
+
+
+def flow_counters(stats):
+    """An OFPFlowStats -> (table, priority, cookie, match key, packets, bytes)."""
+    key = tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                       for name, value in stats.match.items()))
+    return stats.table_id, stats.priority, stats.cookie, key, stats.packet_count, stats.byte_count
+
+
+def group_counters(stats):
+    """An OFPGroupStats -> (group id, [(packets, bytes) per bucket])."""
+    return stats.group_id, [(b.packet_count, b.byte_count) for b in stats.bucket_stats]
+
+
 def wipe(datapath):
     """Messages that empty every table, group and meter: the start of a switch's first sync."""
     return [parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,

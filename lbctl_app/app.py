@@ -23,6 +23,7 @@ from flows.reconcile import adopt, diff
 from lbctl_app import health, hosts as hosttable, packets, rest, store
 from lbctl_app.model import Conflict, InvalidInput
 from lbctl_app.stats import Stats
+from lbctl_app.traffic import Traffic
 
 LOG = logging.getLogger("lbctl")
 CONF = cfg.CONF
@@ -58,6 +59,8 @@ CONF.register_opts([
                help="the source address of health probes, owned by the balancer (it answers ARP for it): "
                     "members must be able to reach it. Needed by VIPs with a health_monitor"),
     cfg.IntOpt("monitor_pps", default=1000, min=1, help="replies to health probes the controller takes per second at most"),
+    cfg.FloatOpt("stats_interval", default=10.0, min=0.1,
+                 help="seconds between two readings of the switches' flow and group counters"),
     cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
     cfg.FloatOpt("garp_interval", default=1.0, help="seconds between them"),
 ], group="lbctl")
@@ -105,6 +108,17 @@ class Switch:
         self.reading = {"flows", "groups", "meters"}
         self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
+        self.poll = None    # the reading of its counters in progress, if one is
+
+
+class Poll:
+    """One reading of a switch's counters: the flow and the group requests' xids, the rows their
+    replies brought so far, and the requests not answered in full yet."""
+
+    def __init__(self, flows_xid, groups_xid):
+        self.xids = (flows_xid, groups_xid)
+        self.rows = {flows_xid: [], groups_xid: []}
+        self.waiting = set(self.xids)
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -131,15 +145,17 @@ class LoadBalancerApp(app_manager.RyuApp):
                                  monitor_address=parse_address("monitor_address", opts.monitor_address))
         self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
         self.probes = hosttable.ProbeSchedule()
-        self.monitors = health.Monitors()
+        self.stats = Stats()
+        self.monitors = health.Monitors(self.stats.count)
         self.monitors.track(self.vips.vips, time.monotonic())
         self.statuses = health.StatusBook()
-        self.stats = Stats()
+        self.traffic = Traffic()
         self.switches = {}
         self._lock = hub.BoundedSemaphore(1)   # one sync at a time: messages of two syncs never interleave
         kwargs["wsgi"].register(rest.LbctlRest, {rest.APP_KEY: self})
         self.threads.append(hub.spawn(self._probe_loop))
         self.threads.append(hub.spawn(self._monitor_loop))
+        self.threads.append(hub.spawn(self._poll_loop))
 
     # ------------------------------------------------------------ changes (called by REST)
 
@@ -212,6 +228,8 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flows_read(self, ev):
+        if self._polled(ev, render.flow_counters):
+            return
         switch = self._reading(ev)
         if switch is not None:
             for stats in ev.msg.body:
@@ -283,6 +301,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         switch = self.switches.get(ev.datapath.id)
         if switch is not None and switch.datapath is ev.datapath:   # not a newer connection of it
             del self.switches[ev.datapath.id]
+            self.traffic.forget_switch(ev.datapath.id)
             LOG.info("switch %016x disconnected", ev.datapath.id)
             self.note_statuses()
 
@@ -354,9 +373,11 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.stats.count("packet_in")
         msg = ev.msg
         if msg.table_id == pipeline.REJECT.id:
+            self.stats.count("packet_in_reject")
             self._refuse(msg.datapath, msg.data, msg.match["in_port"])
             return
         if msg.table_id == pipeline.MONITOR.id:
+            self.stats.count("packet_in_monitor")
             self._probe_replied(msg.datapath, msg.data, msg.match["in_port"])
             return
         seen = packet.Packet(msg.data).get_protocol(arp.arp)
@@ -521,7 +542,6 @@ class LoadBalancerApp(app_manager.RyuApp):
         if reply is None:
             return
         kind, address, port, token, ok, reason = reply
-        self.stats.count("monitor_replies")
         if kind == "tcp" and ok:   # close the half-open connection on the member at once
             self._packet_out(datapath, packets.reset_after(raw), in_port, datapath.ofproto.OFPP_IN_PORT)
         change = self.monitors.reply(token, kind, address, port, ok, reason, time.monotonic())
@@ -546,3 +566,38 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     def _located(self, address):
         return self._where(address)[1]
+
+    # ------------------------------------------------------------ traffic counters
+
+    def _poll_loop(self):
+        while True:
+            hub.sleep(self.opts.stats_interval)
+            for switch in self._adopted():
+                if switch.poll is None:   # else the last reading is not complete yet
+                    requests = render.poll_requests(switch.datapath)
+                    for request in requests:
+                        switch.datapath.set_xid(request)
+                    switch.poll = Poll(*(request.xid for request in requests))
+                    for request in requests:
+                        switch.datapath.send_msg(request)
+
+    @set_ev_cls(ofp_event.EventOFPGroupStatsReply, MAIN_DISPATCHER)
+    def groups_counted(self, ev):
+        self._polled(ev, render.group_counters)
+
+    def _polled(self, ev, rows_of):
+        """A reply to a counter request: keep its rows; once every reply is in, count them."""
+        switch = self.switches.get(ev.msg.datapath.id)
+        poll = switch.poll if switch else None
+        if poll is None or ev.msg.xid not in poll.rows:
+            return False
+        poll.rows[ev.msg.xid].extend(rows_of(stats) for stats in ev.msg.body)
+        if not ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
+            poll.waiting.discard(ev.msg.xid)
+        if not poll.waiting:
+            switch.poll = None
+            if switch.installed is None:   # being read again (a repair): its slot tables are unknown
+                return True
+            flows, groups = (poll.rows[xid] for xid in poll.xids)
+            self.traffic.poll(switch.dpid, self.vips.vips, switch.installed.slots, flows, groups, time.time())
+        return True

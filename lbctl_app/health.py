@@ -60,7 +60,8 @@ class Change:
 class Monitors:
     """The health of every member of every VIP with a monitor, keyed by (vip id, member id)."""
 
-    def __init__(self):
+    def __init__(self, count=lambda name: None):
+        self.count = count          # told "monitor_successes" or "monitor_failures" for each result
         self.members = {}
         self.in_flight = {}         # token -> Probe
         self._tokens = itertools.cycle(TOKENS)
@@ -130,6 +131,7 @@ class Monitors:
         health = self.members[probe.key]
         monitor = self._monitor[probe.key[0]]
         health.probe = None
+        self.count("monitor_successes" if ok else "monitor_failures")
         if ok == health.up:
             health.streak = 0
             health.next_probe = probe.sent + monitor.interval

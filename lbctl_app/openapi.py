@@ -79,6 +79,21 @@ STATS = {"type": "object",
                             move_to_barrier_ms=LATENCY, change_to_barrier_ms=LATENCY, switches={"type": "integer"},
                             pending_barriers={"type": "integer", "minimum": 0})}
 
+COUNTS = {"type": "object", "required": ["packets", "bytes", "connections"],
+          "properties": {n: {"type": "integer", "minimum": 0} for n in ("packets", "bytes", "connections")}}
+TRAFFIC = {"type": "object", "description": "VIP name -> its counters and its members' ('address:port' -> counters)",
+           "additionalProperties": dict(COUNTS, required=COUNTS["required"] + ["members"],
+                                        properties=dict(COUNTS["properties"],
+                                                        members={"type": "object", "additionalProperties": COUNTS}))}
+STATS["required"] += ["vips", "traffic_polled_at", "traffic_polls"]
+STATS["properties"].update(vips=TRAFFIC, traffic_polled_at={"type": ["number", "null"]},
+                           traffic_polls={"type": "integer", "minimum": 0})
+FLOWS = {"type": "object", "required": ["switches"],
+         "properties": {"switches": {"type": "array", "items": {
+             "type": "object", "required": ["dpid", "flows", "groups"],
+             "properties": {"dpid": {"type": "string"}, "flows": {"type": "array", "items": {"type": "string"}},
+                            "groups": {"type": "array", "items": {"type": "string"}}}}}}}
+
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": VIP_FIELDS["name"]}
 IP_PARAM = {"name": "ip", "in": "path", "required": True, "schema": IPV4}
 # A token is needed only when one is configured ([lbctl] token_file): {} is "no authentication".
@@ -129,7 +144,12 @@ DOCUMENT = {
             "delete": dict(CHANGE, summary="forget an address (clears a duplicate)", responses={
                 "204": {"description": "forgotten"}, "401": ERROR, "404": ERROR}),
         },
-        "/v1/stats": {"get": {"summary": "controller counters", "responses": {"200": _json(_ref("Stats"), "counters")}}},
+        "/v1/stats": {"get": {"summary": "controller counters and traffic per VIP and member",
+                              "responses": {"200": _json(_ref("Stats"), "counters")}}},
+        "/v1/flows": {"get": {"summary": "what the controller installed on each switch, as ovs-ofctl prints it",
+                              "responses": {"200": _json(FLOWS, "per switch")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
+            "description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": _json({"type": "object"}, "it")}}},
     },
 }

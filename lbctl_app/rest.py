@@ -8,7 +8,9 @@
   GET    /v1/hosts           hosts learned from ARP: where, since when, moves, state
   GET    /v1/hosts/{ip}      one address (a list: one entry per switch it was seen on)
   DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204)
-  GET    /v1/stats           controller counters and the time to follow a member's move
+  GET    /v1/stats           controller counters, latencies, and traffic per VIP and member
+  GET    /v1/flows           what the controller installed on each switch, as ovs-ofctl prints it
+  GET    /metrics            all of it for Prometheus (text exposition format)
   GET    /v1/openapi.json    this API as an OpenAPI 3.1 document
 
 Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 413 or 500. With
@@ -22,9 +24,11 @@ import re
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
-from flows import pipeline
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from flows import pipeline, render
 from flows.desired import vip_mac
-from lbctl_app import openapi
+from lbctl_app import metrics, openapi
 from lbctl_app.health import UP
 from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
@@ -43,6 +47,8 @@ KNOWN = [(re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path) + r"\Z"), sorted(m.uppe
 def _json(status, doc=None):
     if doc is None:
         return Response(status=status)
+    if isinstance(doc, bytes):   # /metrics: already in its format
+        return Response(status=status, body=doc, headerlist=[("Content-Type", CONTENT_TYPE_LATEST)])
     return Response(status=status, content_type="application/json", charset="utf-8",
                     body=json.dumps(doc, indent=1).encode() + b"\n")
 
@@ -177,8 +183,28 @@ class LbctlRest(ControllerBase):
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):
-        return _answer(lambda: (200, dict(self.lb.stats.to_dict(), switches=len(self.lb.switches),
-                                          pending_barriers=sum(len(s.pending) for s in self.lb.switches.values()))))
+        lb = self.lb
+        return _answer(lambda: (200, dict(lb.stats.to_dict(), switches=len(lb.switches),
+                                          pending_barriers=sum(len(s.pending) for s in lb.switches.values()),
+                                          vips=lb.traffic.report(lb.vips.vips), traffic_polled_at=lb.traffic.polled_at,
+                                          traffic_polls=lb.traffic.polls)))
+
+    @route("flows", "/v1/flows", methods=["GET"])
+    def flows(self, req, **_):
+        """What the controller has installed on each switch, as `ovs-ofctl dump-flows --no-stats`
+        and `dump-groups` print it."""
+        def dump():
+            switches = []
+            for dpid, switch in sorted(self.lb.switches.items()):
+                lines = render.state_text(switch.installed).splitlines() if switch.installed else []
+                switches.append({"dpid": "%016x" % dpid, "flows": [l for l in lines if l.startswith("cookie=")],
+                                 "groups": [l for l in lines if l.startswith("group_id=")]})
+            return 200, {"switches": switches}
+        return _answer(dump)
+
+    @route("metrics", "/metrics", methods=["GET"])
+    def metrics(self, req, **_):
+        return _answer(lambda: (200, metrics.exposition(self.lb)))
 
     def _describe(self, vip):
         """A VIP as the API shows it: what was configured, plus how to find it on the switch."""

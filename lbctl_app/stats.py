@@ -4,7 +4,9 @@ from collections import deque
 
 COUNTERS = (
     "packet_in",            # every packet-in
-    "packet_in_arp",        # ... of which ARP (the pipeline sends nothing else)
+    "packet_in_arp",        # ... of which ARP
+    "packet_in_reject",     # ... connections to a VIP with no live member
+    "packet_in_monitor",    # ... replies to health probes
     "flow_changes",         # flow, group and meter changes sent to switches
     "host_moves",           # a known address seen at a new MAC or port, and followed
     "duplicates",           # addresses frozen by duplicate detection
@@ -15,7 +17,8 @@ COUNTERS = (
     "rejected",             # new connections to a VIP with no live member, answered by reset/unreachable
     "switch_errors",        # messages a switch refused (each makes the controller repair it)
     "monitor_probes",       # health probes sent to members
-    "monitor_replies",      # replies to them (a late or foreign one included)
+    "monitor_successes",    # probes that succeeded ...
+    "monitor_failures",     # ... and that failed (a reset, an ICMP unreachable, no answer in time)
     "monitor_changes",      # members that went up or down by their health monitor
 )
 

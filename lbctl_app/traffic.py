@@ -1,0 +1,119 @@
+"""Traffic counters per VIP and per member, from the switch's own flow and group counters. Plain
+state: the shell feeds each complete poll of a switch in, the API and /metrics read totals out.
+
+Where each figure comes from (cookie = VIP id << 32 | member id, see flows.pipeline):
+  VIP packets, bytes         its classify flow (requests to VIP:port) and its to_client flow (replies)
+  member packets, bytes      requests delivered to the member: to_member (routed, one-arm), or
+                             dsr_pin and the learned pins of dsr_conn (dsr)
+  member connections         new connections sent to it: its buckets of the VIP's select group
+                             (TCP 5-tuple), its slot flows (multipath), dsr_pin (dsr)
+  VIP connections            the sum over its members
+
+A switch resets a flow's counters when the flow is replaced, and may reset a group's buckets when
+the group is modified: totals add each counter's growth since the last poll, and a counter found
+lower than before counts from zero. Whatever a flow counted between the last poll and its
+removal is not seen.
+"""
+from flows import pipeline as p
+
+VIP_TABLES = {p.CLASSIFY.id, p.TO_CLIENT.id}
+MEMBER_TABLES = {p.TO_MEMBER.id, p.DSR_PIN.id, p.DSR_CONN.id}
+CONNECTION_TABLES = {"dsr": {p.DSR_PIN.id}, "nat": {p.SLOT.id}}
+IP_PROTOCOLS = {6, 17}
+
+
+class Totals:
+    __slots__ = ("packets", "bytes", "connections")
+
+    def __init__(self):
+        self.packets = self.bytes = self.connections = 0
+
+    def to_dict(self):
+        return {"packets": self.packets, "bytes": self.bytes, "connections": self.connections}
+
+
+class Traffic:
+    def __init__(self):
+        self.totals = {}       # (vip id, member id; 0 for the VIP itself) -> Totals
+        self._last = {}        # dpid -> {counter key: (packets, bytes)}
+        self.polls = 0
+        self.polled_at = None  # wall-clock time of the last complete poll
+
+    def poll(self, dpid, vips, slots, flows, groups, now):
+        """One complete poll of switch `dpid`. `vips`: the VIPs; `slots`: VIP id -> its slot table
+        (the member id of each bucket); `flows`: (table, priority, cookie, match key, packets,
+        bytes) rows; `groups`: (group id, [(packets, bytes) per bucket]) rows."""
+        modes = {vip.id: ("dsr" if vip.mode == "dsr" else "nat") for vip in vips}
+        last = self._last.get(dpid, {})
+        seen = {}
+        for table, priority, cookie, key, packets, nbytes in flows:
+            vip_id, member_id = cookie >> p.COOKIE_VIP_SHIFT, cookie & 0xFFFFFFFF
+            if vip_id not in modes:
+                continue
+            counter = (table, priority, cookie, key)
+            grown = _growth(last.get(counter), packets, nbytes)
+            seen[counter] = (packets, nbytes)
+            if member_id == 0:
+                if table in VIP_TABLES and _is_service_flow(table, key):
+                    self._add(vip_id, 0, *grown)
+                continue
+            if table in MEMBER_TABLES:
+                self._add(vip_id, member_id, *grown)
+            if table in CONNECTION_TABLES[modes[vip_id]]:
+                self._total(vip_id, member_id).connections += grown[0]
+        for group_id, buckets in groups:
+            owners = slots.get(group_id)   # a VIP's group is numbered like the VIP
+            if owners is None or modes.get(group_id) != "nat" or len(owners) != len(buckets):
+                continue
+            for index, (packets, nbytes) in enumerate(buckets):
+                counter = ("group", group_id, index)
+                grown = _growth(last.get(counter), packets, nbytes)
+                seen[counter] = (packets, nbytes)
+                self._total(group_id, owners[index]).connections += grown[0]
+        self._last[dpid] = seen
+        self.polls += 1
+        self.polled_at = now
+
+    def forget_switch(self, dpid):
+        self._last.pop(dpid, None)
+
+    def _total(self, vip_id, member_id):
+        found = self.totals.get((vip_id, member_id))
+        if found is None:
+            found = self.totals[(vip_id, member_id)] = Totals()
+        return found
+
+    def _add(self, vip_id, member_id, packets, nbytes):
+        total = self._total(vip_id, member_id)
+        total.packets += packets
+        total.bytes += nbytes
+
+    def report(self, vips):
+        """{vip name: {packets, bytes, connections, members: {"address:port": {...}}}} for `vips`;
+        totals of VIPs and members no longer there are dropped."""
+        keep = {(vip.id, 0) for vip in vips} | {(vip.id, m.id) for vip in vips for m in vip.members}
+        for gone in set(self.totals) - keep:
+            del self.totals[gone]
+        out = {}
+        for vip in vips:
+            members = {"%s:%d" % (m.address, m.port): self._total(vip.id, m.id).to_dict() for m in vip.members}
+            doc = self._total(vip.id, 0).to_dict()
+            doc["connections"] = sum(m["connections"] for m in members.values())
+            doc["members"] = members
+            out[vip.name] = doc
+        return out
+
+
+def _growth(before, packets, nbytes):
+    """How much a counter grew since `before`; all of it when it is new or was reset."""
+    if before is None or packets < before[0] or nbytes < before[1]:
+        return packets, nbytes
+    return packets - before[0], nbytes - before[1]
+
+
+def _is_service_flow(table, key):
+    """The VIP's own classify flow matches TCP or UDP to its port; its other classify flows (the
+    ping responder of its address, a one-arm pool's replies) are not its service's requests."""
+    if table != p.CLASSIFY.id:
+        return True
+    return dict(key).get("ip_proto") in IP_PROTOCOLS

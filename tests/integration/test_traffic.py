@@ -1,0 +1,90 @@
+"""Traffic counters from the switch, in GET /v1/stats and in /metrics, against real connections:
+what the client saw per member is what the balancer reports."""
+import time
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lab import free_tcp_port
+from lab.lbctl import REPO_VIPS, Controller, connect, served_by, wait_for
+
+CONNECTIONS = 40
+
+
+@pytest.fixture(scope="module")
+def lb(lab):
+    controller = Controller(lab, free_tcp_port(), REPO_VIPS, options={"stats_interval": 0.3}).start()
+    controller.wait_resolved("web")
+    yield controller
+    controller.stop()
+    assert controller.refusals() == []
+
+
+def web_counts(lb):
+    return lb.call("GET", "/v1/stats")[1]["vips"]["web"]
+
+
+def settled(lb):
+    """Until two polls in a row (a second apart) find the same counters."""
+    last = []
+
+    def same():
+        last.append(lb.call("GET", "/v1/stats")[1]["vips"])
+        return len(last) > 1 and last[-1] == last[-2]
+    wait_for(lambda: time.sleep(1) or same(), "the counters settled")
+
+
+def metrics(lb):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % lb.rest_port, timeout=10) as reply:
+        assert reply.headers["Content-Type"].startswith("text/plain")
+        text = reply.read().decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_connections_per_member_are_what_the_client_saw(lab, lb):
+    before = web_counts(lb)
+    seen = connect(lab, "198.18.0.100", 80, CONNECTIONS)
+    served = served_by(seen)
+    assert sum(served.values()) == CONNECTIONS
+    # Open vSwitch brings datapath counters up to its flows and groups about twice a second.
+    wait_for(lambda: web_counts(lb)["connections"] - before["connections"] == CONNECTIONS,
+             "%d new connections counted" % CONNECTIONS, timeout=10)
+    settled(lb)
+    after = web_counts(lb)
+    for member, host in (("198.18.0.11:80", "m1"), ("198.18.0.12:80", "m2"), ("198.18.0.13:80", "m3")):
+        grew = {k: after["members"][member][k] - before["members"][member][k] for k in ("packets", "bytes", "connections")}
+        assert grew["connections"] == served.get(host, 0)
+        # SYN, ACK, request, ACK of the reply, FIN, ACK of the FIN: at least five packets each way in.
+        assert grew["packets"] >= 5 * grew["connections"] and grew["bytes"] >= 60 * grew["packets"]
+    # The VIP counts requests in and replies out: more than what its members were sent.
+    assert after["packets"] - before["packets"] > sum(
+        after["members"][m]["packets"] - before["members"][m]["packets"] for m in after["members"])
+
+
+def test_metrics_show_the_same_figures_and_the_controller(lab, lb):
+    before = web_counts(lb)["connections"]
+    connect(lab, "198.18.0.100", 80, 10)
+    wait_for(lambda: web_counts(lb)["connections"] == before + 10, "10 new connections counted", timeout=10)
+    settled(lb)
+    stats = lb.call("GET", "/v1/stats")[1]
+    exported = metrics(lb)
+    assert exported[("lbctl_vip_connections_total", (("vip", "web"),))] == stats["vips"]["web"]["connections"]
+    for member, counts in stats["vips"]["web"]["members"].items():
+        labels = (("member", member), ("vip", "web"))
+        assert exported[("lbctl_member_packets_total", labels)] == counts["packets"]
+        assert exported[("lbctl_member_status", labels[:1] + (("status", "up"),) + labels[1:])] == 1.0
+    assert exported[("lbctl_vip_members_up", (("vip", "web"),))] == 3
+    assert exported[("lbctl_switches_connected", ())] == 1
+    assert exported[("lbctl_packet_ins_total", (("kind", "arp"),))] == stats["packet_in_arp"] > 0
+    assert exported[("lbctl_flow_changes_total", ())] == stats["flow_changes"] > 0
+
+
+def test_flows_lists_what_the_switch_holds(lab, lb):
+    from lab.lbctl import switch_text
+    doc = lb.call("GET", "/v1/flows")[1]
+    (switch,) = doc["switches"]
+    live = set(switch_text(lab))
+    assert set(switch["flows"]) <= live and set(switch["groups"]) <= live
+    assert any("group_id=1," in line for line in switch["groups"])
