@@ -156,7 +156,8 @@ class Controller:
                  "members of %s resolved" % name)
 
     def expected_switch_text(self):
-        """What the switch should hold, computed from the VIPs it started with and the learned hosts."""
+        """What the switch should hold, computed from the VIPs it started with and the learned hosts
+        (for VIPs without a health monitor: their members' health is the controller's to know)."""
         # Imported here: they bring in Ryu and eventlet, which the demo does not need.
         from flows.desired import Settings, desired_state
         from flows.render import state_text
@@ -166,7 +167,8 @@ class Controller:
         vips, _ = store.initial_vips(str(self.state_file), str(self.vips_file))
         places = {(h["ip"]): Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
         gateways = parse_gateways(self.options.get("gateways", "").split(",") if self.options.get("gateways") else [])
-        return state_text(desired_state(vips.vips, places, Settings(gateways=gateways)))
+        settings = Settings(gateways=gateways, monitor_address=self.options.get("monitor_address"))
+        return state_text(desired_state(vips.vips, places, settings))
 
 
 def switch_text(lab):

@@ -21,7 +21,7 @@ from flows.dsr import stale_pins
 from flows.ir import Meter, SelectGroup
 from flows.reconcile import adopt, diff
 from lbctl_app import health, hosts as hosttable, packets, rest, store
-from lbctl_app.model import Conflict, InvalidInput
+from lbctl_app.model import Conflict, InvalidInput, LbError
 from lbctl_app.stats import Stats
 from lbctl_app.traffic import Traffic
 
@@ -145,6 +145,11 @@ class LoadBalancerApp(app_manager.RyuApp):
                                  monitor_address=parse_address("monitor_address", opts.monitor_address))
         self.hosts = hosttable.HostTable(opts.duplicate_moves, opts.duplicate_window)
         self.probes = hosttable.ProbeSchedule()
+        for vip in self.vips.vips:
+            try:
+                self._check_monitoring(vip)
+            except LbError as e:
+                raise SystemExit("lbctl cannot start: vip %s: %s" % (vip.name, e))
         self.stats = Stats()
         self.monitors = health.Monitors(self.stats.count)
         self.monitors.track(self.vips.vips, time.monotonic())
