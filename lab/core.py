@@ -184,6 +184,15 @@ class Lab:
         self.record.add_process(key, proc.pid, what)
         return proc
 
+    def drop_switch_messages(self, rules):
+        """From the next OpenFlow connection on, the relay drops the switch's messages that
+        `rules` names ("TYPE" or "TYPE:MULTIPART_TYPE", see ofrelay.py); None: drops nothing."""
+        drop = self.workdir / f"{ovs.OF_RELAY_SOCKET}.drop"
+        if rules is None:
+            drop.unlink(missing_ok=True)
+        else:
+            drop.write_text("".join(rule + "\n" for rule in rules))
+
     def restart_switch(self):
         """Restart ovs-vswitchd (flows, groups, meters and conntrack are lost; ports come back)."""
         self.switch.restart_vswitchd()

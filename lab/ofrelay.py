@@ -12,6 +12,10 @@ SOCKET_PATH.sessions holds the number of connections on which the controller has
 its OpenFlow hello): Lab.is_connected() reads it, because the switch's own is_connected column
 is refreshed only every few seconds. Standard library only; run as a script so that it needs
 nothing on sys.path.
+
+For tests of a switch that does not answer: when SOCKET_PATH.drop exists as a connection starts,
+the switch's messages on it are copied one OpenFlow message at a time, and those the file names
+are dropped. Each line is "TYPE" or "TYPE:MULTIPART_TYPE" (e.g. "19:1": flow stats replies).
 """
 
 import os
@@ -60,7 +64,46 @@ def pump(src, dst, on_first_data=None):
             pass
 
 
-def serve(switch_conn, port, sessions):
+def dropped_by(path):
+    """The set of (type, multipart type or None) named in the drop file, or None without one."""
+    try:
+        with open(path) as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return None
+    rules = set()
+    for line in lines:
+        kind, _, sub = line.partition(":")
+        rules.add((int(kind), int(sub) if sub else None))
+    return rules
+
+
+def pump_messages(src, dst, rules):
+    """Like pump, one OpenFlow message at a time, leaving out those `rules` name."""
+    buffer = b""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            buffer += data
+            while len(buffer) >= 8 and len(buffer) >= int.from_bytes(buffer[2:4], "big"):
+                length = int.from_bytes(buffer[2:4], "big")
+                message, buffer = buffer[:length], buffer[length:]
+                kind = message[1]
+                sub = int.from_bytes(message[8:10], "big") if len(message) >= 10 else None
+                if (kind, None) not in rules and (kind, sub) not in rules:
+                    dst.sendall(message)
+    except OSError:
+        pass
+    for sock in (src, dst):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def serve(switch_conn, port, sessions, drop_file):
     try:
         controller = socket.create_connection(("127.0.0.1", port), timeout=2)
     except OSError:
@@ -73,7 +116,11 @@ def serve(switch_conn, port, sessions):
     back = threading.Thread(target=pump, daemon=True, args=(
         controller, switch_conn, lambda: (answered.append(True), sessions.add(+1))))
     back.start()
-    pump(switch_conn, controller)
+    rules = dropped_by(drop_file)
+    if rules is None:
+        pump(switch_conn, controller)
+    else:
+        pump_messages(switch_conn, controller, rules)
     back.join()
     if answered:
         sessions.add(-1)
@@ -92,7 +139,7 @@ def main():
     print(f"ofrelay: {path} -> 127.0.0.1:{port}", flush=True)
     while True:
         conn, _ = server.accept()
-        threading.Thread(target=serve, args=(conn, port, sessions), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, port, sessions, path + ".drop"), daemon=True).start()
 
 
 if __name__ == "__main__":
