@@ -1,0 +1,848 @@
+"""`lbctl`, the operator's command line: the REST API as aligned tables (or its JSON with --json),
+member changes as read-modify-write of one VIP, and the switch's flows and packet traces labelled
+with VIP, member and table names. Standard library only (and PyYAML for `vip create -f`).
+
+Exit codes: 0 done; 1 the API refused (4xx) or the thing does not exist; 2 usage; 3 the controller
+(or ovs-appctl) cannot be reached, or it failed (5xx). Every error is one line on stderr.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from datetime import datetime, timezone
+
+from flows import pipeline
+from flows.slots import SLOTS
+
+OK, REFUSED, USAGE, UNREACHABLE = 0, 1, 2, 3
+DEFAULT_URL = "http://127.0.0.1:8080"
+REQUEST_TIMEOUT = 10.0      # seconds for one REST call
+TRACE_TIMEOUT = 30.0        # seconds for one ovs-appctl ofproto/trace
+# What PUT takes back from a GET answer; the rest (id, cookie, mac, locations, status...) is read-only.
+VIP_INPUT = ("name", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "snat_pool",
+             "health_monitor")
+MEMBER_INPUT = ("address", "port", "weight", "monitor_port")
+TABLE_NAMES = {table.id: table.name for table in pipeline.TABLES}
+MEMBER_MASK = (1 << pipeline.COOKIE_VIP_SHIFT) - 1     # a cookie's low half: the member id
+
+
+class CliError(Exception):
+    def __init__(self, message, code=REFUSED, status=None):
+        super().__init__(message)
+        self.code = code
+        self.status = status     # the HTTP status, when the API answered one
+
+
+class Result:
+    """What a command shows: `doc` with --json, `text` otherwise, and its exit code."""
+
+    def __init__(self, doc, text, code=OK):
+        self.doc, self.text, self.code = doc, text, code
+
+
+# ---------------------------------------------------------------- the REST API
+
+class Api:
+    def __init__(self, url, token=None):
+        self.url = url.rstrip("/")
+        self.token = token
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def call(self, method, path, body=None):
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if method != "GET" and self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as reply:
+                text = reply.read()
+        except urllib.error.HTTPError as e:
+            raise _refusal(e, method, path)
+        except ValueError as e:     # not a URL urllib can open
+            raise CliError("--url: %r is not an http:// URL (%s)" % (self.url, e), USAGE)
+        except (urllib.error.URLError, OSError) as e:
+            raise CliError("cannot reach the controller at %s: %s" % (self.url, getattr(e, "reason", e)),
+                           UNREACHABLE)
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            raise CliError("%s %s: the controller's answer is not JSON: %r" % (method, path, text[:60]), UNREACHABLE)
+
+
+def _refusal(error, method, path):
+    try:
+        message = json.loads(error.read())["error"]
+    except (ValueError, KeyError, TypeError):
+        message = "%s %s: %s" % (method, path, error.reason)
+    message = "%s (%d)" % (message, error.code)
+    if error.code == 401:
+        message += ": give --token, --token-file or LBCTL_TOKEN"
+    return CliError(message, UNREACHABLE if error.code >= 500 else REFUSED, error.code)
+
+
+def _vip_path(name):
+    return "/v1/vips/" + urllib.parse.quote(name, safe="")
+
+
+# ---------------------------------------------------------------- showing things
+
+def table(headers, rows):
+    """Aligned columns; the last one is not padded (it may be long, like a flow)."""
+    cells = [list(headers)] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers) - 1)]
+    return "\n".join("  ".join([c.ljust(w) for c, w in zip(row, widths)] + [row[-1]]).rstrip() for row in cells)
+
+
+def _when(value):
+    """An ISO 8601 time or epoch seconds -> 'YYYY-MM-DD HH:MM:SSZ' (UTC); '-' when absent."""
+    if value is None:
+        return "-"
+    try:
+        moment = (datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float))
+                  else datetime.fromisoformat(value))
+    except (ValueError, TypeError, OverflowError):
+        return str(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _service(vip):
+    return "%s:%s/%s" % (vip["address"], vip["port"], vip["protocol"])
+
+
+def _endpoint(member):
+    return "%s:%s" % (member["address"], member["port"])
+
+
+def _member_count(vip):
+    total = len(vip["members"])
+    return "%d/%d up" % (vip["members_up"], total) if "members_up" in vip else str(total)
+
+
+def _vip_table(vips):
+    return table(("NAME", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"),
+                 [(v["name"], _service(v), v["mode"], _member_count(v), v["cookie"]) for v in vips])
+
+
+def _locations(member):
+    places = member.get("locations") or []
+    return "; ".join("%s port %s %s" % (p["dpid"], p["port"], p["mac"]) for p in places) or "not resolved"
+
+
+def _monitor_text(monitor):
+    if not monitor or monitor.get("type", "none") == "none":
+        return "none"
+    return "%s every %ss, timeout %ss, rise %s, fall %s" % tuple(
+        monitor.get(k, "?") for k in ("type", "interval", "timeout", "rise", "fall"))
+
+
+def _vip_details(vip):
+    pool = vip.get("snat_pool")
+    fields = [("name", vip["name"]), ("service", _service(vip)), ("mode", vip["mode"]),
+              ("algorithm", vip.get("algorithm", "-")), ("redundancy_group", vip.get("redundancy_group", "-")),
+              ("mac", vip.get("mac", "-")), ("cookie", vip.get("cookie", "-")), ("group_id", vip.get("group_id", "-"))]
+    if pool:
+        fields.append(("snat_pool", "%s ports %s-%s" % (",".join(pool["addresses"]), *pool["ports"])))
+    fields += [("health_monitor", _monitor_text(vip.get("health_monitor"))), ("members", _member_count(vip))]
+    width = max(len(k) for k, _ in fields)
+    head = "\n".join("%s  %s" % (k.ljust(width), v) for k, v in fields)
+    members = table(("MEMBER", "WEIGHT", "STATUS", "SINCE", "REASON", "COOKIE", "LOCATIONS"),
+                    [(_member_name(m), m["weight"], m.get("operating_status", "-"), _when(m.get("status_since")),
+                      m.get("status_reason") or "-", m.get("cookie", "-"), _locations(m)) for m in vip["members"]])
+    return head + "\n\n" + members
+
+
+def _member_name(member):
+    if member.get("monitor_port") is not None:
+        return "%s (monitor port %s)" % (_endpoint(member), member["monitor_port"])
+    return _endpoint(member)
+
+
+def _hosts_table(hosts):
+    return table(("IP", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST SEEN", "COOKIE"),
+                 [(h["ip"], h["mac"], h["dpid"], h["port"], h["state"], h["moves"], _when(h.get("last_seen")),
+                   h.get("cookie", "-")) for h in hosts])
+
+
+def _stats_text(stats):
+    counters, latencies, other = [], [], []
+    for name, value in stats.items():
+        if name == "vips":
+            continue
+        if isinstance(value, dict) and "p50" in value:
+            latencies.append((name, value.get("count", "-"), *(_number(value.get(k)) for k in ("p50", "p99", "max"))))
+        elif isinstance(value, (dict, list)):
+            other.append("%s: %s" % (name, json.dumps(value)))
+        else:
+            counters.append((name, value))
+    parts = [table(("COUNTER", "VALUE"), counters)]
+    if latencies:
+        parts.append(table(("LATENCY (ms)", "COUNT", "P50", "P99", "MAX"), latencies))
+    if stats.get("vips"):
+        parts.append(_traffic_table(stats["vips"]))
+    return "\n\n".join(parts + other)
+
+
+def _number(value):
+    return "-" if value is None else "%.1f" % value
+
+
+def _traffic_table(vips):
+    rows = []
+    for name, traffic in vips.items():
+        rows.append((name, "-", *_traffic(traffic)))
+        rows += [(name, endpoint, *_traffic(t)) for endpoint, t in (traffic.get("members") or {}).items()]
+    return table(("VIP", "MEMBER", "PACKETS", "BYTES", "CONNECTIONS"), rows)
+
+
+def _traffic(counts):
+    return tuple(counts.get(k, "-") for k in ("packets", "bytes", "connections"))
+
+
+# ---------------------------------------------------------------- vip commands
+
+def vip_list(api, args):
+    vips = api.get("/v1/vips")
+    return Result(vips, _vip_table(vips))
+
+
+def vip_show(api, args):
+    vip = api.get(_vip_path(args.name))
+    return Result(vip, _vip_details(vip))
+
+
+def vip_delete(api, args):
+    api.call("DELETE", _vip_path(args.name))
+    return Result(None, "deleted vip %s" % args.name)
+
+
+def vip_create(api, args):
+    if args.file:
+        return _create_from_file(api, args)
+    vip = api.call("POST", "/v1/vips", _vip_body(args))
+    return Result(vip, _created(vip))
+
+
+def _created(vip):
+    return "created vip %s: %s %s, %d members, mac %s, cookie %s" % (
+        vip["name"], _service(vip), vip["mode"], len(vip["members"]), vip.get("mac", "-"), vip.get("cookie", "-"))
+
+
+def _vip_body(args):
+    body = {"name": args.name, "address": args.address, "port": args.port}
+    for field in ("protocol", "mode", "algorithm", "redundancy_group"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    if args.member:
+        body["members"] = args.member
+    if args.snat_addresses or args.snat_ports:
+        body["snat_pool"] = {k: v for k, v in (("addresses", args.snat_addresses), ("ports", args.snat_ports)) if v}
+    monitor = {k: getattr(args, option) for k, option in (("type", "monitor"), ("interval", "monitor_interval"),
+                                                          ("timeout", "monitor_timeout"), ("rise", "rise"), ("fall", "fall"))
+               if getattr(args, option) is not None}
+    if monitor:
+        body["health_monitor"] = monitor
+    return body
+
+
+def _create_from_file(api, args):
+    """Each VIP of the file in turn: one failure does not stop the others; each is reported."""
+    answers, lines, code = [], [], OK
+    for where, body in _vips_in_file(args.file):
+        try:
+            vip = api.call("POST", "/v1/vips", body)
+        except CliError as e:
+            if e.code != REFUSED:
+                raise
+            answers.append({"error": str(e)})
+            print("lbctl: %s: %s" % (where, e), file=sys.stderr)
+            code = REFUSED
+            continue
+        answers.append(vip)
+        lines.append(_created(vip))
+    return Result(answers, "\n".join(lines), code)
+
+
+def _vips_in_file(path):
+    """(where, VIP object) for a YAML file of one VIP object or of `vips: [...]`."""
+    import yaml   # only this command needs it
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise CliError("%s: cannot read: %s" % (path, str(e).replace("\n", " ")), USAGE)
+    if isinstance(doc, dict) and isinstance(doc.get("vips"), list):
+        return [("%s: vips[%d]" % (path, i), vip) for i, vip in enumerate(doc["vips"])]
+    if isinstance(doc, dict) and "name" in doc:
+        return [(path, doc)]
+    raise CliError("%s: is neither one VIP object nor 'vips: [...]'" % path, USAGE)
+
+
+# ---------------------------------------------------------------- member commands (GET, change, PUT)
+
+def member_add(api, args):
+    def add(vip, members):
+        endpoint = dict(args.member, port=args.member.get("port", vip["port"]))
+        if _find(members, endpoint, vip["name"], missing_ok=True) is not None:
+            raise CliError("member %s is already in vip %r" % (_endpoint(endpoint), vip["name"]))
+        for field in ("weight", "monitor_port"):
+            if getattr(args, field) is not None:
+                endpoint[field] = getattr(args, field)
+        return members + [endpoint], "added member %s to vip %s" % (_endpoint(endpoint), vip["name"])
+    return _change_members(api, args.vip, add)
+
+
+def member_remove(api, args):
+    def remove(vip, members):
+        gone = _find(members, args.member, vip["name"])
+        return [m for m in members if m is not gone], "removed member %s from vip %s" % (_endpoint(gone), vip["name"])
+    return _change_members(api, args.vip, remove)
+
+
+def member_drain(api, args):
+    def drain(vip, members):
+        drained = _find(members, args.member, vip["name"])
+        drained["weight"] = 0
+        return members, ("drained member %s of vip %s: weight 0, no new connections; open ones continue"
+                         % (_endpoint(drained), vip["name"]))
+    return _change_members(api, args.vip, drain)
+
+
+def _change_members(api, name, change):
+    vip = api.get(_vip_path(name))
+    body = _input_fields(vip)
+    body["members"], message = change(vip, body["members"])
+    return Result(api.call("PUT", _vip_path(name), body), message)
+
+
+def _input_fields(vip):
+    """The GET answer cut down to what PUT takes."""
+    body = {k: vip[k] for k in VIP_INPUT if vip.get(k) is not None}
+    body["members"] = [{k: m[k] for k in MEMBER_INPUT if m.get(k) is not None} for m in vip["members"]]
+    return body
+
+
+def _find(members, wanted, vip_name, missing_ok=False):
+    """The member at wanted's address (and port, if given)."""
+    found = [m for m in members if m["address"] == wanted["address"]
+             and wanted.get("port") in (None, m["port"])]
+    if len(found) > 1:
+        raise CliError("member %s: vip %r has it on ports %s: give ADDR:PORT"
+                       % (wanted["address"], vip_name, ", ".join(str(m["port"]) for m in found)))
+    if not found and not missing_ok:
+        shown = _endpoint(wanted) if "port" in wanted else wanted["address"]
+        raise CliError("member %s is not in vip %r" % (shown, vip_name))
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------- hosts, stats
+
+def hosts(api, args):
+    found = api.get("/v1/hosts")
+    return Result(found, _hosts_table(found))
+
+
+def stats(api, args):
+    found = api.get("/v1/stats")
+    return Result(found, _stats_text(found))
+
+
+# ---------------------------------------------------------------- names of cookies and tables
+
+class Names:
+    """VIP and member names by id, from GET /v1/vips; without them (the controller cannot be
+    reached) flows and traces show ids."""
+
+    def __init__(self, vips=None):
+        self.offline = vips is None
+        vips = vips or []
+        self.vips = {v["id"]: v for v in vips}
+        self.members = {(v["id"], m["id"]): _endpoint(m) for v in vips for m in v["members"]}
+        self.groups = {v.get("group_id", pipeline.group_id(v["id"])): v["name"] for v in vips}
+
+    def vip(self, vip_id):
+        return self.vips[vip_id]["name"] if vip_id in self.vips else "vip#%d" % vip_id
+
+    def member(self, vip_id, member_id):
+        return self.members.get((vip_id, member_id), "member#%d" % member_id)
+
+    def owner(self, cookie):
+        """cookie -> (vip, member): ('web', '198.18.0.11:80'), ('web', '-'), ('(host)', '198.18.0.11')
+        or ('(pipeline)', '-')."""
+        vip_id, member_id = cookie >> pipeline.COOKIE_VIP_SHIFT, cookie & MEMBER_MASK
+        if cookie == pipeline.PIPELINE_COOKIE:
+            return "(pipeline)", "-"
+        if vip_id == pipeline.HOSTS_VIP_ID:
+            return "(host)", pipeline.ipv4_text(member_id)
+        return self.vip(vip_id), self.member(vip_id, member_id) if member_id else "-"
+
+    def label(self, cookie):
+        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11' or 'pipeline'."""
+        vip, member = self.owner(cookie)
+        vip = vip.strip("()")
+        return vip if member == "-" else "%s %s" % (vip, member)
+
+
+def table_name(table_id):
+    return TABLE_NAMES.get(table_id, "table %d" % table_id)
+
+
+def _names(api, offline_ok):
+    """Names from the controller; with offline_ok, ids when it cannot be reached (one line says so)."""
+    try:
+        return Names(api.get("/v1/vips"))
+    except CliError as e:
+        if not offline_ok or e.code != UNREACHABLE:
+            raise
+        print("lbctl: %s: showing ids instead of names" % e, file=sys.stderr)
+        return Names()
+
+
+# ---------------------------------------------------------------- flows
+
+# The leading `key=value, ` fields of a dump-flows line (cookie, duration, table, counters, timeouts);
+# the match and the actions follow, with no space after their commas.
+FLOW_FIELD = re.compile(r"([a-z_]+)=([^,\s]*), ")
+COUNTER_FIELDS = {"cookie", "table", "duration", "n_packets", "n_bytes", "idle_age", "hard_age"}
+NAT_TARGET = re.compile(r"nat\(dst=([0-9.]+:[0-9]+)\)|(0x[0-9a-f]+)->reg2|load:(0x[0-9a-f]+)->NXM_NX_REG2\[\]")
+
+
+def parse_flow(line):
+    """One `ovs-ofctl dump-flows` line (any OpenFlow version, with or without --no-stats) ->
+    {cookie, table, n_packets, flow}; None for anything else (headers, blank lines)."""
+    line = line.strip()
+    if " actions=" not in line or line.startswith("group_id="):
+        return None
+    fields, pos = {}, 0
+    while (field := FLOW_FIELD.match(line, pos)):
+        fields[field[1]], pos = field[2], field.end()
+    kept = ["%s=%s" % item for item in fields.items() if item[0] not in COUNTER_FIELDS]
+    return {"cookie": int(fields.get("cookie", "0"), 16), "table": int(fields.get("table", "0")),
+            "n_packets": int(fields["n_packets"]) if "n_packets" in fields else None,
+            "flow": ", ".join(kept + [line[pos:]])}
+
+
+def parse_group(line):
+    """One `ovs-ofctl dump-groups` line -> {group_id, buckets: {member: count}}; None for others."""
+    line = line.strip()
+    found = re.match(r"group_id=(\d+),type=(\w+)", line)
+    if not found:
+        return None
+    targets = Counter()
+    for bucket in line.split(",bucket=")[1:]:
+        target = NAT_TARGET.search(bucket)
+        targets[_bucket_target(target) if target else "other"] += 1
+    return {"group_id": int(found[1]), "type": found[2], "buckets": dict(targets)}
+
+
+def _bucket_target(found):
+    endpoint, register, load = found.groups()
+    return endpoint or pipeline.ipv4_text(int(register or load, 16))
+
+
+def label_flows(lines, names, dpid=None):
+    """dump-flows/dump-groups lines -> labelled rows, ordered VIP by VIP (then hosts, then the
+    pipeline), member by member, table by table; a VIP's group after its flows."""
+    keyed = []
+    for line in lines:
+        flow, group = parse_flow(line), parse_group(line)
+        if flow:
+            vip, member = names.owner(flow["cookie"])
+            keyed.append((_order(flow["cookie"], flow["table"]),
+                          dict(flow, cookie="%#x" % flow["cookie"], vip=vip, member=member,
+                               table_name=table_name(flow["table"]), dpid=dpid)))
+        elif group:
+            number = group["group_id"]
+            keyed.append(((0, number, MEMBER_MASK + 1, 0),
+                          dict(group, vip=names.groups.get(number, "group#%d" % number), member="group %d" % number,
+                               table=None, dpid=dpid)))
+    return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _order(cookie, table_id):
+    vip_id, member_id = cookie >> pipeline.COOKIE_VIP_SHIFT, cookie & MEMBER_MASK
+    kind = 2 if cookie == pipeline.PIPELINE_COOKIE else 1 if vip_id == pipeline.HOSTS_VIP_ID else 0
+    return (kind, vip_id, member_id, table_id)
+
+
+def _only_vip(rows, vip):
+    """A VIP's own rows, and the host rows of its members' addresses."""
+    addresses = {m["address"] for m in vip["members"]}
+    return [r for r in rows if r["vip"] == vip["name"] or (r["vip"] == "(host)" and r["member"] in addresses)]
+
+
+def _flows_text(rows):
+    def shown(row):
+        if row["table"] is None:
+            buckets = ", ".join("%s x%d" % item for item in sorted(row["buckets"].items()))
+            return (row["vip"], row["member"], "-", "-", "%s, %d buckets: %s" % (
+                row["type"], sum(row["buckets"].values()), buckets))
+        packets = "-" if row["n_packets"] is None else row["n_packets"]
+        return (row["vip"], row["member"], "%s(%d)" % (row["table_name"], row["table"]), packets, row["flow"])
+    headers = ("VIP", "MEMBER", "TABLE", "PACKETS", "FLOW")
+    by_switch = {}
+    for row in rows:
+        by_switch.setdefault(row["dpid"], []).append(shown(row))
+    return "\n\n".join(("switch %s\n" % dpid if dpid else "") + table(headers, shown_rows)
+                       for dpid, shown_rows in by_switch.items()) or table(headers, [])
+
+
+def flows(api, args):
+    source = "-" if args.stdin else args.source
+    names = _names(api, offline_ok=source is not None)
+    if source is None:
+        rows = _flows_from_api(api, names)
+    else:
+        rows = label_flows(_read(source), names)
+    if args.vip:
+        if names.offline:
+            raise CliError("--vip: the controller's VIP names are needed to pick vip %r" % args.vip, UNREACHABLE)
+        vip = next((v for v in names.vips.values() if v["name"] == args.vip), None)
+        if vip is None:
+            raise CliError("vip %r does not exist" % args.vip)
+        rows = _only_vip(rows, vip)
+    return Result(rows, _flows_text(rows))
+
+
+def _flows_from_api(api, names):
+    try:
+        switches = api.get("/v1/flows")["switches"]
+    except CliError as e:
+        if e.status != 404:
+            raise
+        raise CliError("this controller does not serve GET /v1/flows: pipe "
+                       "`ovs-ofctl -O OpenFlow13 dump-flows BRIDGE` into `lbctl flows -`")
+    return [row for switch in switches
+            for row in label_flows(switch["flows"] + switch.get("groups", []), names, switch["dpid"])]
+
+
+def _read(source):
+    if source == "-":
+        return sys.stdin.read().splitlines()
+    try:
+        with open(source) as f:
+            return f.read().splitlines()
+    except OSError as e:
+        raise CliError("%s: cannot read: %s" % (source, e.strerror), USAGE)
+
+
+# ---------------------------------------------------------------- trace
+
+# The conntrack state ofproto/trace gives each recirculation, by mode: the lookup in table 0, the
+# commit with DNAT in the select group's bucket (or a slot), and one-arm's SNAT commit.
+CT_NEXT = {"routed": ("trk,new", "trk,new,dnat"), "one-arm": ("trk,new", "trk,new,dnat", "trk,new,snat"), "dsr": ()}
+# A select group's dp_hash stops a trace: the datapath would hash the packet and recirculate.
+HASH_RECIRC = re.compile(r"^Datapath actions: .*\bhash\(.*\),recirc\((0x[0-9a-f]+)\)\s*$")
+CT_RESUMED = "resume conntrack with"
+MAX_RECIRCULATIONS = 4
+EPHEMERAL_PORT = 49152
+TRACE_TABLE = re.compile(r"^\s*(\d+)\. ")
+TRACE_RESUME = re.compile(r"(?:Resuming from table|resumed at table) (\d+)")
+TRACE_COOKIE = re.compile(r"(?:, cookie |rule_cookie=)(0x[0-9a-f]+)")
+OVS_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[^|]*\|\d+\|")     # 2026-11-26T15:23:50Z|00001|unixctl|WARN|...
+
+
+def explain_trace(lines, names):
+    """ofproto/trace output with each table named and each cookie's VIP/member/host named."""
+    return [_explain_line(line, names) for line in lines]
+
+
+def _explain_line(line, names):
+    notes = []
+    found = TRACE_TABLE.match(line) or TRACE_RESUME.search(line)
+    if found:
+        notes.append(table_name(int(found[1])))
+    for cookie in TRACE_COOKIE.findall(line):
+        notes.append(names.label(int(cookie, 16)))
+    return "%s   [%s]" % (line, "; ".join(notes)) if notes else line
+
+
+def first_packet(vip, client, client_port, in_port, client_mac=None):
+    """The ofproto/trace flow of a connection's first packet (a SYN, or a UDP datagram) to the VIP."""
+    fields = [vip["protocol"], "in_port=%d" % in_port]
+    if client_mac:
+        fields.append("dl_src=" + client_mac)
+    # tcp_src/udp_src, not tp_src: ovs-vswitchd 3.1 takes tp_src for TCP only.
+    fields += ["dl_dst=" + vip["mac"], "nw_src=" + client, "nw_dst=" + vip["address"], "nw_ttl=64",
+               "%s_src=%d" % (vip["protocol"], client_port), "%s_dst=%d" % (vip["protocol"], vip["port"])]
+    if vip["protocol"] == "tcp":
+        fields.append("tcp_flags=syn")
+    return ",".join(fields)
+
+
+def trace_command(appctl, bridge, flow, ct_next):
+    command = shlex.split(appctl) + ["ofproto/trace", bridge, flow]
+    for flags in ct_next:
+        command += ["--ct-next", flags]
+    return command
+
+
+def trace(api, args):
+    if args.explain:
+        names = _names(api, offline_ok=True)
+        return Result(None, "\n".join(explain_trace(_read(args.explain), names)))
+    vip = api.get(_vip_path(args.vip))
+    client, client_port = args.client["address"], args.client.get("port", EPHEMERAL_PORT)
+    in_port, client_mac = _client_place(api, client, args.in_port)
+    flow = first_packet(vip, client, client_port, in_port, client_mac)
+    command = trace_command(args.appctl, args.bridge, flow, CT_NEXT.get(vip["mode"], ()))
+    if not args.run:
+        return Result({"command": command}, shlex.join(command))
+    steps = _run_trace(args, flow, list(CT_NEXT.get(vip["mode"], ())))
+    names = _names(api, offline_ok=False)
+    text = "\n\n".join("$ %s\n%s" % (shlex.join(cmd), "\n".join(explain_trace(out.splitlines(), names)))
+                       for cmd, out in steps)
+    return Result([{"command": cmd, "output": out} for cmd, out in steps], text)
+
+
+def _client_place(api, client, in_port):
+    """The switch port and MAC of the client, when the controller has learned it from ARP."""
+    try:
+        place = api.get("/v1/hosts/" + client)[0]
+    except CliError as e:
+        if e.code != REFUSED:
+            raise
+        place = None
+    if in_port is None and place is None:
+        raise CliError("--in-port: client %s is not a host the controller knows: give the switch port "
+                       "its packets come in on" % client, USAGE)
+    return (in_port if in_port is not None else place["port"]), (place["mac"] if place else None)
+
+
+def _run_trace(args, flow, ct_next):
+    """Trace the first packet; while the datapath would hash and recirculate (a select group),
+    trace on from that recirculation with the hash of slot --slot: its bucket, then the member."""
+    steps = []
+    for _ in range(MAX_RECIRCULATIONS):
+        command = trace_command(args.appctl, args.bridge, flow, ct_next)
+        output = _appctl(command)
+        steps.append((command, output))
+        lines = output.splitlines()
+        recirc_id = _hash_recirculation(lines)
+        if recirc_id is None:
+            break
+        ct_next = ct_next[sum(CT_RESUMED in line for line in lines):]
+        flow = _resumed_flow(lines, recirc_id, SLOTS + args.slot)
+    return steps
+
+
+def _hash_recirculation(lines):
+    """The recirculation id a trace stopped at to hash the packet (a select group), or None."""
+    actions = [line for line in lines if line.startswith("Datapath actions:")]
+    hashed = HASH_RECIRC.match(actions[-1]) if actions else None
+    return hashed[1] if hashed else None
+
+
+def _resumed_flow(lines, recirc_id, dp_hash):
+    """The last `Flow:` of a trace, as a flow that resumes recirculation `recirc_id` after hashing.
+    The group takes the hash's low bits; dp_hash 0 would mean "not hashed yet", hence SLOTS + slot."""
+    last = [line[len("Flow: "):] for line in lines if line.startswith("Flow: ")][-1]
+    kept = [f for f in last.split(",") if f != "eth" and not f.startswith(("recirc_id=", "dp_hash="))]
+    return ",".join(["recirc_id=" + recirc_id, "dp_hash=%#x" % dp_hash] + kept)
+
+
+def _appctl(command):
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TRACE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise CliError("cannot run %s: %s" % (command[0], e), UNREACHABLE)
+    if done.returncode != 0:
+        said = [line for line in (done.stderr + done.stdout).splitlines() if line and not OVS_LOG_LINE.match(line)]
+        raise CliError("ofproto/trace failed: %s" % (said[0] if said else "exit code %d" % done.returncode),
+                       UNREACHABLE)
+    return done.stdout
+
+
+# ---------------------------------------------------------------- the command line
+
+def member_spec(text):
+    """ADDR[:PORT][@WEIGHT] -> {"address", "port"?, "weight"?}."""
+    found = re.fullmatch(r"([0-9.]+)(?::(\d+))?(?:@(\d+))?", text)
+    if not found:
+        raise argparse.ArgumentTypeError("%r is not ADDR[:PORT][@WEIGHT]" % text)
+    spec = {"address": found[1]}
+    for field, value in (("port", found[2]), ("weight", found[3])):
+        if value is not None:
+            spec[field] = int(value)
+    return spec
+
+
+def endpoint_spec(text):
+    """ADDR[:PORT] -> {"address", "port"?}."""
+    if "@" in text:
+        raise argparse.ArgumentTypeError("%r is not ADDR[:PORT]" % text)
+    return member_spec(text)
+
+
+def port_range(text):
+    found = re.fullmatch(r"(\d+)-(\d+)", text)
+    if not found:
+        raise argparse.ArgumentTypeError("%r is not LOW-HIGH" % text)
+    return [int(found[1]), int(found[2])]
+
+
+def slot(text):
+    if not text.isdigit() or not 0 <= int(text) < SLOTS:
+        raise argparse.ArgumentTypeError("%r is not a slot from 0 to %d" % (text, SLOTS - 1))
+    return int(text)
+
+
+def address_list(text):
+    return [a for a in text.split(",") if a]
+
+
+def global_options(defaults):
+    """The options every command takes, before or after its name. The top parser holds the
+    defaults; each command's copy has none (argparse.SUPPRESS), so it cannot undo a value given
+    before the command."""
+    options = argparse.ArgumentParser(add_help=False)
+
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+    options.add_argument("--url", default=default(os.environ.get("LBCTL_URL", DEFAULT_URL)),
+                         help="the controller's REST API (default $LBCTL_URL or %s)" % DEFAULT_URL)
+    options.add_argument("--token", default=default(None), help="REST token for changes (default $LBCTL_TOKEN)")
+    options.add_argument("--token-file", default=default(None), help="a file holding the REST token")
+    options.add_argument("--json", action="store_true", default=default(False),
+                         help="print the API's JSON instead of tables")
+    return options
+
+
+def build_parser():
+    common = global_options(defaults=False)
+    parser = argparse.ArgumentParser(prog="lbctl", parents=[global_options(defaults=True)],
+                                     description="Operate lbctl, the L4 load balancer in Open vSwitch.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _vip_parser(commands.add_parser("vip", parents=[common], help="list, show, create, delete VIPs"), common)
+    _member_parser(commands.add_parser("member", parents=[common], help="add, remove or drain a VIP's member"),
+                   common)
+    commands.add_parser("hosts", parents=[common], help="hosts learned from ARP").set_defaults(handler=hosts)
+    commands.add_parser("stats", parents=[common], help="controller and traffic counters").set_defaults(handler=stats)
+    _flows_parser(commands.add_parser("flows", parents=[common], help="the switch's flows, labelled"))
+    _trace_parser(commands.add_parser("trace", parents=[common], help="trace a client's first packet"))
+    return parser
+
+
+def _vip_parser(vip, common):
+    actions = vip.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="all VIPs").set_defaults(handler=vip_list)
+    for name, handler, what in (("show", vip_show, "one VIP and its members"), ("delete", vip_delete, "delete a VIP")):
+        sub = actions.add_parser(name, parents=[common], help=what)
+        sub.add_argument("name")
+        sub.set_defaults(handler=handler)
+    create = actions.add_parser("create", parents=[common], help="create a VIP, or those of a YAML file (-f)")
+    create.set_defaults(handler=vip_create)
+    create.add_argument("name", nargs="?")
+    create.add_argument("-f", "--file", help="a YAML file of one VIP object, or of 'vips: [...]'")
+    create.add_argument("--address")
+    create.add_argument("--port", type=int)
+    create.add_argument("--protocol", choices=("tcp", "udp"))
+    create.add_argument("--mode", choices=("routed", "dsr", "one-arm"))
+    create.add_argument("--algorithm", choices=("5-tuple", "source_ip"))
+    create.add_argument("--member", type=member_spec, action="append", metavar="ADDR[:PORT][@WEIGHT]")
+    create.add_argument("--snat-addresses", type=address_list, metavar="A,B")
+    create.add_argument("--snat-ports", type=port_range, metavar="LOW-HIGH")
+    create.add_argument("--redundancy-group", type=int, metavar="N")
+    create.add_argument("--monitor", metavar="TYPE", help="health monitor: tcp, udp, ping or none")
+    create.add_argument("--monitor-interval", type=float, metavar="S")
+    create.add_argument("--monitor-timeout", type=float, metavar="S")
+    create.add_argument("--rise", type=int, metavar="N")
+    create.add_argument("--fall", type=int, metavar="N")
+
+
+def _member_parser(member, common):
+    actions = member.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="add a member")
+    add.add_argument("--weight", type=int)
+    add.add_argument("--monitor-port", type=int)
+    add.set_defaults(handler=member_add)
+    remove = actions.add_parser("remove", parents=[common], help="remove a member")
+    remove.set_defaults(handler=member_remove)
+    drain = actions.add_parser("drain", parents=[common], help="weight 0: no new connections, open ones continue")
+    drain.set_defaults(handler=member_drain)
+    for sub in (add, remove, drain):
+        sub.add_argument("vip")
+        sub.add_argument("member", type=endpoint_spec, metavar="ADDR[:PORT]")
+
+
+def _flows_parser(flows_parser):
+    flows_parser.add_argument("source", nargs="?", metavar="FILE",
+                              help="`ovs-ofctl dump-flows` (and dump-groups) text; '-' for stdin. "
+                                   "Without it, GET /v1/flows")
+    flows_parser.add_argument("--stdin", action="store_true", help="the same as FILE '-'")
+    flows_parser.add_argument("--vip", metavar="NAME", help="only this VIP's flows and its members' host flows")
+    flows_parser.set_defaults(handler=flows)
+
+
+def _trace_parser(trace_parser):
+    trace_parser.add_argument("--vip", metavar="NAME")
+    trace_parser.add_argument("--client", type=endpoint_spec, metavar="IP[:PORT]")
+    trace_parser.add_argument("--in-port", type=int, metavar="N",
+                              help="the switch port the client's packets come in on (default: where it was learned)")
+    trace_parser.add_argument("--bridge", default="br0")
+    trace_parser.add_argument("--run", action="store_true", help="run the trace and name tables and cookies")
+    trace_parser.add_argument("--appctl", default="ovs-appctl", help="how to run ovs-appctl (default %(default)s)")
+    trace_parser.add_argument("--slot", type=slot, default=0, metavar="N",
+                              help="the slot (0-%d) the connection hashes to in the VIP's select group "
+                                   "(default 0; UDP and source_ip VIPs hash in the flow itself)" % (SLOTS - 1))
+    trace_parser.add_argument("--explain", metavar="FILE", help="name the tables and cookies of a saved trace ('-': stdin)")
+    trace_parser.set_defaults(handler=trace)
+
+
+def _check(parser, args):
+    """What argparse cannot say: which arguments go together."""
+    if args.handler is vip_create:
+        if bool(args.file) == bool(args.name):
+            parser.error("vip create: give NAME --address A --port P, or -f FILE")
+        if args.name and (args.address is None or args.port is None):
+            parser.error("vip create %s: --address and --port are required" % args.name)
+    if args.handler is trace and not args.explain and not (args.vip and args.client):
+        parser.error("trace: give --vip NAME --client IP[:PORT], or --explain FILE")
+
+
+def _token(args):
+    if args.token:
+        return args.token
+    if args.token_file:
+        try:
+            with open(args.token_file) as f:
+                return f.read().strip()
+        except OSError as e:
+            raise CliError("--token-file: %s: %s" % (args.token_file, e.strerror), USAGE)
+    return os.environ.get("LBCTL_TOKEN") or None
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check(parser, args)
+    except SystemExit as e:     # argparse: --help (0) or a usage error (2)
+        return e.code
+    try:
+        result = args.handler(Api(args.url, _token(args)), args)
+    except CliError as e:
+        print("lbctl: %s" % e, file=sys.stderr)
+        return e.code
+    try:
+        if args.json:
+            if result.doc is not None:
+                print(json.dumps(result.doc, indent=1))
+        elif result.text:
+            print(result.text)
+        sys.stdout.flush()
+    except BrokenPipeError:     # `lbctl flows | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return result.code
