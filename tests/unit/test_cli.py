@@ -1,0 +1,560 @@
+"""`lbctl`, the command line, run through its main() against a real HTTP server: the real REST app
+(no switch) served by wsgiref, or a small fake for what the API does not serve yet. Tables and
+--json, exit codes and one-line errors, member changes as GET + PUT, VIPs from YAML, and the
+labelling of a real `ovs-ofctl` dump and of real `ofproto/trace` output."""
+import io
+import json
+import os
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+from ryu.app.wsgi import WSGIApplication
+
+from lbctl_app import cli
+from lbctl_app.rest import APP_KEY, LbctlRest
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
+# Captured from a lab (tests/integration's topology) with config/vips.yaml's `web` and the two VIPs
+# of THREE_VIPS below created in that order, after a few connections to each:
+# `ovs-ofctl dump-flows BR` then `ovs-ofctl -O OpenFlow13 dump-groups BR`, and `lbctl trace --run`'s
+# raw ofproto/trace outputs (client 198.18.0.10:40000, slot 3).
+DUMP = os.path.join(GOLDEN, "cli_dump_flows.txt")
+TRACE_ONE_ARM = os.path.join(GOLDEN, "cli_trace_one_arm.txt")
+TRACE_DSR = os.path.join(GOLDEN, "cli_trace_dsr.txt")
+NO_STATS = os.path.join(GOLDEN, "web_and_dns.txt")    # `dump-flows --no-stats` (tests/unit/test_flows.py)
+
+THREE_VIPS = """\
+vips:
+  - name: web
+    address: 198.18.0.100
+    port: 80
+    members:
+      - {address: 198.18.0.11, port: 80}
+      - {address: 198.18.0.12, port: 80}
+      - {address: 198.18.0.13, port: 80}
+  - {name: arm, address: 198.18.0.131, port: 9000, mode: one-arm, snat_pool: {addresses: [198.18.0.210]},
+     members: [{address: 198.18.0.11}, {address: 198.18.0.12}]}
+  - {name: direct, address: 198.18.0.132, port: 9000, mode: dsr,
+     members: [{address: 198.18.0.11}, {address: 198.18.0.12}]}
+"""
+WEB_ARGS = ["vip", "create", "web", "--address", "198.18.0.100", "--port", "80",
+            "--member", "198.18.0.11", "--member", "198.18.0.12:80@2"]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):   # the tests read stderr: only lbctl's own lines belong there
+        pass
+
+
+def _serve(server):
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return "http://127.0.0.1:%d" % server.server_address[1]
+
+
+@pytest.fixture
+def rest(api_factory):
+    """The real REST app over HTTP; `rest.url`, and `rest.api` to look at it directly."""
+    api = api_factory()
+    wsgi = WSGIApplication()
+    wsgi.register(LbctlRest, {APP_KEY: api.app})
+    server = make_server("127.0.0.1", 0, wsgi, handler_class=_Quiet)
+    api.url = _serve(server)
+    yield api
+    server.shutdown()
+    server.server_close()
+
+
+class FakeApi:
+    """Canned answers by (method, path); records every request (method, path, body, headers)."""
+
+    def __init__(self, answers):
+        self.answers, self.requests = answers, []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                fake.requests.append((self.command, self.path, body, dict(self.headers)))
+                status, doc = fake.answers.get((self.command, self.path), (404, {"error": "path: not here"}))
+                data = json.dumps(doc).encode() if doc is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            do_GET = do_PUT = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = _serve(self.server)
+
+
+@pytest.fixture
+def fake():
+    made = []
+
+    def make(answers):
+        made.append(FakeApi(answers))
+        return made[-1]
+    yield make
+    for server in made:
+        server.server.shutdown()
+        server.server.server_close()
+
+
+@pytest.fixture
+def lbctl(capsys, monkeypatch):
+    """Runs `lbctl ARGS` -> (exit code, stdout, stderr); `stdin` text optional."""
+    monkeypatch.delenv("LBCTL_TOKEN", raising=False)
+
+    def run(url, *args, stdin=None):
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main(["--url", url, *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def closed_port_url():
+    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as server:
+        return "http://127.0.0.1:%d" % server.server_address[1]
+
+
+def rows(text):
+    """An aligned table -> its rows as lists of cells (cells are separated by 2+ spaces)."""
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()[1:] if line.strip()]
+
+
+# ---------------------------------------------------------------- VIPs
+
+def test_create_list_show_and_delete(rest, lbctl):
+    code, out, err = lbctl(rest.url, *WEB_ARGS)
+    assert (code, err) == (0, "")
+    assert out.startswith("created vip web: 198.18.0.100:80/tcp routed, 2 members, mac 02:6c:62:00:00:01, ")
+    code, out, _ = lbctl(rest.url, "vip", "list")
+    assert out.splitlines()[0].split() == ["NAME", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"]
+    [row] = rows(out)
+    assert row[:3] == ["web", "198.18.0.100:80/tcp", "routed"] and row[4] == "0x100000000/0xffffffff00000000"
+    code, out, _ = lbctl(rest.url, "vip", "show", "web")
+    assert "service           198.18.0.100:80/tcp" in out and "cookie            0x100000000/" in out
+    members = out.split("\n\n")[1]
+    assert [r[:2] for r in rows(members)] == [["198.18.0.11:80", "1"], ["198.18.0.12:80", "2"]]
+    assert rows(members)[0][-1] == "not resolved"
+    assert lbctl(rest.url, "vip", "delete", "web") == (0, "deleted vip web\n", "")
+    assert rest("GET", "/v1/vips")[1] == []
+
+
+def test_json_prints_the_api_answer(rest, lbctl):
+    lbctl(rest.url, *WEB_ARGS)
+    assert json.loads(lbctl(rest.url, "--json", "vip", "show", "web")[1]) == rest("GET", "/v1/vips/web")[1]
+    assert json.loads(lbctl(rest.url, "vip", "list", "--json")[1]) == rest("GET", "/v1/vips")[1]
+    assert json.loads(lbctl(rest.url, "stats", "--json")[1]).keys() == rest("GET", "/v1/stats")[1].keys()
+
+
+def test_create_sends_every_option(fake, lbctl):
+    api = fake({("POST", "/v1/vips"): (201, {"name": "arm", "address": "198.18.0.131", "port": 9000,
+                                            "protocol": "udp", "mode": "one-arm", "members": []})})
+    code, _, _ = lbctl(api.url, "vip", "create", "arm", "--address", "198.18.0.131", "--port", "9000",
+                       "--protocol", "udp", "--mode", "one-arm", "--algorithm", "source_ip",
+                       "--member", "198.18.0.11:5353@3", "--snat-addresses", "198.18.0.210,198.18.0.211",
+                       "--snat-ports", "2000-3000", "--redundancy-group", "2", "--monitor", "udp",
+                       "--monitor-interval", "0.5", "--monitor-timeout", "0.2", "--rise", "2", "--fall", "3")
+    assert code == 0
+    assert api.requests[0][2] == {
+        "name": "arm", "address": "198.18.0.131", "port": 9000, "protocol": "udp", "mode": "one-arm",
+        "algorithm": "source_ip", "redundancy_group": 2, "members": [{"address": "198.18.0.11", "port": 5353, "weight": 3}],
+        "snat_pool": {"addresses": ["198.18.0.210", "198.18.0.211"], "ports": [2000, 3000]},
+        "health_monitor": {"type": "udp", "interval": 0.5, "timeout": 0.2, "rise": 2, "fall": 3}}
+
+
+def test_vip_show_with_health_status(fake, lbctl):
+    vip = {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", "mode": "routed",
+           "algorithm": "5-tuple", "redundancy_group": 1, "id": 1, "group_id": 1, "mac": "02:6c:62:00:00:01",
+           "cookie": "0x100000000/0xffffffff00000000", "members_up": 1,
+           "health_monitor": {"type": "tcp", "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
+           "members": [
+               {"address": "198.18.0.11", "port": 80, "weight": 1, "id": 1, "cookie": "0x100000001",
+                "locations": [{"dpid": "00000000000000aa", "mac": "02:00:c6:12:00:0b", "port": 2}],
+                "operating_status": "up", "status_since": "2026-11-26T10:00:00.250+00:00", "status_reason": "tcp connect"},
+               {"address": "198.18.0.12", "port": 80, "weight": 1, "id": 2, "cookie": "0x100000002", "monitor_port": 8080,
+                "locations": [], "operating_status": "down", "status_since": "2026-11-26T10:01:02.000+00:00",
+                "status_reason": "tcp: timeout after 1.0 s"}]}
+    api = fake({("GET", "/v1/vips/web"): (200, vip), ("GET", "/v1/vips"): (200, [vip])})
+    _, out, _ = lbctl(api.url, "vip", "show", "web")
+    assert "health_monitor    tcp every 2.0s, timeout 1.0s, rise 2, fall 3" in out
+    assert "members           1/2 up" in out
+    up, down = rows(out.split("\n\n")[1])
+    assert up == ["198.18.0.11:80", "1", "up", "2026-11-26 10:00:00Z", "tcp connect", "0x100000001",
+                  "00000000000000aa port 2 02:00:c6:12:00:0b"]
+    assert down[:5] == ["198.18.0.12:80 (monitor port 8080)", "1", "down", "2026-11-26 10:01:02Z", "tcp: timeout after 1.0 s"]
+    assert rows(lbctl(api.url, "vip", "list")[1])[0][3] == "1/2 up"
+
+
+# ---------------------------------------------------------------- errors and exit codes
+
+def test_a_refusal_is_one_line_and_exit_code_1(rest, lbctl):
+    assert lbctl(rest.url, "vip", "show", "nope") == (1, "", "lbctl: vip 'nope' does not exist (404)\n")
+    lbctl(rest.url, *WEB_ARGS)
+    code, out, err = lbctl(rest.url, *WEB_ARGS)
+    assert (code, out, err) == (1, "", "lbctl: name: vip 'web' already exists (409)\n")
+    code, _, err = lbctl(rest.url, "vip", "create", "x", "--address", "198.18.0.7", "--port", "70000")
+    assert (code, err) == (1, "lbctl: port: 70000 is not a port number from 1 to 65535 (400)\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vip", "create", "web", "--address", "198.18.0.100"], "--address and --port are required"),
+    (["vip", "create"], "give NAME --address A --port P, or -f FILE"),
+    (["vip", "create", "web", "--address", "198.18.0.100", "--port", "80", "--member", "198.18.0.11:x"],
+     "'198.18.0.11:x' is not ADDR[:PORT][@WEIGHT]"),
+    (["vip", "create", "w", "--address", "1.1.1.1", "--port", "1", "--snat-ports", "5"], "'5' is not LOW-HIGH"),
+    (["member", "add", "web", "198.18.0.11@2"], "'198.18.0.11@2' is not ADDR[:PORT]"),
+    (["trace", "--vip", "web"], "give --vip NAME --client IP[:PORT], or --explain FILE"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_usage_errors_exit_2(lbctl, args, message):
+    code, out, err = lbctl(closed_port_url(), *args)
+    assert code == 2 and out == "" and message in err
+
+
+def test_an_unreachable_controller_exits_3(lbctl):
+    url = closed_port_url()
+    code, out, err = lbctl(url, "vip", "list")
+    assert (code, out) == (3, "")
+    assert err.startswith("lbctl: cannot reach the controller at %s: " % url) and err.count("\n") == 1
+
+
+def test_a_server_error_exits_3(fake, lbctl):
+    api = fake({("GET", "/v1/vips"): (500, {"error": "internal error: KeyError: 'x' (see the controller log)"})})
+    assert lbctl(api.url, "vip", "list") == (3, "", "lbctl: internal error: KeyError: 'x' (see the controller log) (500)\n")
+
+
+def test_token_is_sent_on_changes_only(rest, lbctl, tmp_path, monkeypatch):
+    token = "a-token-of-twenty-chars"
+    rest.app.token = token
+    code, _, err = lbctl(rest.url, *WEB_ARGS)
+    assert code == 1 and err.startswith("lbctl: authorization: ") and err.endswith(
+        "(401): give --token, --token-file or LBCTL_TOKEN\n")
+    assert lbctl(rest.url, "vip", "list")[0] == 0
+    assert lbctl(rest.url, "--token", token, *WEB_ARGS)[0] == 0
+    (tmp_path / "token").write_text(token + "\n")
+    assert lbctl(rest.url, "member", "drain", "web", "198.18.0.11", "--token-file", str(tmp_path / "token"))[0] == 0
+    monkeypatch.setenv("LBCTL_TOKEN", token)
+    assert lbctl(rest.url, "vip", "delete", "web")[0] == 0
+
+
+# ---------------------------------------------------------------- members: GET, change, PUT
+
+def test_member_add_drain_remove_round_trip(rest, lbctl):
+    lbctl(rest.url, *WEB_ARGS)
+    before = rest("GET", "/v1/vips/web")[1]
+    assert lbctl(rest.url, "member", "add", "web", "198.18.0.14", "--weight", "3") == (
+        0, "added member 198.18.0.14:80 to vip web\n", "")
+    code, out, _ = lbctl(rest.url, "member", "drain", "web", "198.18.0.12")
+    assert out == "drained member 198.18.0.12:80 of vip web: weight 0, no new connections; open ones continue\n"
+    after = rest("GET", "/v1/vips/web")[1]
+    assert [(m["address"], m["port"], m["weight"]) for m in after["members"]] == [
+        ("198.18.0.11", 80, 1), ("198.18.0.12", 80, 0), ("198.18.0.14", 80, 3)]
+    assert [m["cookie"] for m in after["members"][:2]] == [m["cookie"] for m in before["members"]], \
+        "a drained member keeps its id, so its flows keep their cookie"
+    assert lbctl(rest.url, "member", "remove", "web", "198.18.0.12:80")[1] == "removed member 198.18.0.12:80 from vip web\n"
+    assert [m["address"] for m in rest("GET", "/v1/vips/web")[1]["members"]] == ["198.18.0.11", "198.18.0.14"]
+
+
+def test_member_changes_keep_the_rest_of_the_vip(rest, lbctl, tmp_path):
+    (tmp_path / "vips.yaml").write_text(THREE_VIPS)
+    lbctl(rest.url, "vip", "create", "-f", str(tmp_path / "vips.yaml"))
+    before = rest("GET", "/v1/vips/arm")[1]
+    assert lbctl(rest.url, "member", "add", "arm", "198.18.0.13:9001")[0] == 0
+    after = rest("GET", "/v1/vips/arm")[1]
+    assert {k: v for k, v in after.items() if k != "members"} == {k: v for k, v in before.items() if k != "members"}
+    assert after["snat_pool"] == {"addresses": ["198.18.0.210"], "ports": [1024, 65535]}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["member", "add", "web", "198.18.0.11"], "lbctl: member 198.18.0.11:80 is already in vip 'web'\n"),
+    (["member", "remove", "web", "198.18.0.99"], "lbctl: member 198.18.0.99 is not in vip 'web'\n"),
+    (["member", "drain", "web", "198.18.0.11:81"], "lbctl: member 198.18.0.11:81 is not in vip 'web'\n"),
+    (["member", "drain", "nope", "198.18.0.11"], "lbctl: vip 'nope' does not exist (404)\n"),
+    (["member", "add", "web", "198.18.0.100"], "lbctl: members[2].address: '198.18.0.100' is one of the VIP's own addresses (400)\n"),
+])
+def test_member_errors_change_nothing(rest, lbctl, args, message):
+    lbctl(rest.url, *WEB_ARGS)
+    before = rest("GET", "/v1/vips/web")[1]
+    assert lbctl(rest.url, *args) == (1, "", message)
+    assert rest("GET", "/v1/vips/web")[1] == before
+
+
+def test_a_member_on_two_ports_needs_the_port(rest, lbctl):
+    lbctl(rest.url, *WEB_ARGS, "--member", "198.18.0.11:8080")
+    assert lbctl(rest.url, "member", "remove", "web", "198.18.0.11") == (
+        1, "", "lbctl: member 198.18.0.11: vip 'web' has it on ports 80, 8080: give ADDR:PORT\n")
+
+
+def test_put_sends_back_only_input_fields(fake, lbctl):
+    """What GET adds (ids, cookies, status, locations) is not sent back; what the operator set is."""
+    vip = {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", "mode": "routed",
+           "algorithm": "5-tuple", "redundancy_group": 1, "id": 1, "group_id": 1, "mac": "02:6c:62:00:00:01",
+           "cookie": "0x100000000/0xffffffff00000000", "members_up": 1,
+           "health_monitor": {"type": "tcp", "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
+           "members": [{"address": "198.18.0.11", "port": 80, "weight": 1, "monitor_port": 8080, "id": 1,
+                        "cookie": "0x100000001", "locations": [], "operating_status": "up",
+                        "status_since": "2026-11-26T10:00:00.000+00:00", "status_reason": "ok"}]}
+    api = fake({("GET", "/v1/vips/web"): (200, vip), ("PUT", "/v1/vips/web"): (200, vip)})
+    assert lbctl(api.url, "member", "add", "web", "198.18.0.12:81", "--weight", "2", "--monitor-port", "8081")[0] == 0
+    method, path, body, _ = api.requests[-1]
+    assert (method, path) == ("PUT", "/v1/vips/web")
+    assert body == {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", "mode": "routed",
+                    "algorithm": "5-tuple", "redundancy_group": 1,
+                    "health_monitor": {"type": "tcp", "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
+                    "members": [{"address": "198.18.0.11", "port": 80, "weight": 1, "monitor_port": 8080},
+                                {"address": "198.18.0.12", "port": 81, "weight": 2, "monitor_port": 8081}]}
+
+
+# ---------------------------------------------------------------- VIPs from YAML
+
+def test_create_from_yaml_reports_each(rest, lbctl, tmp_path):
+    path = tmp_path / "vips.yaml"
+    path.write_text(THREE_VIPS)
+    code, out, err = lbctl(rest.url, "vip", "create", "-f", str(path))
+    assert (code, err) == (0, "")
+    assert [line.split(":")[0] for line in out.splitlines()] == ["created vip web", "created vip arm",
+                                                                 "created vip direct"]
+    code, out, err = lbctl(rest.url, "--json", "vip", "create", "-f", str(path))
+    assert code == 1
+    assert err.splitlines() == ["lbctl: %s: vips[%d]: name: vip %r already exists (409)" % (path, i, name)
+                                for i, name in enumerate(["web", "arm", "direct"])]
+    assert [doc["error"] for doc in json.loads(out)] == ["name: vip %r already exists (409)" % n
+                                                         for n in ("web", "arm", "direct")]
+
+
+def test_create_from_a_yaml_file_of_one_vip(rest, lbctl, tmp_path):
+    path = tmp_path / "web.yaml"
+    path.write_text("name: web\naddress: 198.18.0.100\nport: 80\nmembers: [{address: 198.18.0.11}]\n")
+    assert lbctl(rest.url, "vip", "create", "-f", str(path))[0] == 0
+    assert rest("GET", "/v1/vips/web")[1]["members"][0]["port"] == 80
+
+
+@pytest.mark.parametrize("text, message", [("vips: [\n", "cannot read"), ("- 1\n- 2\n", "is neither one VIP object")])
+def test_a_bad_yaml_file_is_a_usage_error(rest, lbctl, tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    code, _, err = lbctl(rest.url, "vip", "create", "-f", str(path))
+    assert code == 2 and err.startswith("lbctl: %s: " % path) and message in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- hosts, stats
+
+def test_hosts_table(rest, lbctl):
+    rest.app.hosts.learn(0xaa, "198.18.0.11", "02:00:c6:12:00:0b", 2, now=1795700000.0)
+    code, out, _ = lbctl(rest.url, "hosts")
+    assert out.splitlines()[0].split() == ["IP", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST", "SEEN", "COOKIE"]
+    assert rows(out) == [["198.18.0.11", "02:00:c6:12:00:0b", "00000000000000aa", "2", "learned", "0",
+                          "2026-11-26 13:33:20Z", "0xffffffffc612000b"]]
+
+
+def test_stats_shows_counters_latencies_and_traffic(fake, lbctl):
+    stats = {"packet_in": 13, "flow_changes": 335, "switches": 1,
+             "move_to_barrier_ms": {"count": 3, "p50": 42.787, "p99": 66.334, "max": 66.334, "recent": [1.0]},
+             "change_to_barrier_ms": {"count": 0, "p50": None, "p99": None, "max": None, "recent": []},
+             "vips": {"web": {"packets": 30, "bytes": 2400, "connections": 6, "members": {
+                 "198.18.0.11:80": {"packets": 10, "bytes": 800, "connections": 2}}}}}
+    _, out, _ = lbctl(fake({("GET", "/v1/stats"): (200, stats)}).url, "stats")
+    counters, latencies, traffic = out.split("\n\n")
+    assert rows(counters) == [["packet_in", "13"], ["flow_changes", "335"], ["switches", "1"]]
+    assert rows(latencies) == [["move_to_barrier_ms", "3", "42.8", "66.3", "66.3"],
+                               ["change_to_barrier_ms", "0", "-", "-", "-"]]
+    assert rows(traffic) == [["web", "-", "30", "2400", "6"], ["web", "198.18.0.11:80", "10", "800", "2"]]
+
+
+# ---------------------------------------------------------------- flows
+
+@pytest.fixture
+def three_vips(rest, lbctl, tmp_path):
+    """The real app holding the VIPs of the captured dump, with the same ids."""
+    (tmp_path / "vips.yaml").write_text(THREE_VIPS)
+    assert lbctl(rest.url, "vip", "create", "-f", str(tmp_path / "vips.yaml"))[0] == 0
+    return rest
+
+
+def flow_rows(out):
+    """`lbctl flows` -> [vip, member, table, packets, flow]; the flow may hold 2+ spaces itself."""
+    return [re.split(r"\s{2,}", line.strip(), maxsplit=4) for line in out.splitlines()[1:]]
+
+
+def test_flows_of_a_real_dump_are_labelled(three_vips, lbctl):
+    dump = open(DUMP).read()
+    code, out, err = lbctl(three_vips.url, "flows", "-", stdin=dump)
+    assert (code, err) == (0, "")
+    shown = flow_rows(out)
+    assert out.splitlines()[0].split() == ["VIP", "MEMBER", "TABLE", "PACKETS", "FLOW"]
+    assert len(shown) == sum(" actions=" in line for line in dump.splitlines()) + dump.count("group_id=")
+    assert ["web", "-", "classify(0)", "21", "priority=300,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(table=20,zone=64,nat)"] in shown
+    assert ["web", "198.18.0.12:80", "to_member(30)"] in [r[:3] for r in shown]
+    assert ["arm", "-", "snat(22)"] in [r[:3] for r in shown]
+    assert ["(host)", "198.18.0.13", "locate(31)", "10",
+            "priority=300,reg2=0xc612000d actions=mod_dl_dst:02:00:c6:12:00:0d,output:4"] in shown
+    assert ["(pipeline)", "-", "reject(50)", "0", "priority=0 actions=CONTROLLER:65535"] in shown
+    pins = [r for r in shown if r[2] == "dsr_conn(15)"]
+    assert pins and {r[0] for r in pins} == {"direct"} and {r[1] for r in pins} <= {"198.18.0.11:9000", "198.18.0.12:9000"}
+    assert all(r[4].startswith("idle_timeout=300, priority=300,tcp,nw_src=198.18.0.10,") for r in pins)
+    assert "duration=" not in out and "idle_age=" not in out and "n_bytes=" not in out
+    groups = {r[1]: r[4] for r in shown if r[1].startswith("group ")}
+    assert groups == {"group 1": "select, 256 buckets: 198.18.0.11:80 x86, 198.18.0.12:80 x85, 198.18.0.13:80 x85",
+                      "group 2": "select, 256 buckets: 198.18.0.11:9000 x128, 198.18.0.12:9000 x128",
+                      "group 3": "select, 256 buckets: 198.18.0.11 x128, 198.18.0.12 x128"}
+    owners = [r[0] for r in shown]
+    assert owners == sorted(owners, key=["web", "arm", "direct", "(host)", "(pipeline)"].index), "grouped by VIP"
+
+
+def test_flows_json_and_vip_filter(three_vips, lbctl):
+    code, out, _ = lbctl(three_vips.url, "--json", "flows", "--stdin", "--vip", "direct", stdin=open(DUMP).read())
+    shown = json.loads(out)
+    assert {(r["vip"], r["member"]) for r in shown if r["vip"] == "(host)"} == {("(host)", "198.18.0.11"),
+                                                                               ("(host)", "198.18.0.12")}
+    assert {r["vip"] for r in shown} == {"direct", "(host)"}
+    classify = next(r for r in shown if r["table"] == 0 and "tp_dst=9000" in r["flow"])
+    assert classify == {"cookie": "0x300000000", "table": 0, "table_name": "classify", "n_packets": 6,
+                        "flow": "priority=300,tcp,nw_dst=198.18.0.132,tp_dst=9000 actions=resubmit(,15),resubmit(,16)",
+                        "vip": "direct", "member": "-", "dpid": None}
+
+
+def test_flows_of_no_stats_and_openflow13_dumps(three_vips, lbctl):
+    openflow13 = (
+        "OFPST_FLOW reply (OF1.3) (xid=0x2):\n"
+        " cookie=0x100000000, duration=25.596s, table=0, n_packets=7, n_bytes=518, priority=300,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(table=20,zone=64,nat)\n"
+        " cookie=0x0, duration=164.087s, table=11, n_packets=3, n_bytes=126, priority=0 actions=meter:1,CONTROLLER:65535\n")
+    assert flow_rows(lbctl(three_vips.url, "flows", "-", stdin=openflow13)[1]) == [
+        ["web", "-", "classify(0)", "7", "priority=300,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(table=20,zone=64,nat)"],
+        ["(pipeline)", "-", "arp_punt(11)", "3", "priority=0 actions=meter:1,CONTROLLER:65535"]]
+    shown = flow_rows(lbctl(three_vips.url, "flows", NO_STATS)[1])
+    assert len(shown) == len([line for line in open(NO_STATS) if not line.startswith("meter=")])
+    assert {r[3] for r in shown} == {"-"}
+    assert ["(pipeline)", "-", "classify(0)", "-", "priority=0 actions=NORMAL"] in shown
+    assert ["web", "198.18.0.13:80", "classify(0)"] in [r[:3] for r in shown]
+
+
+def test_flows_without_the_controller_show_ids(lbctl):
+    code, out, err = lbctl(closed_port_url(), "flows", "-", stdin=open(DUMP).read())
+    assert code == 0 and err.startswith("lbctl: cannot reach the controller") and err.endswith(
+        ": showing ids instead of names\n")
+    assert ["vip#1", "member#2", "to_member(30)"] in [r[:3] for r in flow_rows(out)]
+
+
+def test_flows_from_the_api(fake, rest, three_vips, lbctl):
+    lines = open(DUMP).read().splitlines()
+    api = fake({("GET", "/v1/vips"): (200, rest("GET", "/v1/vips")[1]),
+                ("GET", "/v1/flows"): (200, {"switches": [{
+                    "dpid": "00000000000000aa", "flows": [line for line in lines if " actions=" in line],
+                    "groups": [line for line in lines if "group_id=" in line]}]})})
+    code, out, _ = lbctl(api.url, "flows", "--vip", "web")
+    assert code == 0 and out.startswith("switch 00000000000000aa\nVIP ")
+    assert ["web", "group 1", "-", "-"] in [r[:4] for r in flow_rows(out.split("\n", 1)[1])]
+    assert json.loads(lbctl(api.url, "--json", "flows")[1])[0]["dpid"] == "00000000000000aa"
+
+
+def test_flows_from_the_real_api_with_no_switch(rest, lbctl):
+    assert lbctl(rest.url, "flows") == (0, "VIP  MEMBER  TABLE  PACKETS  FLOW\n", "")
+
+
+def test_flows_from_a_controller_without_the_endpoint(fake, lbctl):
+    api = fake({("GET", "/v1/vips"): (200, [])})
+    assert lbctl(api.url, "flows") == (1, "", "lbctl: this controller does not serve GET /v1/flows: pipe "
+                                              "`ovs-ofctl -O OpenFlow13 dump-flows BRIDGE` into `lbctl flows -`\n")
+
+
+# ---------------------------------------------------------------- trace
+
+def annotated(out):
+    return [line.split("   [")[1].rstrip("]") for line in out.splitlines() if line.endswith("]") and "   [" in line]
+
+
+def test_trace_explain_names_tables_and_cookies(three_vips, lbctl):
+    code, out, err = lbctl(three_vips.url, "trace", "--explain", "-", stdin=open(TRACE_ONE_ARM).read())
+    assert (code, err) == (0, "")
+    assert len(out.splitlines()) == len(open(TRACE_ONE_ARM).read().splitlines())
+    notes = annotated(out)
+    assert notes[0] == "classify; arm"
+    assert "conntrack; arm" in notes and "snat; arm" in notes
+    assert notes[-2:] == ["to_member; arm 198.18.0.12:9000", "locate; host 198.18.0.12"]
+    assert " 0. tcp,nw_dst=198.18.0.131,tp_dst=9000, priority 300, cookie 0x200000000   [classify; arm]" in out
+    code, out, _ = lbctl(three_vips.url, "trace", "--explain", TRACE_DSR)
+    assert [n for n in annotated(out) if ";" in n or n == "dsr_conn"] == [
+        "classify; direct", "dsr_conn", "dsr; direct", "dsr_pin; direct 198.18.0.12:9000", "locate; host 198.18.0.12"]
+
+
+def test_trace_explain_without_the_controller(lbctl):
+    code, out, _ = lbctl(closed_port_url(), "trace", "--explain", TRACE_ONE_ARM)
+    assert code == 0 and "to_member; vip#2 member#2" in annotated(out)
+
+
+@pytest.mark.parametrize("vip, command", [
+    ("web", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
+            "nw_dst=198.18.0.100,nw_ttl=64,tcp_src=40000,tcp_dst=80,tcp_flags=syn --ct-next trk,new --ct-next trk,new,dnat"),
+    ("arm", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
+            "nw_dst=198.18.0.131,nw_ttl=64,tcp_src=40000,tcp_dst=9000,tcp_flags=syn --ct-next trk,new "
+            "--ct-next trk,new,dnat --ct-next trk,new,snat"),
+    ("direct", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
+               "nw_dst=198.18.0.132,nw_ttl=64,tcp_src=40000,tcp_dst=9000,tcp_flags=syn"),
+])
+def test_trace_prints_the_command_for_the_first_packet(three_vips, lbctl, vip, command):
+    assert lbctl(three_vips.url, "trace", "--vip", vip, "--client", "198.18.0.10:40000", "--in-port", "1") == (
+        0, command + "\n", "")
+
+
+def test_trace_of_a_udp_vip_from_a_learned_client(rest, lbctl):
+    rest("POST", "/v1/vips", {"name": "dns", "address": "198.18.0.101", "port": 53, "protocol": "udp",
+                              "members": [{"address": "198.18.0.11", "port": 5353}]})
+    rest.app.hosts.learn(1, "198.18.0.10", "02:00:c6:12:00:0a", 7, now=1.0)
+    assert lbctl(rest.url, "trace", "--vip", "dns", "--client", "198.18.0.10", "--bridge", "br1")[1] == (
+        "ovs-appctl ofproto/trace br1 udp,in_port=7,dl_src=02:00:c6:12:00:0a,dl_dst=02:6c:62:00:00:01,"
+        "nw_src=198.18.0.10,nw_dst=198.18.0.101,nw_ttl=64,udp_src=49152,udp_dst=53 "
+        "--ct-next trk,new --ct-next trk,new,dnat\n")
+
+
+def test_trace_of_an_unknown_client_needs_its_port(three_vips, lbctl):
+    code, _, err = lbctl(three_vips.url, "trace", "--vip", "web", "--client", "198.18.0.99")
+    assert (code, err) == (2, "lbctl: --in-port: client 198.18.0.99 is not a host the controller knows: "
+                              "give the switch port its packets come in on\n")
+
+
+FAKE_APPCTL = """\
+import json, sys
+with open(sys.argv[1], "a") as calls:
+    calls.write(json.dumps(sys.argv[2:]) + "\\n")
+resumed = "Flow: recirc_id=0x65,dp_hash"    # where the saved trace went on after the group's hash
+first, _, rest = open(sys.argv[2]).read().partition(resumed)
+sys.stdout.write(resumed + rest if sys.argv[5].startswith("recirc_id=0x65,") else first)
+"""
+
+
+def test_trace_run_follows_the_select_group(three_vips, lbctl, tmp_path):
+    """Run with a stand-in for ovs-appctl that answers with the saved trace, cut where the first
+    run stopped at the group's hash: lbctl must go on from that recirculation, with the slot's hash."""
+    (tmp_path / "appctl.py").write_text(FAKE_APPCTL)
+    calls = tmp_path / "calls"
+    appctl = "%s %s %s %s" % (sys.executable, tmp_path / "appctl.py", calls, TRACE_ONE_ARM)
+    code, out, err = lbctl(three_vips.url, "trace", "--vip", "arm", "--client", "198.18.0.10:40000", "--in-port", "1",
+                           "--bridge", "lcx1br", "--run", "--slot", "3", "--appctl", appctl)
+    assert (code, err) == (0, "")
+    first, second = [json.loads(line)[1:] for line in calls.read_text().splitlines()]
+    assert first[-6:] == ["--ct-next", "trk,new", "--ct-next", "trk,new,dnat", "--ct-next", "trk,new,snat"]
+    assert second[:2] == ["ofproto/trace", "lcx1br"]
+    assert second[2].startswith("recirc_id=0x65,dp_hash=0x103,ct_state=new|trk,ct_zone=64,tcp,in_port=1,")
+    assert second[3:] == ["--ct-next", "trk,new,dnat", "--ct-next", "trk,new,snat"]
+    assert out.count("\n$ ") == 1 and out.startswith("$ ")
+    assert annotated(out)[-2:] == ["to_member; arm 198.18.0.12:9000", "locate; host 198.18.0.12"]
+
+
+def test_trace_run_without_a_switch_exits_3(three_vips, lbctl, tmp_path):
+    code, out, err = lbctl(three_vips.url, "trace", "--vip", "web", "--client", "198.18.0.10", "--in-port", "1",
+                           "--run", "--appctl", "ovs-appctl -t %s" % (tmp_path / "none.ctl"))
+    assert code == 3 and out == "" and err.startswith("lbctl: ofproto/trace failed: ovs-appctl: cannot connect to")
