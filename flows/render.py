@@ -7,6 +7,7 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
+from flows import pipeline
 from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Meter, Move, Multipath,
                       Output, OutputReg, Resubmit, SelectGroup, SetField, match)
 
@@ -173,6 +174,20 @@ def read_flow(stats):
             elif isinstance(action, parser.OFPActionOutput) and action.port < ofp.OFPP_MAX:
                 port = action.port
     return flow, (mac, port) if mac and port else None
+
+
+def group_members(stats):
+    """The addresses an OFPGroupDescStats's buckets send to: each bucket's NAT destination (NAT
+    modes) or the member it loads into reg2 (dsr). What a switch was doing before we came."""
+    addresses = set()
+    for bucket in stats.buckets:
+        for action in bucket.actions:
+            if isinstance(action, parser.NXActionCT):
+                addresses.update(a.range_ipv4_min for a in action.actions
+                                 if isinstance(a, parser.NXActionNAT) and a.range_ipv4_min)
+            elif isinstance(action, parser.OFPActionSetField) and action.key == pipeline.HOST_REG:
+                addresses.add(pipeline.ipv4_text(action.value))
+    return addresses
 
 
 def dump_requests(datapath):

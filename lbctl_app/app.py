@@ -104,7 +104,8 @@ class Switch:
         self.dpid = datapath.id
         self.installed = None   # unknown until the switch's own flows have been read (adoption)
         self.found = SwitchState()            # what reading the switch found ...
-        self.found_places = {}                # ... and where its locate flows said hosts are
+        self.found_places = {}                # ... where its locate flows said hosts are ...
+        self.found_serving = set()            # ... and (VIP id, member address) its groups send to
         self.reading = {"flows", "groups", "meters"}
         self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
@@ -225,7 +226,7 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     def _read(self, switch):
         """Read what `switch` holds, to adopt it once every part has come in."""
-        switch.installed, switch.found, switch.found_places = None, SwitchState(), {}
+        switch.installed, switch.found, switch.found_places, switch.found_serving = None, SwitchState(), {}, set()
         switch.reading = {"flows", "groups", "meters"}
         for request in render.dump_requests(switch.datapath):
             switch.datapath.send_msg(request)
@@ -249,6 +250,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         switch = self._reading(ev)
         if switch is not None:
             switch.found.groups.update((g.group_id, SelectGroup(g.group_id)) for g in ev.msg.body)
+            switch.found_serving.update((g.group_id, address) for g in ev.msg.body for address in render.group_members(g))
             self._read_part(switch, ev, "groups")
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)
@@ -277,6 +279,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             for ip, (mac, port) in switch.found_places.items():
                 if self.hosts.where(switch.dpid, ip) is None:
                     self.hosts.learn(switch.dpid, ip, mac, port, now)
+            self.monitors.seed(self.vips.vips, self._serving(switch))
             desired = desired_state(self.vips.vips, self.hosts.places(switch.dpid), self.settings,
                                     down=self._down(self.vips))
             changes = adopt(switch.found, desired, keep_tables={pipeline.DSR_CONN.id})
@@ -288,6 +291,13 @@ class LoadBalancerApp(app_manager.RyuApp):
         LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
                  switch.dpid, len(switch.found.flows), stray, len(switch.found_places))
         self._announce(self._owned(), [switch])
+
+    def _serving(self, switch):
+        """(VIP id, member address) pairs the switch was found sending new connections to: in a
+        VIP's group, or in its slot flows."""
+        addresses = {pipeline.cookie(vip.id, m.id): (vip.id, m.address) for vip in self.vips.vips for m in vip.members}
+        slots = {addresses.get(f.cookie) for f in switch.found.flows.values() if f.table == pipeline.SLOT.id}
+        return switch.found_serving | (slots - {None})
 
     def _refill_unless_adopted(self, switch):
         if switch.installed is not None or self.switches.get(switch.dpid) is not switch:

@@ -46,6 +46,7 @@ class MemberHealth:
         self.ever_up = False
         self.streak = 0             # results in a row that disagree with `up`
         self.reason = "not probed yet"
+        self.fresh = True           # no result yet: the first one decides, either way
         self.next_probe = now
         self.probe = None           # the token of the probe in flight, if one is
 
@@ -83,6 +84,17 @@ class Monitors:
         for key, target in wanted.items():
             if key not in self.members:
                 self.members[key] = MemberHealth(target, now)
+
+    def seed(self, vips, serving):
+        """A switch was found sending new connections to the (VIP id, member address) pairs in
+        `serving` (the controller restarted, say): members not probed yet that it serves are taken
+        as up, so adopting the switch changes nothing. Their first probe decides at once."""
+        for vip in vips:
+            for member in vip.members:
+                health = self.members.get((vip.id, member.id))
+                if health is not None and health.fresh and (vip.id, member.address) in serving:
+                    health.up = True
+                    health.reason = "serving when the switch was adopted, not probed yet"
 
     def _forget(self, key):
         token = self.members.pop(key).probe
@@ -132,14 +144,19 @@ class Monitors:
         monitor = self._monitor[probe.key[0]]
         health.probe = None
         self.count("monitor_successes" if ok else "monitor_failures")
+        fresh, health.fresh = health.fresh, False
         if ok == health.up:
             health.streak = 0
             health.next_probe = probe.sent + monitor.interval
-            if not health.ever_up:   # still down from the start: say why
+            if ok:
+                health.ever_up = True
+                if fresh:   # a member seeded up has now been probed
+                    health.reason = "1 %s probe succeeded (%s)" % (probe.target.kind, reason)
+            elif not health.ever_up:   # still down from the start: say why
                 health.reason = "%s probe failed (%s)" % (probe.target.kind, reason)
             return None
         health.streak += 1
-        needed = (monitor.rise if health.ever_up else 1) if ok else monitor.fall
+        needed = 1 if fresh else (monitor.rise if health.ever_up else 1) if ok else monitor.fall
         if health.streak < needed:
             health.next_probe = max(now, probe.sent + monitor.timeout)
             return None

@@ -4,11 +4,13 @@ connection to another member is untouched. Probes leave through the switch from 
 address and their replies come back as packet-ins, for members on any port."""
 import subprocess
 import sys
+import time
 
 import pytest
 
 from lab import free_tcp_port
-from lab.lbctl import NAME_SERVER, NEW_CONNECTIONS, ONE_CONNECTION, REPO_VIPS, UDP_ECHO, Controller, wait_for
+from lab.lbctl import (NAME_SERVER, NEW_CONNECTIONS, ONE_CONNECTION, REPO_VIPS, UDP_ECHO, Controller, shares,
+                       switch_text, wait_for)
 
 MONITOR_ADDRESS = "198.18.0.2"
 MONITOR = {"type": "tcp", "interval": 0.5, "timeout": 0.2, "rise": 2, "fall": 3}
@@ -145,3 +147,45 @@ def test_udp_and_ping_monitors(lab, lb):
 def test_a_monitor_needs_the_monitor_address_and_no_one_else_may_use_it(lab, lb):
     status, doc = lb.call("POST", "/v1/vips", dict(VIP, name="thief", address=MONITOR_ADDRESS))
     assert (status, doc["error"]) == (409, "address: 198.18.0.2 is the balancer's monitor address")
+
+
+# Runs in the client: a new connection to VIP:9000 every 20 ms until stdin closes (at most 60 s);
+# prints how many were answered and how many failed.
+STEADY = """
+import select, socket, sys, time
+ok = failed = 0
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and not select.select([sys.stdin], [], [], 0.02)[0]:
+    try:
+        with socket.create_connection((sys.argv[1], 9000), timeout=2) as s:
+            s.sendall(b"who\\n")
+            ok += bool(s.makefile().readline().strip())
+    except OSError:
+        failed += 1
+print(ok, failed)
+"""
+
+
+def test_a_controller_restart_keeps_monitored_members_serving(lab, lb, checked):
+    """After a restart, members the switch was sending connections to stay up until their first
+    probe: adoption changes nothing and no connection fails."""
+    before = shares(switch_text(lab))
+    lines = len(lb.log())
+    steady = subprocess.Popen(["ip", "netns", "exec", lab.host("client").netns, sys.executable, "-c", STEADY,
+                               VIP["address"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        lb.stop()
+        time.sleep(0.3)
+        lb.start()
+        wait_for(lambda: any("adopted" in line for line in lb.log()[lines:]), "the switch adopted")
+        time.sleep(1)
+    finally:
+        ok, failed = map(int, steady.communicate("", timeout=30)[0].split())
+    assert ok > 20 and failed == 0, "no connection failed across the restart"
+    after = lb.log()[lines:]
+    assert not [line for line in after if "of vip checked is down" in line], after
+    assert [line for line in after if "of vip checked is up: serving when the switch was adopted" in line]
+    assert shares(switch_text(lab)) == before
+    assert all(m["status_reason"] == "1 tcp probe succeeded (SYN-ACK)"
+               for m in lb.call("GET", "/v1/vips/checked")[1]["members"])

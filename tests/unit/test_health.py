@@ -184,3 +184,17 @@ def _answer_of(kind, probe):
         pkt.add_protocol(icmp.icmp(type_=icmp.ICMP_ECHO_REPLY, data=icmp.echo(id_=echo.id, seq=echo.seq, data=echo.data)))
     pkt.serialize()
     return bytes(pkt.data)
+
+
+def test_members_a_switch_was_serving_stay_up_through_a_restart_until_their_first_probe():
+    vip = monitored()
+    monitors = fresh(vip)
+    monitors.seed([vip], {(vip.id, "198.18.0.11"), (vip.id, "198.18.0.12")})
+    assert monitors.down(vip) == {3}
+    assert monitors.members[(vip.id, 1)].reason == "serving when the switch was adopted, not probed yet"
+    assert answer(monitors, (vip.id, 1), 0.0, True) is None
+    assert monitors.members[(vip.id, 1)].reason == "1 tcp probe succeeded (test)"
+    change = answer(monitors, (vip.id, 2), 0.0, False)    # the first result decides, fall or not
+    assert change == health.Change((vip.id, 2), False, "1 tcp probe failed (test)")
+    monitors.seed([vip], {(vip.id, "198.18.0.12")})        # only members never probed are seeded
+    assert monitors.down(vip) == {2, 3}
