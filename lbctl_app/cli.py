@@ -185,8 +185,8 @@ def _stats_text(stats):
             latencies.append((name, value.get("count", "-"), *(_number(value.get(k)) for k in ("p50", "p99", "max"))))
         elif isinstance(value, (dict, list)):
             other.append("%s: %s" % (name, json.dumps(value)))
-        else:
-            counters.append((name, value))
+        else:   # a name ending in _at is a moment (epoch seconds)
+            counters.append((name, _when(value) if name.endswith("_at") or value is None else value))
     parts = [table(("COUNTER", "VALUE"), counters)]
     if latencies:
         parts.append(table(("LATENCY (ms)", "COUNT", "P50", "P99", "MAX"), latencies))

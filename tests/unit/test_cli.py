@@ -362,14 +362,15 @@ def test_hosts_table(rest, lbctl):
 
 
 def test_stats_shows_counters_latencies_and_traffic(fake, lbctl):
-    stats = {"packet_in": 13, "flow_changes": 335, "switches": 1,
+    stats = {"packet_in": 13, "flow_changes": 335, "switches": 1, "traffic_polled_at": 1795700000.0,
              "move_to_barrier_ms": {"count": 3, "p50": 42.787, "p99": 66.334, "max": 66.334, "recent": [1.0]},
              "change_to_barrier_ms": {"count": 0, "p50": None, "p99": None, "max": None, "recent": []},
              "vips": {"web": {"packets": 30, "bytes": 2400, "connections": 6, "members": {
                  "198.18.0.11:80": {"packets": 10, "bytes": 800, "connections": 2}}}}}
     _, out, _ = lbctl(fake({("GET", "/v1/stats"): (200, stats)}).url, "stats")
     counters, latencies, traffic = out.split("\n\n")
-    assert rows(counters) == [["packet_in", "13"], ["flow_changes", "335"], ["switches", "1"]]
+    assert rows(counters) == [["packet_in", "13"], ["flow_changes", "335"], ["switches", "1"],
+                              ["traffic_polled_at", "2026-11-26 13:33:20Z"]]
     assert rows(latencies) == [["move_to_barrier_ms", "3", "42.8", "66.3", "66.3"],
                                ["change_to_barrier_ms", "0", "-", "-", "-"]]
     assert rows(traffic) == [["web", "-", "30", "2400", "6"], ["web", "198.18.0.11:80", "10", "800", "2"]]
