@@ -51,7 +51,7 @@ class _Quiet(WSGIRequestHandler):
 
 
 def _serve(server):
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     return "http://127.0.0.1:%d" % server.server_address[1]
 
