@@ -197,8 +197,9 @@ class LbctlRest(ControllerBase):
             switches = []
             for dpid, switch in sorted(self.lb.switches.items()):
                 lines = render.state_text(switch.installed).splitlines() if switch.installed else []
-                switches.append({"dpid": "%016x" % dpid, "flows": [l for l in lines if l.startswith("cookie=")],
-                                 "groups": [l for l in lines if l.startswith("group_id=")]})
+                groups = [line for line in lines if line.startswith("group_id=")]
+                flows = [line for line in lines if not line.startswith(("group_id=", "meter="))]
+                switches.append({"dpid": "%016x" % dpid, "flows": flows, "groups": groups})
             return 200, {"switches": switches}
         return _answer(dump)
 

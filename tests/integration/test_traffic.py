@@ -88,3 +88,4 @@ def test_flows_lists_what_the_switch_holds(lab, lb):
     live = set(switch_text(lab))
     assert set(switch["flows"]) <= live and set(switch["groups"]) <= live
     assert any("group_id=1," in line for line in switch["groups"])
+    assert "priority=0 actions=NORMAL" in switch["flows"], "the pipeline's own flows (cookie 0) too"
