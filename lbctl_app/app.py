@@ -168,11 +168,11 @@ class LoadBalancerApp(app_manager.RyuApp):
     def create_vip(self, vip):
         return self._change(lambda vips: vips.create(vip))
 
-    def replace_vip(self, name, vip):
-        return self._change(lambda vips: vips.replace(name, vip))
+    def replace_vip(self, name, vip, revision=None):
+        return self._change(lambda vips: vips.replace(name, vip, revision))
 
-    def delete_vip(self, name):
-        return self._change(lambda vips: vips.delete(name))
+    def delete_vip(self, name, revision=None):
+        return self._change(lambda vips: vips.delete(name, revision))
 
     def _change(self, step):
         """Apply one change everywhere, or (on any error) nowhere: the new VIP set and every

@@ -57,8 +57,10 @@ class Api:
     def get(self, path):
         return self.call("GET", path)
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, revision=None):
         headers = {"Accept": "application/json"}
+        if revision:
+            headers["If-Match"] = '"%s"' % revision
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -324,7 +326,9 @@ def _change_members(api, name, change):
     vip = api.get(_vip_path(name))
     body = _input_fields(vip)
     body["members"], message = change(vip, body["members"])
-    return Result(api.call("PUT", _vip_path(name), body), message)
+    # If-Match: should someone change the VIP between our GET and PUT, the PUT is refused (412)
+    # rather than undo their change.
+    return Result(api.call("PUT", _vip_path(name), body, revision=vip.get("revision")), message)
 
 
 def _input_fields(vip):

@@ -1,7 +1,9 @@
 """VIPs and members: validation of what an operator sends, and the set of VIPs with its rules
 (unique names, one VIP per address/port/protocol). Every change returns a new VipSet, so a rejected
 request leaves the old one untouched."""
+import hashlib
 import ipaddress
+import json
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -46,6 +48,11 @@ class NotFound(LbError):
 
 class Conflict(LbError):
     status = 409
+
+
+class Changed(LbError):
+    """The VIP is no longer the revision the request was based on (If-Match)."""
+    status = 412
 
 
 def _show(value):
@@ -109,6 +116,13 @@ class Vip:
     @property
     def service(self):
         return (self.address, self.port, self.protocol)
+
+    @cached_property
+    def revision(self):
+        """A digest of everything configured: GET shows it, and a PUT or DELETE with
+        `If-Match: <revision>` is refused (412) if the VIP changed meanwhile."""
+        text = json.dumps(dict(self.to_dict(), id=self.id), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def monitored(self):
@@ -291,9 +305,13 @@ class VipSet:
     vips: Tuple[Vip, ...] = ()
     next_id: int = 1
 
-    def get(self, name):
+    def get(self, name, revision=None):
+        """The VIP called `name`; with a `revision`, only if it is still that one."""
         for vip in self.vips:
             if vip.name == name:
+                if revision is not None and revision not in ("*", vip.revision):
+                    raise Changed("if-match: %r is not the revision of vip %r any more (now %r)"
+                                  % (revision, name, vip.revision))
                 return vip
         raise NotFound("vip %r does not exist" % name)
 
@@ -304,14 +322,14 @@ class VipSet:
         new = replace(vip, id=self.next_id, members=_number_members(vip.members, ()))
         return VipSet(self.vips + (new,), self.next_id + 1), new
 
-    def replace(self, name, vip):
-        old = self.get(name)
+    def replace(self, name, vip, revision=None):
+        old = self.get(name, revision)
         self._check_service_free(vip, exclude=name)
         new = replace(vip, id=old.id, members=_number_members(vip.members, old.members))
         return VipSet(tuple(new if v.name == name else v for v in self.vips), self.next_id), new
 
-    def delete(self, name):
-        old = self.get(name)
+    def delete(self, name, revision=None):
+        old = self.get(name, revision)
         return VipSet(tuple(v for v in self.vips if v.name != name), self.next_id), old
 
     def _check_service_free(self, vip, exclude):

@@ -59,9 +59,10 @@ MEMBER_OUT = {"type": "object", "required": ["address", "port", "weight", "id", 
                                  status_reason={"type": "string"})}
 VIP_OUT = {"type": "object",
            "required": ["name", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "members",
-                        "health_monitor", "id", "group_id", "mac", "cookie", "members_up"],
+                        "health_monitor", "id", "revision", "group_id", "mac", "cookie", "members_up"],
            "properties": dict(VIP_FIELDS, members={"type": "array", "items": MEMBER_OUT},
                               members_up={"type": "integer", "minimum": 0},
+                              revision={"type": "string", "description": "for If-Match on PUT and DELETE"},
                               id={"type": "integer"}, group_id={"type": "integer"}, mac={"type": "string"},
                               cookie={"type": "string", "description": "value/mask for ovs-ofctl dump-flows"})}
 HOST = {"type": "object", "required": ["ip", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "cookie"],
@@ -94,6 +95,8 @@ FLOWS = {"type": "object", "required": ["switches"],
              "properties": {"dpid": {"type": "string"}, "flows": {"type": "array", "items": {"type": "string"}},
                             "groups": {"type": "array", "items": {"type": "string"}}}}}}}
 
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "the VIP's revision (from GET): refused with 412 if the VIP changed meanwhile"}
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": VIP_FIELDS["name"]}
 IP_PARAM = {"name": "ip", "in": "path", "required": True, "schema": IPV4}
 # A token is needed only when one is configured ([lbctl] token_file): {} is "no authentication".
@@ -129,11 +132,11 @@ DOCUMENT = {
         "/v1/vips/{name}": {
             "parameters": [NAME_PARAM],
             "get": {"summary": "one VIP", "responses": {"200": _json(_ref("Vip"), "the VIP"), "404": ERROR}},
-            "put": dict(CHANGE, summary="replace a VIP", requestBody=VIP_BODY, responses={
+            "put": dict(CHANGE, summary="replace a VIP", requestBody=VIP_BODY, parameters=[IF_MATCH], responses={
                 "200": _json(_ref("Vip"), "replaced"), "400": ERROR, "401": ERROR, "404": ERROR, "409": ERROR,
-                "413": ERROR}),
-            "delete": dict(CHANGE, summary="delete a VIP", responses={
-                "204": {"description": "deleted"}, "401": ERROR, "404": ERROR}),
+                "412": ERROR, "413": ERROR}),
+            "delete": dict(CHANGE, summary="delete a VIP", parameters=[IF_MATCH], responses={
+                "204": {"description": "deleted"}, "401": ERROR, "404": ERROR, "412": ERROR}),
         },
         "/v1/hosts": {"get": {"summary": "hosts learned from ARP",
                               "responses": {"200": _json({"type": "array", "items": _ref("Host")}, "the hosts")}}},

@@ -13,7 +13,8 @@
   GET    /metrics            all of it for Prometheus (text exposition format)
   GET    /v1/openapi.json    this API as an OpenAPI 3.1 document
 
-Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 413 or 500. With
+Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 412, 413 or 500. A PUT or
+DELETE with `If-Match: <revision>` (from GET) is refused with 412 if the VIP changed meanwhile. With
 [lbctl] token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
 """
 import datetime
@@ -69,6 +70,14 @@ def _body(req):
         raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is not valid JSON (%s)" % e)
     except RecursionError:
         raise InvalidInput("body", raw[:40].decode("utf-8", "replace"), "is nested too deeply")
+
+
+def _if_match(req):
+    """The revision an If-Match header asks for (quotes and a weak W/ dropped), or None."""
+    value = req.headers.get("If-Match")
+    if value is None:
+        return None
+    return value.strip().removeprefix("W/").strip('"')
 
 
 def _utc(seconds):
@@ -130,13 +139,14 @@ class LbctlRest(ControllerBase):
 
     @route("vips", "/v1/vips/{name}", methods=["PUT"], requirements=NAME)
     def replace_vip(self, req, name, **_):
-        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name)))),
+        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name),
+                                                                        _if_match(req)))),
                        req, self.lb.token)
 
     @route("vips", "/v1/vips/{name}", methods=["DELETE"], requirements=NAME)
     def delete_vip(self, req, name, **_):
         def delete():
-            self.lb.delete_vip(name)
+            self.lb.delete_vip(name, _if_match(req))
             return 204, None
         return _answer(delete, req, self.lb.token)
 
@@ -210,7 +220,7 @@ class LbctlRest(ControllerBase):
     def _describe(self, vip):
         """A VIP as the API shows it: what was configured, plus how to find it on the switch."""
         doc = vip.to_dict()
-        doc.update(id=vip.id, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, self.lb.settings),
+        doc.update(id=vip.id, revision=vip.revision, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, self.lb.settings),
                    cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
         self.lb.note_statuses([vip])
         for shown, member in zip(doc["members"], vip.members):

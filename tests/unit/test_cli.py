@@ -275,7 +275,8 @@ def test_member_changes_keep_the_rest_of_the_vip(rest, lbctl, tmp_path):
     before = rest("GET", "/v1/vips/arm")[1]
     assert lbctl(rest.url, "member", "add", "arm", "198.18.0.13:9001")[0] == 0
     after = rest("GET", "/v1/vips/arm")[1]
-    assert {k: v for k, v in after.items() if k != "members"} == {k: v for k, v in before.items() if k != "members"}
+    changed = ("members", "revision")
+    assert {k: v for k, v in after.items() if k not in changed} == {k: v for k, v in before.items() if k not in changed}
     assert after["snat_pool"] == {"addresses": ["198.18.0.210"], "ports": [1024, 65535]}
 
 
@@ -317,6 +318,20 @@ def test_put_sends_back_only_input_fields(fake, lbctl):
                     "health_monitor": {"type": "tcp", "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
                     "members": [{"address": "198.18.0.11", "port": 80, "weight": 1, "monitor_port": 8080},
                                 {"address": "198.18.0.12", "port": 81, "weight": 2, "monitor_port": 8081}]}
+
+
+def test_a_member_change_carries_the_revision_it_was_based_on(rest, lbctl):
+    """GET, change, PUT with If-Match: if someone changed the VIP in between, ours is refused."""
+    lbctl(rest.url, *WEB_ARGS)
+    revision = rest("GET", "/v1/vips/web")[1]["revision"]
+    assert lbctl(rest.url, "member", "drain", "web", "198.18.0.11")[0] == 0
+    assert rest("GET", "/v1/vips/web")[1]["revision"] != revision
+    # The race itself: the answer of a GET taken before someone else's change.
+    stale = dict(rest("GET", "/v1/vips/web")[1], revision=revision)
+    with pytest.raises(cli.CliError) as refused:
+        cli.Api(rest.url).call("PUT", "/v1/vips/web", cli._input_fields(stale), revision=stale["revision"])
+    assert str(refused.value).startswith("if-match: %r is not the revision of vip 'web' any more" % revision)
+    assert str(refused.value).endswith("(412)")
 
 
 # ---------------------------------------------------------------- VIPs from YAML

@@ -140,3 +140,15 @@ def test_names_with_a_newline_and_deep_json_are_refused(api):
     assert status == 400 and doc["error"].startswith("name: 'abc\\n' is not a name")
     status, doc = api("POST", "/v1/vips", raw=b"[" * 10000 + b"]" * 10000)
     assert status == 400 and "nested too deeply" in doc["error"]
+
+
+def test_if_match_refuses_a_change_based_on_an_old_revision(api):
+    first = api("POST", "/v1/vips", WEB)[1]["revision"]
+    second = api("PUT", "/v1/vips/web", dict(WEB, port=8080), headers={"If-Match": '"%s"' % first})[1]["revision"]
+    assert second != first
+    status, doc = api("PUT", "/v1/vips/web", dict(WEB, port=8081), headers={"If-Match": '"%s"' % first})
+    assert (status, doc["error"]) == (412, "if-match: %r is not the revision of vip 'web' any more (now %r)"
+                                      % (first, second))
+    assert api("GET", "/v1/vips/web")[1]["port"] == 8080
+    assert api("DELETE", "/v1/vips/web", headers={"If-Match": first})[0] == 412
+    assert api("DELETE", "/v1/vips/web", headers={"If-Match": "*"})[0] == 204
