@@ -44,6 +44,14 @@ class Sessions:
         os.replace(self.path + ".tmp", self.path)
 
 
+def shut_both(*socks):
+    for sock in socks:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pump(src, dst, on_first_data=None):
     """Copy src to dst until either side closes, then close both directions of both."""
     try:
@@ -57,11 +65,7 @@ def pump(src, dst, on_first_data=None):
             dst.sendall(data)
     except OSError:
         pass
-    for sock in (src, dst):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut_both(src, dst)
 
 
 def dropped_by(path):
@@ -96,11 +100,7 @@ def pump_messages(src, dst, rules):
                     dst.sendall(message)
     except OSError:
         pass
-    for sock in (src, dst):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut_both(src, dst)
 
 
 def serve(switch_conn, port, sessions, drop_file):
