@@ -13,11 +13,12 @@ catches the members' replies by their source).
 The client: a Python asyncio script in the client namespace opens --rate new connections a second
 for the whole run, paced (a connection due more than 1 s late is skipped, not sent in a burst) and
 bounded (at most MAX_IN_FLIGHT open at once; a connection due while that many are open is
-skipped). Each connection binds its client port first (so that a failed one has a port too),
-connects (3 s timeout), waits a random 0-1 s (seeded) so that connections are in flight when the
-members change, sends `GET /` with `Connection: close`, and reads the answer to its end (5 s
-timeout). It records start and end (CLOCK_MONOTONIC, which the script shares), client port, and
-the member that answered or the error with the phase it happened in.
+skipped). Each connection connects (3 s timeout; its client port, as the kernel picks it for
+connect(), is read as the SYN leaves, so a failed connection has one too), waits a random 0-1 s
+(seeded) so that connections are in flight when the members change, sends `GET /` with
+`Connection: close`, and reads the answer to its end (5 s timeout). It records start and end
+(CLOCK_MONOTONIC, which the script shares), client port, and the member that answered or the
+error with the phase it happened in.
 
 The changes: at random intervals (seeded, 4-16 s apart, the first after 10 s), one PUT
 /v1/vips/soak with a changed member list. The first change is always `add`: a fourth host m4
@@ -95,7 +96,9 @@ SETUP_BUDGET_S = 240           # lab, controller, final waits and checks, beside
 # tuple, the VIP's ct_mark and the TCP state.
 CT_ENTRY = re.compile(r"orig=\(src=([\d.]+),dst=([\d.]+),sport=(\d+),dport=(\d+)\),"
                       r"reply=\(src=([\d.]+),.*?\bmark=(\d+)")
+CT_STATE = re.compile(r"state=(\w+)")
 FLOW_COUNT = re.compile(r"flow_count=(\d+)")
+NAT_EXHAUSTED = "Unable to NAT due to tuple space exhaustion"  # ovs-vswitchd.log, rate-limited
 
 # Runs in the client namespace: paced, bounded new connections for a number of seconds; one JSON
 # line per connection [start, end, client port, member or null, error or null] to a file, then a
@@ -234,10 +237,20 @@ def flow_and_group_counts(lab):
     return flows, groups
 
 
+def conntrack_lines(lab):
+    return lab.switch.appctl("dpctl/dump-conntrack", f"zone={LB_ZONE}").splitlines()
+
+
+def conntrack_states(lines):
+    """{TCP state: entries} of a conntrack dump."""
+    return dict(sorted(Counter(m.group(1) if (m := CT_STATE.search(line)) else "?"
+                               for line in lines).items()))
+
+
 def conntrack_owners(lab, vip_id, names_by_ip):
     """{client port: member name} for every entry of the VIP in conntrack zone LB_ZONE."""
     owners = {}
-    for line in lab.switch.appctl("dpctl/dump-conntrack", f"zone={LB_ZONE}").splitlines():
+    for line in conntrack_lines(lab):
         m = CT_ENTRY.search(line)
         if (m and m.group(1) == CLIENT_IP and m.group(2) == VIP_ADDRESS
                 and int(m.group(6)) == vip_id and m.group(5) in names_by_ip):
@@ -297,6 +310,7 @@ class Soak:
             "controller_cpu_s": round(cpu_seconds(self.controller_pid), 2),
             "vswitchd_rss_kb": vm_rss_kb(self.switch_pid), "flows": flows, "groups": groups,
             "conntrack": int(self.lab.switch.appctl("dpctl/ct-get-nconns").strip()),
+            "conntrack_states": conntrack_states(conntrack_lines(self.lab)),
             "members": config_text(self.members)})
 
     # -- changes ----------------------------------------------------------------------------
@@ -406,6 +420,8 @@ def run_soak(lab, controller, vip_id, args, deadline, workdir):
     soak.sample()
     end_waited, end_differ = wait_consistent(lab, controller, deadline)
     end_text = switch_text(lab)
+    end_conntrack = conntrack_lines(lab)
+    switch_log = (workdir / "ovs-vswitchd.log").read_text(errors="replace")
     stats = controller.call("GET", "/v1/stats")[1]
     lines = out_path.read_text().splitlines()
     summary = json.loads(lines[-1])["summary"] if lines and lines[-1].startswith('{"summary"') else None
@@ -415,7 +431,10 @@ def run_soak(lab, controller, vip_id, args, deadline, workdir):
     return {"soak": soak, "records": records, "client": summary,
             "start_counts": start_counts, "end_counts": flow_and_group_counts(lab),
             "start_text": start_text, "end_text": end_text, "end_differ": end_differ,
-            "stats": stats, "refusals": controller.refusals()}
+            "stats": stats, "refusals": controller.refusals(), "end_conntrack": end_conntrack,
+            "nat_exhaustion_log_lines": switch_log.count(NAT_EXHAUSTED),
+            "switch_log_warnings": [line for line in switch_log.splitlines()
+                                    if "|WARN|" in line or "|ERR|" in line][-20:]}
 
 
 def measure(args, workdir):
@@ -492,6 +511,16 @@ def port_reuse_gaps(records):
     return gaps
 
 
+def previous_on_port(records):
+    """{id(record): the connection before it on its client port} where there was one."""
+    last, previous = {}, {}
+    for record in sorted(records, key=lambda r: r[0]):
+        if record[2] in last:
+            previous[id(record)] = last[record[2]]
+        last[record[2]] = record
+    return previous
+
+
 def slope_per_minute(points):
     """Least-squares slope of (t seconds, value) points, per minute."""
     if len(points) < 2:
@@ -519,15 +548,27 @@ def summarize(args, info, measured):
     start_lines, end_lines = set(shares(measured["start_text"])), set(shares(measured["end_text"]))
     durations = sorted(r[1] - r[0] for r in records if r[4] is None)
     reuse = port_reuse_gaps(records)
+    previous = previous_on_port(records)
+    cut = {id(r) for r in expected_seen + expected_unknown}
+    end_ct_by_port = {}
+    for line in measured["end_conntrack"]:
+        m = CT_ENTRY.search(line)
+        if m and m.group(1) == CLIENT_IP:
+            end_ct_by_port.setdefault(int(m.group(3)), []).append(line.strip())
 
     def when(record):
         return round(record[0] - origin, 3)
 
     def failure(record):
         gap = reuse.get(id(record))
+        before = previous.get(id(record))
         return {"t_start": when(record), "t_end": round(record[1] - origin, 3),
                 "client_port": record[2], "error": record[4],
-                "port_last_used_s_before": round(gap, 1) if gap is not None else None}
+                "port_last_used_s_before": round(gap, 1) if gap is not None else None,
+                "port_last_use": None if before is None else {
+                    "t_start": when(before), "answered_by": before[3], "error": before[4],
+                    "expected_cut": id(before) in cut},
+                "conntrack_at_end": end_ct_by_port.get(record[2], [])}
 
     return {
         "benchmark": "soak",
@@ -552,8 +593,8 @@ def summarize(args, info, measured):
                 "p50": round(1000 * durations[len(durations) // 2], 1) if durations else None,
                 "max": round(1000 * durations[-1], 1) if durations else None},
             "unexpected": [failure(r) for r in unexpected[:20]],
-            # A client port used again while conntrack still holds its last connection (closed
-            # entries stay about 30 s in Open vSwitch's userspace conntrack).
+            # A client port used again while conntrack may still hold its last connection
+            # (100 connections/s keep about 3,000 entries: closed ones stay about 30 s).
             "client_port_reuse_min_gap_s": round(min(reuse.values()), 1) if reuse else None,
             "client_port_reused_within_60_s": sum(1 for g in reuse.values() if g < 60),
         },
@@ -574,6 +615,10 @@ def summarize(args, info, measured):
             "end": {"flows": measured["end_counts"][0], "groups": measured["end_counts"][1]},
             "only_at_start": sorted(start_lines - end_lines),
             "only_at_end": sorted(end_lines - start_lines)},
+        "conntrack_at_end": {"entries": len(measured["end_conntrack"]),
+                             "states": conntrack_states(measured["end_conntrack"])},
+        "nat_exhaustion_log_lines": measured["nat_exhaustion_log_lines"],
+        "switch_log_warnings": measured["switch_log_warnings"],
         "end_switch_equals_controller": not measured["end_differ"],
         "end_differences": measured["end_differ"][:20],
         "changes_not_consistent_within_s": sum(1 for c in soak.changes if c["not_consistent"]),
@@ -607,8 +652,15 @@ def print_text(s):
     if c["failure_kinds"]:
         print(f"  failures by kind: {', '.join(f'{k} {n}' for k, n in c['failure_kinds'].items())}")
     for f in c["unexpected"][:10]:
+        last = f["port_last_use"]
+        last_text = ("first use" if last is None else
+                     f"last used at t={last['t_start']:.1f} s: "
+                     + (f"answered by {last['answered_by']}" if last["answered_by"] else last["error"])
+                     + (", an expected cut" if last["expected_cut"] else ""))
         print(f"    unexpected: t={f['t_start']:.1f}-{f['t_end']:.1f} s port {f['client_port']} "
-              f"(last used {f['port_last_used_s_before']} s before): {f['error']}")
+              f"({last_text}): {f['error']}")
+        for line in f["conntrack_at_end"][:2]:
+            print(f"      conntrack at the end: {line}")
     print(f"  client ports: {c['client_port_reused_within_60_s']} connections reused a port within "
           f"60 s of its last use (shortest gap {c['client_port_reuse_min_gap_s']} s)")
     print(f"  answered per member: {', '.join(f'{k} {n}' for k, n in c['per_member'].items())}; "
@@ -627,6 +679,8 @@ def print_text(s):
               f"CPU {x['controller_cpu_s']} s; ovs-vswitchd RSS {x['vswitchd_rss_kb']} kB; "
               f"{x['flows']} flows, {x['groups']} groups, {x['conntrack']} conntrack entries; "
               f"members {x['members']}")
+        print(f"        conntrack zone {LB_ZONE} by state: "
+              + ", ".join(f"{k} {n}" for k, n in x["conntrack_states"].items()))
     r = s["controller_rss_kb"]
     print(f"controller RSS: growth {r['growth']:+d} kB (min {r['min']}, max {r['max']}); "
           f"slope {r['slope_per_min']:+.1f} kB/min, later half {r['slope_per_min_later_half']:+.1f} kB/min")
@@ -641,6 +695,10 @@ def print_text(s):
         print(f"  only at start: {line}")
     for line in w["only_at_end"][:10]:
         print(f"  only at end:   {line}")
+    ct = s["conntrack_at_end"]
+    print(f"conntrack zone {LB_ZONE} at the end (client stopped): {ct['entries']} entries: "
+          + ", ".join(f"{k} {n}" for k, n in ct["states"].items())
+          + f"; {s['nat_exhaustion_log_lines']} NAT-exhaustion lines in the switch log")
     print(f"at the end the switch holds what the controller computes: "
           f"{'yes' if s['end_switch_equals_controller'] else 'NO'}")
     for line in s["end_differences"][:10]:
