@@ -97,6 +97,13 @@ def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
         commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
         if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,
             eligible[member.id] = member.weight          # established ones continue
+    # A packet of a connection committed already that conntrack still calls new (a retransmitted
+    # SYN, a second datagram before any reply) comes out of the lookup NATed to its member, so the
+    # VIP's new-connection flow no longer matches it: it goes on to that member like the requests
+    # of an established connection. (Left to table 20's NORMAL it would be flooded, lost.)
+    flows.append(Flow(p.CONNTRACK.id, p.Priority.VIP,
+                      match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_NEW), ct_mark=vip.id),
+                      goto=p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id, cookie=vip_cookie))
     if vip.mode == "one-arm":
         flows += snat_flows(vip)
     table = slots.assign(previous_slots, eligible)

@@ -229,3 +229,39 @@ def test_after_an_ovs_vswitchd_restart_the_pipeline_comes_back(lab, lb):
     assert set(served_by(connect(lab, WEB, 80, 30))) == {"m1", "m2", "m3"}
     wait_for(lambda: shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines()),
              "the computed pipeline on the switch", timeout=5)
+
+
+# Runs in the client: an HTTP request to VIP:80 from a fixed source port; prints the status line,
+# or the error.
+FROM_PORT = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(sys.argv[2])))
+s.settimeout(float(sys.argv[3]))
+try:
+    s.connect((sys.argv[1], 80))
+    s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+    print(s.makefile().readline().strip())
+except OSError as e:
+    print("error", type(e).__name__)
+"""
+
+
+def test_a_retried_syn_of_a_connection_committed_to_a_silent_member_reaches_it_once_it_is_back(lab, lb):
+    """A SYN to a member whose link is down leaves a conntrack entry (SYN_SENT) that NATs the next
+    SYN from that client port to the same member: once the member is back, it must get there."""
+    vip = dict(EXTRA, name="lonely", address="198.18.0.107", port=80, members=[{"address": "198.18.0.11"}])
+    assert lb.call("POST", "/v1/vips", vip)[0] == 201
+    try:
+        lb.wait_resolved("lonely")
+        ask = lambda timeout: lab.run("client", [sys.executable, "-c", FROM_PORT, vip["address"], "40404",
+                                                 str(timeout)]).stdout.strip()
+        lab.run("m1", ["ip", "link", "set", "eth0", "down"])
+        try:
+            assert ask(1) == "error TimeoutError"
+        finally:
+            lab.run("m1", ["ip", "link", "set", "eth0", "up"])
+        assert ask(5) == "HTTP/1.1 200 OK"
+    finally:
+        lb.call("DELETE", "/v1/vips/lonely")
