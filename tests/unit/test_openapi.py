@@ -14,6 +14,9 @@ CALLS = [
     ("POST", "/v1/vips", dict(WEB, port=0)), ("POST", "/v1/vips", DNS), ("GET", "/v1/vips/nope", None),
     ("GET", "/v1/hosts", None), ("GET", "/v1/hosts/198.18.0.11", None), ("DELETE", "/v1/hosts/198.18.0.99", None),
     ("GET", "/v1/stats", None), ("DELETE", "/v1/vips/dns", None), ("GET", "/v1/openapi.json", None),
+    ("GET", "/v1/flows", None),
+    # No monitor_address in this controller's configuration: a monitored VIP is refused.
+    ("POST", "/v1/vips", dict(WEB, name="probed", address="198.18.0.120", health_monitor={"type": "tcp"})),
 ]
 
 
@@ -46,3 +49,12 @@ def test_every_response_matches_the_document(api):
 def test_accepted_bodies_are_valid_by_the_document(api, body):
     document = api("GET", "/v1/openapi.json")[1]
     jsonschema.validate(body, dict(document["components"]["schemas"]["VipIn"], components=document["components"]))
+
+
+def test_a_stale_if_match_is_a_documented_refusal(api):
+    document = api("GET", "/v1/openapi.json")[1]
+    api("POST", "/v1/vips", WEB)
+    status, doc = api("PUT", "/v1/vips/web", WEB, headers={"If-Match": '"0000000000000000"'})
+    assert status == 412
+    schema = operation(document, "PUT", "/v1/vips/web")["responses"]["412"]["content"]["application/json"]["schema"]
+    jsonschema.validate(doc, dict(schema, components=document["components"]))
