@@ -332,14 +332,17 @@ def _nat_range(nat):
     return addresses + ":" + ports
 
 
-def flow_text(flow):
+def flow_text(flow, counters=None):
+    """As `ovs-ofctl dump-flows --no-stats` prints it; with `counters` (packets, bytes), as
+    `dump-flows` does, less the durations and ages."""
     actions = ["meter:%d" % flow.meter] if flow.meter is not None else []
     actions += [action_text(a) for a in flow.actions]
     if flow.goto is not None:
         actions.append("goto_table:%d" % flow.goto)
     match = match_text(flow.match)
-    return "%s%spriority=%d%s actions=%s" % (
+    return "%s%s%spriority=%d%s actions=%s" % (
         "cookie=%#x, " % flow.cookie if flow.cookie else "", "table=%d, " % flow.table if flow.table else "",
+        "n_packets=%d, n_bytes=%d, " % counters if counters else "",
         flow.priority, "," + match if match else "", ",".join(actions) or "drop")
 
 
@@ -356,9 +359,11 @@ def meter_text(meter):
         meter.meter_id, meter.rate, meter.burst)
 
 
-def state_text(state):
+def state_text(state, counters=None):
     """A whole switch state as ovs-ofctl would dump it: flows sorted by table and priority, then
-    groups, then meters."""
+    groups, then meters. `counters`: flow key -> (packets, bytes), shown where known."""
     flows = sorted(state.flows.values(), key=lambda f: (f.table, -f.priority, flow_text(f)))
-    return "\n".join([flow_text(f) for f in flows] + [group_text(g) for _, g in sorted(state.groups.items())]
+    counters = counters or {}
+    return "\n".join([flow_text(f, counters.get(f.key)) for f in flows]
+                     + [group_text(g) for _, g in sorted(state.groups.items())]
                      + [meter_text(m) for _, m in sorted(state.meters.items())])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lab import topology
 from lab.core import REPO_ROOT, Lab, unavailable_reason
-from lab.lbctl import Controller
+from lab.lbctl import Controller, connect, served_by
 from lab.record import Record, netns_exists, remove_recorded, same_process
 
 WORKDIR = Path("/var/tmp/lbctl-demo")
@@ -43,6 +43,7 @@ def up(workdir=WORKDIR, controller=True, app=APP):
             if app == APP:
                 Controller(lab, REST_PORT, VIPS_FILE, base_config=BASE_CONFIG).start() \
                     .wait_resolved("web")   # so the first curl is already balanced
+                show_traffic(lab)
             else:
                 lab.start_controller([BASE_CONFIG], REST_PORT, app=app)
     except BaseException:
@@ -50,6 +51,18 @@ def up(workdir=WORKDIR, controller=True, app=APP):
         print(f"Demo not started; logs are in {workdir}")
         raise
     print_next_steps(lab, controller)
+
+
+DEMO_CONNECTIONS = 12
+
+
+def show_traffic(lab):
+    """The main job, seen once: new connections from the client through the VIP, and who
+    answered each (nginx says which member it is)."""
+    members = served_by(connect(lab, topology.DEMO_VIP, 80, DEMO_CONNECTIONS))   # all answered, or it raises
+    print(f"{DEMO_CONNECTIONS} new HTTP connections from the client to VIP web {topology.DEMO_VIP}:80, answered by "
+          + ", ".join(f"{member} {count}" for member, count in sorted(members.items())))
+    print()
 
 
 def print_next_steps(lab, controller):
@@ -72,6 +85,8 @@ def print_next_steps(lab, controller):
               "cookie=0x100000000/0xffffffff00000000   # VIP 1 (web) only")
     if controller:
         print(f"  curl -s localhost:{REST_PORT}/v1/vips")
+        print("  .venv/bin/lbctl vip show web; .venv/bin/lbctl stats; .venv/bin/lbctl flows --vip web")
+        print(f"  curl -s localhost:{REST_PORT}/metrics")
     print(f"  cat {lab.workdir}/m1-access.log    # client addresses m1 saw")
     print("  ./demo.sh status")
     print("  ./demo.sh down")

@@ -110,6 +110,7 @@ class Switch:
         self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
         self.poll = None    # the reading of its counters in progress, if one is
+        self.counters = {}  # flow key -> (packets, bytes) at the last complete reading
 
 
 class Poll:
@@ -614,5 +615,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             if switch.installed is None:   # being read again (a repair): its slot tables are unknown
                 return True
             flows, groups = (poll.rows[xid] for xid in poll.xids)
+            switch.counters = {(table, priority, key): (packets, nbytes)
+                               for table, priority, _, key, packets, nbytes in flows}
             self.traffic.poll(switch.dpid, self.vips.vips, switch.installed.slots, flows, groups, time.time())
         return True

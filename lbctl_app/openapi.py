@@ -149,7 +149,7 @@ DOCUMENT = {
         },
         "/v1/stats": {"get": {"summary": "controller counters and traffic per VIP and member",
                               "responses": {"200": _json(_ref("Stats"), "counters")}}},
-        "/v1/flows": {"get": {"summary": "what the controller installed on each switch, as ovs-ofctl prints it",
+        "/v1/flows": {"get": {"summary": "what the controller installed on each switch, as ovs-ofctl prints it, with the last counters",
                               "responses": {"200": _json(FLOWS, "per switch")}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
             "description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},

@@ -10,6 +10,7 @@
   DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204)
   GET    /v1/stats           controller counters, latencies, and traffic per VIP and member
   GET    /v1/flows           what the controller installed on each switch, as ovs-ofctl prints it
+                             (with each flow's counters as of the last reading)
   GET    /metrics            all of it for Prometheus (text exposition format)
   GET    /v1/openapi.json    this API as an OpenAPI 3.1 document
 
@@ -201,12 +202,12 @@ class LbctlRest(ControllerBase):
 
     @route("flows", "/v1/flows", methods=["GET"])
     def flows(self, req, **_):
-        """What the controller has installed on each switch, as `ovs-ofctl dump-flows --no-stats`
-        and `dump-groups` print it."""
+        """What the controller has installed on each switch, as `ovs-ofctl dump-flows` and
+        `dump-groups` print it, with each flow's counters as of the last reading."""
         def dump():
             switches = []
             for dpid, switch in sorted(self.lb.switches.items()):
-                lines = render.state_text(switch.installed).splitlines() if switch.installed else []
+                lines = render.state_text(switch.installed, switch.counters).splitlines() if switch.installed else []
                 groups = [line for line in lines if line.startswith("group_id=")]
                 flows = [line for line in lines if not line.startswith(("group_id=", "meter="))]
                 switches.append({"dpid": "%016x" % dpid, "flows": flows, "groups": groups})
