@@ -34,7 +34,12 @@ A failed connection is an *expected cut* when it was in flight during a `remove`
 the switch held the change, still open when the PUT was sent) and conntrack had it on the removed
 member, or had no entry for its client port at all (its SYN never got through; the member is then
 unknown and the cut is counted apart). Every other failure is *unexpected* (target 0): in
-particular any failure of a connection in flight on a member being drained.
+particular any failure of a connection in flight on a member being drained. Unexpected failures
+whose client port last carried an expected cut are counted apart: a cut connection's conntrack
+entry is never closed (the member's packets no longer pass the switch's conntrack), and Open
+vSwitch takes a SYN on the same 5-tuple for an invalid packet of that entry. For each connection
+whose SYN went unanswered (the first MAX_SYN_LOOKS), the script reads conntrack's entry for its
+client port right after the failure.
 
 Every 10 s a sample: the controller's RSS (VmRSS of the ryu-manager process the lab started) and
 CPU time, ovs-vswitchd's RSS, the switch's flow count (dump-aggregate) and group count, and the
@@ -82,6 +87,7 @@ INITIAL_MEMBERS = tuple(name for name, _, _ in topology.MEMBERS)      # m1, m2, 
 EXTRA_MEMBER = ("m4", "198.18.0.14", 5)                              # brought up by the first change
 
 MAX_IN_FLIGHT = 1000           # the client's bound on open connections
+MAX_SYN_LOOKS = 100            # conntrack looks for connections whose SYN went unanswered
 HOLD_MAX_S = 1.0               # each connection waits 0..this before its request
 CONNECT_TIMEOUT_S = 3.0
 ANSWER_TIMEOUT_S = 5.0         # a cut connection ends with this timeout
@@ -163,6 +169,7 @@ async def one(hold):
         sock.close()
         in_flight -= 1
     out.write(json.dumps([round(start, 4), round(time.monotonic(), 4), sport, member, error]) + "\n")
+    out.flush()   # the benchmark reads along
 
 async def main():
     global in_flight
@@ -295,6 +302,35 @@ class Soak:
         self.origin = time.monotonic()
         self.changes = []
         self.samples = []
+        self.syn_looks = {}           # (client port, start) -> conntrack lines right after the failure
+        self._read_at = 0
+
+    def look_at_failed_syns(self, out_path):
+        """Read the client's new records; for each connection whose SYN went unanswered, what
+        conntrack holds for its client port now (a few seconds after the SYN)."""
+        try:
+            with open(out_path, "rb") as f:
+                f.seek(self._read_at)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        complete = chunk[:chunk.rfind(b"\n") + 1]
+        self._read_at += len(complete)
+        failed = []
+        for line in complete.decode().splitlines():
+            if line.startswith("["):
+                record = json.loads(line)
+                if record[4] and record[4].startswith("connect") and record[2]:
+                    failed.append(record)
+        if not failed or len(self.syn_looks) >= MAX_SYN_LOOKS:
+            return
+        by_port = {}
+        for line in conntrack_lines(self.lab):
+            m = CT_ENTRY.search(line)
+            if m and m.group(1) == CLIENT_IP:
+                by_port.setdefault(int(m.group(3)), []).append(line.strip())
+        for record in failed[:MAX_SYN_LOOKS - len(self.syn_looks)]:
+            self.syn_looks[(record[2], record[0])] = by_port.get(record[2], [])
 
     def at(self, t=None):
         return round((time.monotonic() if t is None else t) - self.origin, 3)
@@ -411,6 +447,7 @@ def run_soak(lab, controller, vip_id, args, deadline, workdir):
         if now >= changes_end and not restored:
             soak.restore_initial()
             restored = True
+        soak.look_at_failed_syns(out_path)
         time.sleep(0.2)
     if client.returncode != 0:
         raise MeasurementFailed(f"the client exited with {client.returncode}: "
@@ -468,10 +505,11 @@ def in_flight(record, change):
 
 
 def classify(records, changes):
-    """Every failed connection -> expected cut or unexpected; and per member drained or removed,
+    """Every failed connection -> expected cut, or unexpected (apart: a SYN on the client port of
+    an earlier cut, whose conntrack entry may still be open); and per member drained or removed,
     what happened to the connections in flight on it."""
     removals = [c for c in changes if c["removed"]]
-    expected_seen, expected_unknown, unexpected = [], [], []
+    expected_seen, expected_unknown, other = [], [], []
     for record in records:
         if record[4] is None:
             continue
@@ -486,7 +524,16 @@ def classify(records, changes):
             if owner is None:
                 reason = "unknown"
         (expected_seen if reason == "seen" else
-         expected_unknown if reason == "unknown" else unexpected).append(record)
+         expected_unknown if reason == "unknown" else other).append(record)
+    cut = {id(r) for r in expected_seen + expected_unknown}
+    previous = previous_on_port(records)
+    def follows_a_cut(record):
+        before = previous.get(id(record))
+        return before is not None and id(before) in cut
+
+    after_cut = [r for r in other if follows_a_cut(r)]
+    unexpected = [r for r in other if not follows_a_cut(r)]
+    after_cut_ids = {id(r) for r in after_cut}
     per_member = []
     for change in changes:
         for kind, members in (("drain", change["drained"]), ("remove", change["removed"])):
@@ -496,8 +543,11 @@ def classify(records, changes):
                 per_member.append({"t": change["t"], "kind": kind, "member": member,
                                    "in_flight_on_member": len(on_member),
                                    "answered": sum(1 for r in on_member if r[4] is None),
-                                   "failed": sum(1 for r in on_member if r[4] is not None)})
-    return expected_seen, expected_unknown, unexpected, per_member
+                                   "failed": sum(1 for r in on_member if r[4] is not None),
+                                   "failed_port_of_a_cut": sum(1 for r in on_member
+                                                               if id(r) in after_cut_ids),
+                                   "failures": sorted({r[4] for r in on_member if r[4]})})
+    return expected_seen, expected_unknown, after_cut, unexpected, previous, cut, per_member
 
 
 def port_reuse_gaps(records):
@@ -534,7 +584,8 @@ def slope_per_minute(points):
 def summarize(args, info, measured):
     soak, records = measured["soak"], measured["records"]
     origin = soak.origin
-    expected_seen, expected_unknown, unexpected, per_change = classify(records, soak.changes)
+    (expected_seen, expected_unknown, after_cut, unexpected, previous, cut,
+     per_change) = classify(records, soak.changes)
     failed = [r for r in records if r[4] is not None]
     by_config = {}
     for s in soak.samples:
@@ -548,8 +599,6 @@ def summarize(args, info, measured):
     start_lines, end_lines = set(shares(measured["start_text"])), set(shares(measured["end_text"]))
     durations = sorted(r[1] - r[0] for r in records if r[4] is None)
     reuse = port_reuse_gaps(records)
-    previous = previous_on_port(records)
-    cut = {id(r) for r in expected_seen + expected_unknown}
     end_ct_by_port = {}
     for line in measured["end_conntrack"]:
         m = CT_ENTRY.search(line)
@@ -568,6 +617,7 @@ def summarize(args, info, measured):
                 "port_last_use": None if before is None else {
                     "t_start": when(before), "answered_by": before[3], "error": before[4],
                     "expected_cut": id(before) in cut},
+                "conntrack_after_failure": soak.syn_looks.get((record[2], record[0])),
                 "conntrack_at_end": end_ct_by_port.get(record[2], [])}
 
     return {
@@ -586,13 +636,16 @@ def summarize(args, info, measured):
             "expected_cuts": len(expected_seen) + len(expected_unknown),
             "expected_cuts_member_seen": len(expected_seen),
             "expected_cuts_member_unknown": len(expected_unknown),
-            "unexpected_failures": len(unexpected),
+            "unexpected_failures": len(unexpected) + len(after_cut),
+            "unexpected_on_port_of_a_cut": len(after_cut),
+            "unexpected_other": len(unexpected),
             "failure_kinds": dict(Counter(r[4] for r in failed).most_common()),
             "per_member": dict(sorted(Counter(r[3] for r in records if r[3]).items())),
             "answered_duration_ms": {
                 "p50": round(1000 * durations[len(durations) // 2], 1) if durations else None,
                 "max": round(1000 * durations[-1], 1) if durations else None},
-            "unexpected": [failure(r) for r in unexpected[:20]],
+            "unexpected": [failure(r) for r in unexpected[:50]],
+            "unexpected_on_port_of_a_cut_first": [failure(r) for r in after_cut[:10]],
             # A client port used again while conntrack may still hold its last connection
             # (100 connections/s keep about 3,000 entries: closed ones stay about 30 s).
             "client_port_reuse_min_gap_s": round(min(reuse.values()), 1) if reuse else None,
@@ -649,9 +702,11 @@ def print_text(s):
           f"{c['expected_cuts_member_unknown']} with no conntrack entry)")
     print(f"  unexpected failures: {c['unexpected_failures']}   target 0: "
           f"{'met' if c['unexpected_failures'] == 0 else 'MISSED'}")
+    print(f"    {c['unexpected_on_port_of_a_cut']} of them on the client port of an earlier cut "
+          f"connection (its conntrack entry still open), {c['unexpected_other']} other")
     if c["failure_kinds"]:
         print(f"  failures by kind: {', '.join(f'{k} {n}' for k, n in c['failure_kinds'].items())}")
-    for f in c["unexpected"][:10]:
+    for f in c["unexpected_on_port_of_a_cut_first"][:3] + c["unexpected"][:10]:
         last = f["port_last_use"]
         last_text = ("first use" if last is None else
                      f"last used at t={last['t_start']:.1f} s: "
@@ -659,8 +714,10 @@ def print_text(s):
                      + (", an expected cut" if last["expected_cut"] else ""))
         print(f"    unexpected: t={f['t_start']:.1f}-{f['t_end']:.1f} s port {f['client_port']} "
               f"({last_text}): {f['error']}")
+        for line in (f["conntrack_after_failure"] or [])[:2]:
+            print(f"      conntrack after the failure: {line}")
         for line in f["conntrack_at_end"][:2]:
-            print(f"      conntrack at the end: {line}")
+            print(f"      conntrack at the end:        {line}")
     print(f"  client ports: {c['client_port_reused_within_60_s']} connections reused a port within "
           f"60 s of its last use (shortest gap {c['client_port_reuse_min_gap_s']} s)")
     print(f"  answered per member: {', '.join(f'{k} {n}' for k, n in c['per_member'].items())}; "
@@ -672,7 +729,9 @@ def print_text(s):
         if group:
             print(f"  in flight on {what}: "
                   f"{sum(x['in_flight_on_member'] for x in group)}, answered "
-                  f"{sum(x['answered'] for x in group)}, failed {sum(x['failed'] for x in group)}")
+                  f"{sum(x['answered'] for x in group)}, failed {sum(x['failed'] for x in group)} "
+                  f"({sum(x['failed_port_of_a_cut'] for x in group)} of them on the port of an "
+                  f"earlier cut)")
     print(f"samples every {p['sample_every_s']:g} s: {len(s['samples'])}")
     for label, x in (("first", s["samples"][0]), ("last", s["samples"][-1])):
         print(f"  {label:5} t={x['t']:6.0f} s  controller RSS {x['controller_rss_kb']} kB, "
