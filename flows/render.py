@@ -3,6 +3,8 @@
 The text form is what `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` prints for the same flow, so
 golden files, the README walk-through and a live dump read alike.
 """
+import functools
+
 from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
@@ -94,6 +96,63 @@ def _ryu_nat(nat):
                      range_proto_min=nat.port, range_proto_max=nat.port_max or nat.port)
 
 
+class _SerializedOnce:
+    """A message that keeps its bytes once serialized. The app serializes every message of a
+    change before sending any (so one that cannot be encoded fails first), and Ryu's send_msg
+    serializes it again: for a VIP's group of SLOTS buckets, that was half the cost of a change.
+    Nothing changes a message after its first serialization (its xid is fixed by then)."""
+
+    def serialize(self):
+        if self.buf is None:
+            super().serialize()
+
+
+class FlowMod(_SerializedOnce, parser.OFPFlowMod):
+    pass
+
+
+class GroupMod(_SerializedOnce, parser.OFPGroupMod):
+    pass
+
+
+class MeterMod(_SerializedOnce, parser.OFPMeterMod):
+    pass
+
+
+class SharedBucket(parser.OFPBucket):
+    """A bucket encoded once however many times its group lists it: a slot table names each
+    member in SLOTS/N of its buckets, all alike."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.encoded = None
+
+    def serialize(self, buf, offset):
+        if self.encoded is None:   # the first time: Ryu's own encoding, which also sets self.len
+            encoded = bytearray()
+            super().serialize(encoded, 0)
+            self.encoded = bytes(encoded)
+        if len(buf) < offset:
+            buf.extend(bytes(offset - len(buf)))
+        buf[offset:offset + len(self.encoded)] = self.encoded
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _match_field(name, value):
+    """One field of an OFPMatch as OFPMatch(**fields) makes it -> (its OXM order, (name, value)).
+    Ryu converts each value to wire form and back several times (netaddr for addresses): ~50 us
+    a flow, and the same few thousand (field, value) pairs come back in every VIP's flows."""
+    name, value = ofp.oxm_normalize_user(name, value)
+    number, wire, mask = ofp.oxm_from_user(name, value)
+    return (number[0] if isinstance(number, tuple) else number), ofp.oxm_to_user(number, wire, mask)
+
+
+def ryu_match(m):
+    """The OFPMatch of a flow's match: what parser.OFPMatch(**dict(m)) gives, field by field."""
+    fields = sorted((_match_field(name, value) for name, value in m), key=lambda field: field[0])
+    return parser.OFPMatch(_ordered_fields=[field for _, field in fields])
+
+
 def add_flow(datapath, flow):
     instructions = []
     if flow.meter is not None:
@@ -102,37 +161,41 @@ def add_flow(datapath, flow):
         instructions.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, ryu_actions(flow.actions)))
     if flow.goto is not None:
         instructions.append(parser.OFPInstructionGotoTable(flow.goto))
-    return parser.OFPFlowMod(datapath, cookie=flow.cookie, table_id=flow.table, command=ofp.OFPFC_ADD,
-                             priority=flow.priority, match=parser.OFPMatch(**dict(flow.match)),
-                             instructions=instructions)
+    return FlowMod(datapath, cookie=flow.cookie, table_id=flow.table, command=ofp.OFPFC_ADD,
+                   priority=flow.priority, match=ryu_match(flow.match), instructions=instructions)
 
 
 def delete_flow(datapath, flow):
-    return parser.OFPFlowMod(datapath, table_id=flow.table, command=ofp.OFPFC_DELETE_STRICT,
-                             priority=flow.priority, match=parser.OFPMatch(**dict(flow.match)),
-                             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+    return FlowMod(datapath, table_id=flow.table, command=ofp.OFPFC_DELETE_STRICT,
+                   priority=flow.priority, match=ryu_match(flow.match), out_port=ofp.OFPP_ANY,
+                   out_group=ofp.OFPG_ANY)
 
 
 def delete_by_cookie(datapath, table, cookie, mask):
     """Delete every flow of `table` whose cookie matches (learned flows, which no desired state
     lists)."""
-    return parser.OFPFlowMod(datapath, cookie=cookie, cookie_mask=mask, table_id=table,
-                             command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
-                             match=parser.OFPMatch())
+    return FlowMod(datapath, cookie=cookie, cookie_mask=mask, table_id=table,
+                   command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+                   match=parser.OFPMatch())
 
 
 def group_mod(datapath, group, command):
-    buckets = [parser.OFPBucket(weight=b.weight, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
-                                actions=ryu_actions(b.actions)) for b in group.buckets]
-    return parser.OFPGroupMod(datapath, command=command, type_=ofp.OFPGT_SELECT,
-                              group_id=group.group_id, buckets=buckets)
+    # A slot table lists each member's bucket in many slots, and flows.vip gives them the very
+    # same Bucket: one SharedBucket each (found by identity: hashing 256 buckets costs more).
+    shared = {}
+    buckets = []
+    for b in group.buckets:
+        bucket = shared.get(id(b))
+        if bucket is None:
+            bucket = shared[id(b)] = SharedBucket(weight=b.weight, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
+                                                  actions=ryu_actions(b.actions))
+        buckets.append(bucket)
+    return GroupMod(datapath, command=command, type_=ofp.OFPGT_SELECT, group_id=group.group_id, buckets=buckets)
 
 
 def meter_mod(datapath, meter, command):
-    return parser.OFPMeterMod(datapath, command=command,
-                              flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
-                              meter_id=meter.meter_id,
-                              bands=[parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)])
+    return MeterMod(datapath, command=command, flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS,
+                    meter_id=meter.meter_id, bands=[parser.OFPMeterBandDrop(rate=meter.rate, burst_size=meter.burst)])
 
 
 _GROUP_COMMANDS = {"add": ofp.OFPGC_ADD, "modify": ofp.OFPGC_MODIFY, "delete": ofp.OFPGC_DELETE}
@@ -149,11 +212,11 @@ def change_message(datapath, change):
         return delete_flow(datapath, item)
     if isinstance(item, SelectGroup):
         if verb == "delete":
-            return parser.OFPGroupMod(datapath, command=ofp.OFPGC_DELETE, group_id=item.group_id)
+            return GroupMod(datapath, command=ofp.OFPGC_DELETE, group_id=item.group_id)
         return group_mod(datapath, item, _GROUP_COMMANDS[verb])
     if isinstance(item, Meter):
         if verb == "delete":
-            return parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=item.meter_id)
+            return MeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=item.meter_id)
         return meter_mod(datapath, item, _METER_COMMANDS[verb])
     raise TypeError("no OpenFlow message for %r" % (change,))
 

@@ -126,7 +126,10 @@ def spread(vip, table, action_of, at_table, new_connection):
     if table is None:   # no live member: refuse at once (reset / unreachable) rather than time out
         return [Flow(at_table, p.Priority.VIP, new_connection, goto=p.REJECT.id, cookie=vip_cookie)], None
     if vip.protocol == "tcp" and vip.algorithm == "5-tuple":
-        buckets = tuple(Bucket(1, action_of[owner]) for owner in table)
+        # One Bucket per member, listed in each of its slots: 256 objects per VIP cost memory and
+        # garbage collector time (and render.group_mod encodes a member's bucket once).
+        bucket_of = {owner: Bucket(1, actions) for owner, actions in action_of.items()}
+        buckets = tuple(bucket_of[owner] for owner in table)
         return ([Flow(at_table, p.Priority.VIP, new_connection, (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
                 SelectGroup(p.group_id(vip.id), buckets))
     fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
