@@ -10,6 +10,8 @@ hash offers by itself:
 
 Pure: the previous table and the eligible members in, the new table out.
 """
+import heapq
+
 SLOTS = 256   # the most buckets Open vSwitch's dp_hash takes with one slot each
 
 
@@ -42,9 +44,13 @@ def assign(previous, members):
             kept[owner] += 1
         else:
             table[slot] = None
+    # The member furthest below its quota first, the lowest id among equals: a heap of
+    # (slots kept - quota, id) gives it in log N rather than a scan of every member per slot.
+    needy = [(kept[m] - want[m], m) for m in want]
+    heapq.heapify(needy)
     for slot, owner in enumerate(table):
         if owner is None:
-            needy = max(want, key=lambda m: (want[m] - kept[m], -m))
-            table[slot] = needy
-            kept[needy] += 1
+            below, member = needy[0]
+            table[slot] = member
+            heapq.heapreplace(needy, (below + 1, member))
     return tuple(table)
