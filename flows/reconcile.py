@@ -11,27 +11,42 @@ class Change:
 
 
 def diff(installed, desired) -> Tuple[Change, ...]:
+    # A state computed from the installed one says which flows and groups may differ from it (see
+    # flows.desired): only those are compared, not the thousands of others.
+    follows = desired.follows
+    if follows is not None and follows[0]() is installed:
+        _, flow_keys, group_ids = follows
+    else:
+        flow_keys = group_ids = None
     changes = []
     for kind in ("meter", "group"):
         wanted, have = getattr(desired, kind + "s"), getattr(installed, kind + "s")
-        for ident, item in sorted(wanted.items()):
+        for ident, item in _items(wanted, group_ids if kind == "group" else None):
             if ident not in have:
                 changes.append(Change("add_" + kind, item))
             elif have[ident] != item:
                 changes.append(Change("modify_" + kind, item))
-    gone = [flow for key, flow in installed.flows.items() if key not in desired.flows]
+    gone = [flow for key, flow in _items(installed.flows, flow_keys, sort=False) if key not in desired.flows]
     # Flows reused from the cache are the very same objects: `is` settles most of them at once.
-    new = [flow for key, flow in desired.flows.items()
+    new = [flow for key, flow in _items(desired.flows, flow_keys, sort=False)
            if installed.flows.get(key) is not flow and installed.flows.get(key) != flow]
     # An add with the key of an installed flow replaces it, cookie and actions alike.
     changes += [Change("delete_flow", f) for f in sorted(gone, key=_order)]
     changes += [Change("add_flow", f) for f in sorted(new, key=_order)]
     for kind in ("group", "meter"):
         wanted, have = getattr(desired, kind + "s"), getattr(installed, kind + "s")
-        for ident, item in sorted(have.items()):
+        for ident, item in _items(have, group_ids if kind == "group" else None):
             if ident not in wanted:
                 changes.append(Change("delete_" + kind, item))
     return tuple(changes)
+
+
+def _items(mapping, keys, sort=True):
+    """mapping's items (sorted by key), or only those of `keys` (None: all)."""
+    if keys is None:
+        return sorted(mapping.items()) if sort else mapping.items()
+    picked = [(key, mapping[key]) for key in keys if key in mapping]
+    return sorted(picked) if sort else picked
 
 
 def adopt(found, desired, keep_tables=()):
