@@ -36,18 +36,48 @@ def load_yaml(path):
     return vips
 
 
+def _vip_doc(vip):
+    return dict(vip.to_dict(), id=vip.id,
+                members=[{"address": m.address, "port": m.port, "weight": m.weight, "id": m.id} for m in vip.members])
+
+
+class _StateEncoder:
+    """The state file's bytes: msgpack of {"format", "next_id", "vips": [VIP documents]}, the very
+    bytes msgpack.packb gives for that document. A change touches one VIP and the next VipSet holds
+    the same objects for the others, so each VIP's encoding is kept while its object lives on
+    (encoding 1,000 VIPs afresh cost ~10 ms a change)."""
+
+    def __init__(self):
+        self.encoded = {}   # id(vip) -> (vip, its encoding): the VIPs of the last save
+
+    def encode(self, vips):
+        packer = msgpack.Packer(use_bin_type=True)
+        parts = [packer.pack_map_header(3), packer.pack("format"), packer.pack(STATE_FORMAT),
+                 packer.pack("next_id"), packer.pack(vips.next_id),
+                 packer.pack("vips"), packer.pack_array_header(len(vips.vips))]
+        kept = {}
+        for vip in vips.vips:
+            known = self.encoded.get(id(vip))
+            if known is None or known[0] is not vip:
+                known = (vip, packer.pack(_vip_doc(vip)))
+            kept[id(vip)] = known
+            parts.append(known[1])
+        self.encoded = kept
+        return b"".join(parts)
+
+
+_encoder = _StateEncoder()
+
+
 def save_state(path, vips):
     """Write the whole VIP set to `path` so that a crash leaves either the old or the new file."""
-    doc = {"format": STATE_FORMAT, "next_id": vips.next_id,
-           "vips": [dict(v.to_dict(), id=v.id,
-                         members=[{"address": m.address, "port": m.port, "weight": m.weight, "id": m.id}
-                                  for m in v.members]) for v in vips.vips]}
+    data = _encoder.encode(vips)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(msgpack.packb(doc, use_bin_type=True))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -5,6 +5,7 @@ import msgpack
 import pytest
 
 from lbctl_app import store
+from lbctl_app.model import parse_vip
 from tests.unit.sample import DNS, WEB, vip_set
 
 
@@ -15,6 +16,23 @@ def test_state_round_trip_keeps_ids(tmp_path):
     store.save_state(path, vips)
     assert store.load_state(path) == vips
     assert os.listdir(tmp_path) == ["state.msgpack"], "no temporary file left behind"
+
+
+def test_state_file_is_the_plain_msgpack_of_its_document_after_changes(tmp_path):
+    """Each VIP's encoding is kept from one save to the next: what is written must still be
+    exactly the document of the VIPs saved."""
+    vips = vip_set(WEB, DNS)
+    path = str(tmp_path / "state.msgpack")
+    store.save_state(path, vips)
+    vips, _ = vips.replace("web", parse_vip(dict(WEB, port=8080), name="web"))
+    vips, _ = vips.create(parse_vip(dict(DNS, name="dns2", port=5353)))
+    store.save_state(path, vips)
+    doc = {"format": store.STATE_FORMAT, "next_id": vips.next_id,
+           "vips": [dict(v.to_dict(), id=v.id, members=[dict(address=m.address, port=m.port, weight=m.weight, id=m.id)
+                                                        for m in v.members]) for v in vips.vips]}
+    with open(path, "rb") as f:
+        assert f.read() == msgpack.packb(doc, use_bin_type=True)
+    assert store.load_state(path) == vips
 
 
 def test_saved_state_wins_over_the_yaml_file(tmp_path):
