@@ -318,6 +318,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         if switch is not None and switch.datapath is ev.datapath:   # not a newer connection of it
             del self.switches[ev.datapath.id]
             self.traffic.forget_switch(ev.datapath.id)
+            self.monitors.cancel(ev.datapath.id, time.monotonic())
             LOG.info("switch %016x disconnected", ev.datapath.id)
             self.note_statuses()
 
@@ -537,7 +538,7 @@ class LoadBalancerApp(app_manager.RyuApp):
             if place is None:
                 self.monitors.postpone(key, now)
                 continue
-            token = self.monitors.start(key, now)
+            token = self.monitors.start(key, now, switch.dpid)
             mac = pipeline.own_mac(self.settings.cluster_id, self.settings.gateway_group)
             probe = packets.probe(target.kind, mac, place.mac, self.settings.monitor_address, target.address,
                                   target.port, token)

@@ -37,6 +37,7 @@ class Probe:
     target: Target
     sent: float
     deadline: float
+    dpid: int      # the switch it left through
 
 
 class MemberHealth:
@@ -46,7 +47,8 @@ class MemberHealth:
         self.ever_up = False
         self.streak = 0             # results in a row that disagree with `up`
         self.reason = "not probed yet"
-        self.fresh = True           # no result yet: the first one decides, either way
+        self.probed = False         # a result came in
+        self.seeded = False         # taken as up from what a switch was doing, and not probed since
         self.next_probe = now
         self.probe = None           # the token of the probe in flight, if one is
 
@@ -87,14 +89,26 @@ class Monitors:
 
     def seed(self, vips, serving):
         """A switch was found sending new connections to the (VIP id, member address) pairs in
-        `serving` (the controller restarted, say): members not probed yet that it serves are taken
-        as up, so adopting the switch changes nothing. Their first probe decides at once."""
+        `serving` (the controller restarted, say): members never probed yet that it serves are
+        taken as up, as if the controller had not restarted, so adopting the switch changes
+        nothing. From then on they rise and fall like any member that was up."""
         for vip in vips:
             for member in vip.members:
                 health = self.members.get((vip.id, member.id))
-                if health is not None and health.fresh and (vip.id, member.address) in serving:
-                    health.up = True
+                if health is not None and not health.probed and (vip.id, member.address) in serving:
+                    health.up = health.ever_up = health.seeded = True
                     health.reason = "serving when the switch was adopted, not probed yet"
+
+    def cancel(self, dpid, now):
+        """Switch `dpid` is gone, and with it the probes that left through it: they are not
+        failures of their members, which are probed again at once (through another switch, or
+        this one when it is back)."""
+        for token, probe in list(self.in_flight.items()):
+            if probe.dpid == dpid:
+                del self.in_flight[token]
+                health = self.members.get(probe.key)
+                if health is not None:
+                    health.probe, health.next_probe = None, now
 
     def _forget(self, key):
         token = self.members.pop(key).probe
@@ -108,14 +122,14 @@ class Monitors:
         """The member cannot be probed now (not located): try again an interval later."""
         self.members[key].next_probe = now + self._monitor[key[0]].interval
 
-    def start(self, key, now):
-        """A probe of `key` leaves now: returns its token."""
+    def start(self, key, now, dpid):
+        """A probe of `key` leaves now through switch `dpid`: returns its token."""
         health = self.members[key]
         token = next(self._tokens)
         while token in self.in_flight:
             token = next(self._tokens)
         health.probe = token
-        self.in_flight[token] = Probe(key, health.target, now, now + self._monitor[key[0]].timeout)
+        self.in_flight[token] = Probe(key, health.target, now, now + self._monitor[key[0]].timeout, dpid)
         return token
 
     def reply(self, token, kind, address, port, ok, reason, now):
@@ -144,19 +158,19 @@ class Monitors:
         monitor = self._monitor[probe.key[0]]
         health.probe = None
         self.count("monitor_successes" if ok else "monitor_failures")
-        fresh, health.fresh = health.fresh, False
+        seeded, health.seeded, health.probed = health.seeded, False, True
         if ok == health.up:
             health.streak = 0
             health.next_probe = probe.sent + monitor.interval
             if ok:
                 health.ever_up = True
-                if fresh:   # a member seeded up has now been probed
+                if seeded:   # now it has been probed
                     health.reason = "1 %s probe succeeded (%s)" % (probe.target.kind, reason)
             elif not health.ever_up:   # still down from the start: say why
                 health.reason = "%s probe failed (%s)" % (probe.target.kind, reason)
             return None
         health.streak += 1
-        needed = 1 if fresh else (monitor.rise if health.ever_up else 1) if ok else monitor.fall
+        needed = (monitor.rise if health.ever_up else 1) if ok else monitor.fall
         if health.streak < needed:
             health.next_probe = max(now, probe.sent + monitor.timeout)
             return None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lab import free_tcp_port
+from lab import dsr, free_tcp_port
 from lab.lbctl import (NAME_SERVER, NEW_CONNECTIONS, ONE_CONNECTION, REPO_VIPS, UDP_ECHO, Controller, shares,
                        switch_text, wait_for)
 
@@ -120,6 +120,25 @@ def test_all_members_down_refuses_new_connections_at_once(lab, lb, checked):
     finally:
         for member in ("m1", "m2", "m3"):
             serve(lab, member)
+
+
+@pytest.mark.parametrize("mode, extra", [("one-arm", {"snat_pool": {"addresses": ["198.18.0.215"]}}), ("dsr", {})])
+def test_a_stopped_member_leaves_in_every_mode(lab, lb, mode, extra):
+    vip = dict(VIP, name="checked-" + mode, address="198.18.0.144" if mode == "dsr" else "198.18.0.145",
+               mode=mode, **extra)
+    if mode == "dsr":
+        for member in ("m1", "m2", "m3"):
+            dsr.configure_member(lab, member, vip["address"])
+    assert lb.call("POST", "/v1/vips", vip)[0] == 201
+    try:
+        wait_for(lambda: set(statuses(lb, vip["name"]).values()) == {"up"}, "every member up", timeout=10)
+        lab.stop_process("names-m2")
+        wait_status(lb, vip["name"], "198.18.0.12", "down")
+        asked = lab.run("client", [sys.executable, "-c", NEW_CONNECTIONS, vip["address"], "9000", "30"]).stdout.split()
+        assert set(asked) == {"m1", "m3"}
+    finally:
+        serve(lab, "m2")
+        lb.call("DELETE", "/v1/vips/" + vip["name"])
 
 
 def test_udp_and_ping_monitors(lab, lb):

@@ -28,7 +28,7 @@ def fresh(vip, now=0.0):
 def answer(monitors, key, now, ok, kind="tcp"):
     """Send the due probe of `key` and answer it (ok: SYN-ACK, else a reset)."""
     assert key in dict(monitors.due(now))
-    token = monitors.start(key, now)
+    token = monitors.start(key, now, 1)
     target = monitors.members[key].target
     return monitors.reply(token, kind, target.address, target.port, ok, "test", now)
 
@@ -65,20 +65,20 @@ def test_silence_fails_a_tcp_probe_at_its_timeout_but_not_a_udp_probe():
     monitors = fresh(vip)
     key = (vip.id, 1)
     answer(monitors, key, 0.0, True)
-    monitors.start(key, 1.0)
+    monitors.start(key, 1.0, 1)
     assert monitors.expire(1.2) == []
     assert monitors.expire(1.25) == []          # one failure: not yet down
     assert monitors.members[key].streak == 1
     udp = vip_set(dict(WEB, protocol="udp", health_monitor=dict(MONITOR, type="udp"))).vips[0]
     monitors = fresh(udp)
-    monitors.start((udp.id, 1), 0.0)
+    monitors.start((udp.id, 1), 0.0, 1)
     assert monitors.expire(0.25) == [health.Change((udp.id, 1), True, "1 udp probe succeeded (no ICMP port unreachable)")]
 
 
 def test_a_reply_from_another_member_or_for_another_port_is_ignored():
     vip = monitored()
     monitors = fresh(vip)
-    token = monitors.start((vip.id, 1), 0.0)
+    token = monitors.start((vip.id, 1), 0.0, 1)
     assert monitors.reply(token, "tcp", "198.18.0.12", 80, True, "x", 0.0) is None
     assert monitors.reply(token, "tcp", "198.18.0.11", 81, True, "x", 0.0) is None
     assert monitors.reply(token + 1, "tcp", "198.18.0.11", 80, True, "x", 0.0) is None
@@ -186,7 +186,7 @@ def _answer_of(kind, probe):
     return bytes(pkt.data)
 
 
-def test_members_a_switch_was_serving_stay_up_through_a_restart_until_their_first_probe():
+def test_members_a_switch_was_serving_stay_up_through_a_restart_and_fall_like_any_other():
     vip = monitored()
     monitors = fresh(vip)
     monitors.seed([vip], {(vip.id, "198.18.0.11"), (vip.id, "198.18.0.12")})
@@ -194,7 +194,19 @@ def test_members_a_switch_was_serving_stay_up_through_a_restart_until_their_firs
     assert monitors.members[(vip.id, 1)].reason == "serving when the switch was adopted, not probed yet"
     assert answer(monitors, (vip.id, 1), 0.0, True) is None
     assert monitors.members[(vip.id, 1)].reason == "1 tcp probe succeeded (test)"
-    change = answer(monitors, (vip.id, 2), 0.0, False)    # the first result decides, fall or not
-    assert change == health.Change((vip.id, 2), False, "1 tcp probe failed (test)")
-    monitors.seed([vip], {(vip.id, "198.18.0.12")})        # only members never probed are seeded
-    assert monitors.down(vip) == {2, 3}
+    assert answer(monitors, (vip.id, 2), 0.0, False) is None    # one failure: fall is 3
+    assert answer(monitors, (vip.id, 2), 0.25, False) is None
+    assert answer(monitors, (vip.id, 2), 0.5, False) == health.Change((vip.id, 2), False, "3 tcp probes failed (test)")
+    monitors.seed([vip], {(vip.id, "198.18.0.12"), (vip.id, "198.18.0.13")})   # only members never probed
+    assert monitors.down(vip) == {2}
+
+
+def test_probes_lost_with_their_switch_are_no_failures():
+    vip = monitored()
+    monitors = fresh(vip)
+    monitors.start((vip.id, 1), 0.0, 7)
+    monitors.start((vip.id, 2), 0.0, 8)
+    monitors.cancel(7, 0.1)
+    assert monitors.expire(1.0) == [] and monitors.members[(vip.id, 1)].streak == 0
+    assert (vip.id, 1) in dict(monitors.due(0.1))
+    assert monitors.members[(vip.id, 2)].reason == "tcp probe failed (no answer)"   # its switch stayed
