@@ -2,7 +2,7 @@
 added, drained, restored, removed and re-added over REST. A measurement: it prints figures and
 asserts nothing.
 
-    sudo .venv/bin/python bench/soak.py [--minutes 10] [--rate 100] [--seed 1] [--json]
+    sudo .venv/bin/python bench/soak.py [--minutes 10] [--rate 100] [--seed 1] [--no-changes] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace,
 the standard topology of lab/topology.py: client 198.18.0.10, members m1..m3 .11-.13, each with
@@ -39,7 +39,8 @@ whose client port last carried an expected cut are counted apart: a cut connecti
 entry is never closed (the member's packets no longer pass the switch's conntrack), and Open
 vSwitch takes a SYN on the same 5-tuple for an invalid packet of that entry. For each connection
 whose SYN went unanswered (the first MAX_SYN_LOOKS), the script reads conntrack's entry for its
-client port right after the failure.
+client port right after the failure. `--no-changes` runs the same load with the members left
+alone: a control for what one client reusing its ports costs by itself.
 
 Every 10 s a sample: the controller's RSS (VmRSS of the ryu-manager process the lab started) and
 CPU time, ovs-vswitchd's RSS, the switch's flow count (dump-aggregate) and group count, and the
@@ -87,7 +88,7 @@ INITIAL_MEMBERS = tuple(name for name, _, _ in topology.MEMBERS)      # m1, m2, 
 EXTRA_MEMBER = ("m4", "198.18.0.14", 5)                              # brought up by the first change
 
 MAX_IN_FLIGHT = 1000           # the client's bound on open connections
-MAX_SYN_LOOKS = 100            # conntrack looks for connections whose SYN went unanswered
+MAX_SYN_LOOKS = 200            # conntrack looks for connections whose SYN went unanswered
 HOLD_MAX_S = 1.0               # each connection waits 0..this before its request
 CONNECT_TIMEOUT_S = 3.0
 ANSWER_TIMEOUT_S = 5.0         # a cut connection ends with this timeout
@@ -441,7 +442,7 @@ def run_soak(lab, controller, vip_id, args, deadline, workdir):
         if now >= next_sample:
             soak.sample()
             next_sample += SAMPLE_EVERY_S
-        if now >= next_change and now < changes_end:
+        if args.changes and now >= next_change and now < changes_end:
             soak.change(*soak.random_change())
             next_change = time.monotonic() + soak.rng.uniform(*CHANGE_GAP_S)
         if now >= changes_end and not restored:
@@ -527,13 +528,17 @@ def classify(records, changes):
          expected_unknown if reason == "unknown" else other).append(record)
     cut = {id(r) for r in expected_seen + expected_unknown}
     previous = previous_on_port(records)
-    def follows_a_cut(record):
-        before = previous.get(id(record))
-        return before is not None and id(before) in cut
-
-    after_cut = [r for r in other if follows_a_cut(r)]
-    unexpected = [r for r in other if not follows_a_cut(r)]
-    after_cut_ids = {id(r) for r in after_cut}
+    # A port is spoilt from its cut until a connection on it is answered again.
+    spoilt, after_cut_ids = set(), set()
+    for record in sorted(records, key=lambda r: r[0]):
+        if id(record) in cut:
+            spoilt.add(record[2])
+        elif record[4] is None:
+            spoilt.discard(record[2])
+        elif record[2] in spoilt:
+            after_cut_ids.add(id(record))
+    after_cut = [r for r in other if id(r) in after_cut_ids]
+    unexpected = [r for r in other if id(r) not in after_cut_ids]
     per_member = []
     for change in changes:
         for kind, members in (("drain", change["drained"]), ("remove", change["removed"])):
@@ -624,6 +629,7 @@ def summarize(args, info, measured):
         "benchmark": "soak",
         "machine": info,
         "parameters": {"minutes": args.minutes, "rate_per_s": args.rate, "seed": args.seed,
+                       "changes": args.changes,
                        "hold_max_s": HOLD_MAX_S, "connect_timeout_s": CONNECT_TIMEOUT_S,
                        "answer_timeout_s": ANSWER_TIMEOUT_S, "max_in_flight": MAX_IN_FLIGHT,
                        "vip": f"{VIP_ADDRESS}:{VIP_PORT} tcp routed",
@@ -686,10 +692,13 @@ def summarize(args, info, measured):
 def print_text(s):
     p, c, m = s["parameters"], s["connections"], s["machine"]
     print(f"lbctl soak: {p['minutes']:g} min, {p['rate_per_s']} new connections/s to {p['vip']} "
-          f"(hold 0-{p['hold_max_s']:g} s before the request), seed {p['seed']}")
+          f"(hold 0-{p['hold_max_s']:g} s before the request), seed {p['seed']}"
+          + ("" if p["changes"] else "; control run: no member changes"))
     print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, load average "
           f"{m['loadavg_at_start']} at start, {m.get('loadavg_at_end')} at end")
-    print(f"changes: {len(s['changes'])} ({', '.join(f'{k} {n}' for k, n in Counter(x['kind'] for x in s['changes']).items())})")
+    kinds = Counter(x["kind"] for x in s["changes"])
+    print(f"changes: {len(s['changes'])}"
+          + (f" ({', '.join(f'{k} {n}' for k, n in kinds.items())})" if kinds else ""))
     for x in s["changes"]:
         waited = f"{x['to_switch_ms']:.0f} ms" if x["to_switch_ms"] is not None else "NOT CONSISTENT"
         print(f"  t={x['t']:7.1f} s  {x['kind']:8} {x['member']:8} -> {x['members']:18} "
@@ -703,7 +712,7 @@ def print_text(s):
     print(f"  unexpected failures: {c['unexpected_failures']}   target 0: "
           f"{'met' if c['unexpected_failures'] == 0 else 'MISSED'}")
     print(f"    {c['unexpected_on_port_of_a_cut']} of them on the client port of an earlier cut "
-          f"connection (its conntrack entry still open), {c['unexpected_other']} other")
+          f"connection (no connection on that port answered since), {c['unexpected_other']} other")
     if c["failure_kinds"]:
         print(f"  failures by kind: {', '.join(f'{k} {n}' for k, n in c['failure_kinds'].items())}")
     for f in c["unexpected_on_port_of_a_cut_first"][:3] + c["unexpected"][:10]:
@@ -776,6 +785,8 @@ def main(argv=None):
     parser.add_argument("--rate", type=bounded(int, 1, 200), default=100,
                         help="new connections per second (default 100, at most 200)")
     parser.add_argument("--seed", type=int, default=1, help="of the changes and the holds (default 1)")
+    parser.add_argument("--no-changes", dest="changes", action="store_false",
+                        help="a control run: the same load, the members never change")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
     return run("soak", lambda workdir: measure(args, workdir),
