@@ -54,6 +54,7 @@ class Priority:
     POOL = 350          # classify: replies to a one-arm SNAT pool address (before the member catch)
     MONITOR = 320       # classify: replies to health probes (before the member catch, which they also match)
     DSR_SYN = 310       # dsr: a SYN not pinned yet (a datapath flow of its own: see flows/dsr.py)
+    MEMBER_NEW = 310    # to_member: a connection's first packet (its packet count: new connections)
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
     HOST = 300          # locate: where one host is

@@ -261,11 +261,10 @@ def dump_requests(datapath):
             parser.OFPMeterConfigStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
 
 
-def poll_requests(datapath):
-    """The requests that read a switch's flow and group counters (lbctl_app.traffic)."""
-    return [parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
-                                       out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
-            parser.OFPGroupStatsRequest(datapath, group_id=ofp.OFPG_ALL)]
+def poll_request(datapath):
+    """The request that reads a switch's flow counters (lbctl_app.traffic)."""
+    return parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
+                                      out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
 
 
 def flow_counters(stats):
@@ -273,11 +272,6 @@ def flow_counters(stats):
     key = tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
                        for name, value in stats.match.items()))
     return stats.table_id, stats.priority, stats.cookie, key, stats.packet_count, stats.byte_count
-
-
-def group_counters(stats):
-    """An OFPGroupStats -> (group id, [(packets, bytes) per bucket])."""
-    return stats.group_id, [(b.packet_count, b.byte_count) for b in stats.bucket_stats]
 
 
 def wipe(datapath):

@@ -89,11 +89,14 @@ def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
         flows.append(Flow(p.CLASSIFY.id, p.Priority.MEMBER,
                           l4_match(vip.protocol, ipv4_src=member.address, ports={"src": member.port}),
                           (lookup,), cookie=member_cookie))
-        flows.append(Flow(p.TO_MEMBER.id, p.Priority.MEMBER,
-                          l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
-                                   ct_mark=vip.id),
-                          hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address))),
-                          goto=p.LOCATE.id, cookie=member_cookie))
+        deliver = hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address)))
+        for priority, state in ((p.Priority.MEMBER, {}), (p.Priority.MEMBER_NEW, {"ct_state": ct_state(CT_NEW)})):
+            # The same delivery twice: a connection's first packet (still new to conntrack) has a
+            # flow of its own, whose packet count is the member's new connections.
+            flows.append(Flow(p.TO_MEMBER.id, priority,
+                              l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
+                                       ct_mark=vip.id, **state),
+                              deliver, goto=p.LOCATE.id, cookie=member_cookie))
         commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
         if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,
             eligible[member.id] = member.weight          # established ones continue

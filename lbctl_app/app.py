@@ -1,6 +1,7 @@
 """The Ryu shell. It wires switches, REST calls and packet-ins to the model (`model`, `store`,
 `hosts`, `stats`) and to the pure flow computation (`flows`), and sends what `flows.reconcile`
 says. It decides nothing about what a flow contains."""
+import gc
 import ipaddress
 import logging
 import os
@@ -109,18 +110,8 @@ class Switch:
         self.reading = {"flows", "groups", "meters"}
         self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
-        self.poll = None    # the reading of its counters in progress, if one is
+        self.poll = None    # the reading of its counters in progress: (its xid, the rows so far)
         self.counters = {}  # flow key -> (packets, bytes) at the last complete reading
-
-
-class Poll:
-    """One reading of a switch's counters: the flow and the group requests' xids, the rows their
-    replies brought so far, and the requests not answered in full yet."""
-
-    def __init__(self, flows_xid, groups_xid):
-        self.xids = (flows_xid, groups_xid)
-        self.rows = {flows_xid: [], groups_xid: []}
-        self.waiting = set(self.xids)
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -129,6 +120,10 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The flows of 1,000 VIPs are a few hundred thousand long-lived objects: with Python's
+        # default thresholds, young collections run every few hundred allocations and full ones
+        # pause a request for ~200 ms. Fewer, larger young collections (bench/scale.py).
+        gc.set_threshold(10000, 10, 10)
         opts = CONF.lbctl
         self.opts = opts
         self.state_file = _beside_config(opts.state_file)
@@ -235,7 +230,7 @@ class LoadBalancerApp(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flows_read(self, ev):
-        if self._polled(ev, render.flow_counters):
+        if self._polled(ev):
             return
         switch = self._reading(ev)
         if switch is not None:
@@ -591,32 +586,21 @@ class LoadBalancerApp(app_manager.RyuApp):
             hub.sleep(self.opts.stats_interval)
             for switch in self._adopted():
                 if switch.poll is None:   # else the last reading is not complete yet
-                    requests = render.poll_requests(switch.datapath)
-                    for request in requests:
-                        switch.datapath.set_xid(request)
-                    switch.poll = Poll(*(request.xid for request in requests))
-                    for request in requests:
-                        switch.datapath.send_msg(request)
+                    request = render.poll_request(switch.datapath)
+                    switch.datapath.set_xid(request)
+                    switch.poll = (request.xid, [])
+                    switch.datapath.send_msg(request)
 
-    @set_ev_cls(ofp_event.EventOFPGroupStatsReply, MAIN_DISPATCHER)
-    def groups_counted(self, ev):
-        self._polled(ev, render.group_counters)
-
-    def _polled(self, ev, rows_of):
-        """A reply to a counter request: keep its rows; once every reply is in, count them."""
+    def _polled(self, ev):
+        """A reply to a counter request: keep its rows; once all are in, count them."""
         switch = self.switches.get(ev.msg.datapath.id)
-        poll = switch.poll if switch else None
-        if poll is None or ev.msg.xid not in poll.rows:
+        if switch is None or switch.poll is None or ev.msg.xid != switch.poll[0]:
             return False
-        poll.rows[ev.msg.xid].extend(rows_of(stats) for stats in ev.msg.body)
+        rows = switch.poll[1]
+        rows.extend(render.flow_counters(stats) for stats in ev.msg.body)
         if not ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
-            poll.waiting.discard(ev.msg.xid)
-        if not poll.waiting:
             switch.poll = None
-            if switch.installed is None:   # being read again (a repair): its slot tables are unknown
-                return True
-            flows, groups = (poll.rows[xid] for xid in poll.xids)
             switch.counters = {(table, priority, key): (packets, nbytes)
-                               for table, priority, _, key, packets, nbytes in flows}
-            self.traffic.poll(switch.dpid, self.vips.vips, switch.installed.slots, flows, groups, time.time())
+                               for table, priority, _, key, packets, nbytes in rows}
+            self.traffic.poll(switch.dpid, self.vips.vips, rows, time.time())
         return True

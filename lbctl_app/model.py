@@ -333,13 +333,17 @@ class VipSet:
         return VipSet(tuple(v for v in self.vips if v.name != name), self.next_id), old
 
     def _check_service_free(self, vip, exclude):
+        mine = {vip.address, *vip.snat_addresses}
+        own_members = {m.address for m in vip.members}
+        if (vip.service not in self.services and not mine & self.addresses.keys()
+                and not mine & self.member_addresses and not own_members & self.addresses.keys()):
+            return   # nothing shared with any VIP: no rule to check (the common case, in O(1))
         for other in self.vips:
             if other.name == exclude:
                 continue
             if other.service == vip.service:
                 raise Conflict("address: %s:%d/%s is already served by vip %r"
                                % (vip.address, vip.port, vip.protocol, other.name))
-            mine = {vip.address, *vip.snat_addresses}
             theirs = {other.address, *other.snat_addresses}
             shared = sorted(mine & theirs)
             if shared and other.redundancy_group != vip.redundancy_group:
@@ -349,7 +353,6 @@ class VipSet:
             members = {m.address for m in other.members}
             if mine & members:
                 raise Conflict("address: %s is a member of vip %r" % (sorted(mine & members)[0], other.name))
-            own_members = {m.address for m in vip.members}
             if own_members & theirs:
                 raise Conflict("members: %s is an address of vip %r" % (sorted(own_members & theirs)[0], other.name))
 
@@ -363,6 +366,10 @@ class VipSet:
             for address in (vip.address,) + vip.snat_addresses:
                 owned.setdefault(address, vip.redundancy_group)
         return owned
+
+    @cached_property
+    def services(self):
+        return frozenset(vip.service for vip in self.vips)
 
     @cached_property
     def member_addresses(self):

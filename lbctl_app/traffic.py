@@ -5,20 +5,20 @@ Where each figure comes from (cookie = VIP id << 32 | member id, see flows.pipel
   VIP packets, bytes         its classify flow (requests to VIP:port) and its to_client flow (replies)
   member packets, bytes      requests delivered to the member: to_member (routed, one-arm), or
                              dsr_pin and the learned pins of dsr_conn (dsr)
-  member connections         new connections sent to it: its buckets of the VIP's select group
-                             (TCP 5-tuple), its slot flows (multipath), dsr_pin (dsr)
+  member connections         new connections sent to it: its to_member flow for packets conntrack
+                             calls new (routed, one-arm), dsr_pin (dsr)
   VIP connections            the sum over its members
 
-A switch resets a flow's counters when the flow is replaced, and may reset a group's buckets when
-the group is modified: totals add each counter's growth since the last poll, and a counter found
-lower than before counts from zero. Whatever a flow counted between the last poll and its
-removal is not seen.
+Only flow counters are read (a select group's 256 buckets per VIP would cost far more to read).
+A switch resets a flow's counters when the flow is replaced: totals add each counter's growth
+since the last poll, and a counter found lower than before counts from zero. Whatever a flow
+counted between the last poll and its removal is not seen.
 """
 from flows import pipeline as p
 
 VIP_TABLES = {p.CLASSIFY.id, p.TO_CLIENT.id}
 MEMBER_TABLES = {p.TO_MEMBER.id, p.DSR_PIN.id, p.DSR_CONN.id}
-CONNECTION_TABLES = {"dsr": {p.DSR_PIN.id}, "nat": {p.SLOT.id}}
+NEW_CONNECTION = {(p.TO_MEMBER.id, p.Priority.MEMBER_NEW), (p.DSR_PIN.id, p.Priority.MEMBER)}
 IP_PROTOCOLS = {6, 17}
 
 
@@ -38,17 +38,17 @@ class Traffic:
         self._last = {}        # dpid -> {counter key: (packets, bytes)}
         self.polls = 0
         self.polled_at = None  # wall-clock time of the last complete poll
+        self._report = None    # ((polls, vips), the report then)
 
-    def poll(self, dpid, vips, slots, flows, groups, now):
-        """One complete poll of switch `dpid`. `vips`: the VIPs; `slots`: VIP id -> its slot table
-        (the member id of each bucket); `flows`: (table, priority, cookie, match key, packets,
-        bytes) rows; `groups`: (group id, [(packets, bytes) per bucket]) rows."""
-        modes = {vip.id: ("dsr" if vip.mode == "dsr" else "nat") for vip in vips}
+    def poll(self, dpid, vips, flows, now):
+        """One complete poll of switch `dpid`. `vips`: the VIPs; `flows`: (table, priority,
+        cookie, match key, packets, bytes) rows."""
+        ids = {vip.id for vip in vips}
         last = self._last.get(dpid, {})
         seen = {}
         for table, priority, cookie, key, packets, nbytes in flows:
             vip_id, member_id = cookie >> p.COOKIE_VIP_SHIFT, cookie & 0xFFFFFFFF
-            if vip_id not in modes:
+            if vip_id not in ids:
                 continue
             counter = (table, priority, cookie, key)
             grown = _growth(last.get(counter), packets, nbytes)
@@ -59,17 +59,8 @@ class Traffic:
                 continue
             if table in MEMBER_TABLES:
                 self._add(vip_id, member_id, *grown)
-            if table in CONNECTION_TABLES[modes[vip_id]]:
+            if (table, priority) in NEW_CONNECTION:
                 self._total(vip_id, member_id).connections += grown[0]
-        for group_id, buckets in groups:
-            owners = slots.get(group_id)   # a VIP's group is numbered like the VIP
-            if owners is None or modes.get(group_id) != "nat" or len(owners) != len(buckets):
-                continue
-            for index, (packets, nbytes) in enumerate(buckets):
-                counter = ("group", group_id, index)
-                grown = _growth(last.get(counter), packets, nbytes)
-                seen[counter] = (packets, nbytes)
-                self._total(group_id, owners[index]).connections += grown[0]
         self._last[dpid] = seen
         self.polls += 1
         self.polled_at = now
@@ -90,7 +81,15 @@ class Traffic:
 
     def report(self, vips):
         """{vip name: {packets, bytes, connections, members: {"address:port": {...}}}} for `vips`;
-        totals of VIPs and members no longer there are dropped."""
+        totals of VIPs and members no longer there are dropped. Kept until the next poll or a
+        change of `vips` (a report of 1,000 VIPs costs tens of ms)."""
+        if self._report is not None and self._report[0] == (self.polls, vips):
+            return self._report[1]
+        out = self._fresh_report(vips)
+        self._report = ((self.polls, vips), out)
+        return out
+
+    def _fresh_report(self, vips):
         keep = {(vip.id, 0) for vip in vips} | {(vip.id, m.id) for vip in vips for m in vip.members}
         for gone in set(self.totals) - keep:
             del self.totals[gone]

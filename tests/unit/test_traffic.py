@@ -6,62 +6,68 @@ from tests.unit.sample import DNS, WEB, vip_set
 
 TCP = (("eth_type", 0x0800), ("ip_proto", 6))
 ICMP = (("eth_type", 0x0800), ("ip_proto", 1))
+NEW = TCP + (("ct_state", (0x21, 0x21)),)
 WEB_ID, DNS_ID = 1, 2
 
 
-def flow(table, cookie, packets, nbytes=None, key=TCP, priority=300):
+def flow(table, cookie, packets, nbytes=None, key=TCP, priority=p.Priority.MEMBER):
     return table, priority, cookie, key, packets, packets * 100 if nbytes is None else nbytes
 
 
-def test_vip_member_and_connection_counts_come_from_their_own_flows_and_buckets():
+def new_connections(vip_id, member_id, count):
+    return flow(p.TO_MEMBER.id, p.cookie(vip_id, member_id), count, key=NEW, priority=p.Priority.MEMBER_NEW)
+
+
+def test_vip_member_and_connection_counts_come_from_their_own_flows():
     vips = vip_set(WEB, DNS).vips
-    slots = {WEB_ID: (1, 2) * 128}   # buckets alternate between members 1 and 2
     traffic = Traffic()
     flows = [flow(p.CLASSIFY.id, p.cookie(WEB_ID), 50),                 # requests to the VIP
              flow(p.CLASSIFY.id, p.cookie(WEB_ID), 7, key=ICMP),       # pings of its address: not its traffic
              flow(p.TO_CLIENT.id, p.cookie(WEB_ID), 40),               # replies
-             flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 30),
-             flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 2), 20),
+             flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 24),            # requests of established connections
+             new_connections(WEB_ID, 1, 6),                            # first packets
+             flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 2), 16),
+             new_connections(WEB_ID, 2, 4),
              flow(p.CLASSIFY.id, p.cookie(WEB_ID, 1), 25),             # replies, counted at to_client
-             flow(p.SLOT.id, p.cookie(DNS_ID, 1), 9, key=(("reg1", 0),)),
-             flow(p.SLOT.id, p.cookie(DNS_ID, 1), 3, key=(("reg1", 1),)),
-             flow(p.TO_MEMBER.id, p.cookie(DNS_ID, 1), 12),
+             flow(p.SLOT.id, p.cookie(DNS_ID, 1), 9, key=(("reg1", 0),)),   # spread, counted at to_member
+             flow(p.TO_MEMBER.id, p.cookie(DNS_ID, 1), 3),
+             new_connections(DNS_ID, 1, 9),
              flow(p.LOCATE.id, p.host_cookie("198.18.0.11"), 99)]
-    groups = [(WEB_ID, [(3, 300), (2, 200)] * 128)]
-    traffic.poll(1, vips, slots, flows, groups, now=10.0)
+    traffic.poll(1, vips, flows, now=10.0)
     report = traffic.report(vips)
     assert report["web"]["packets"] == 90 and report["web"]["bytes"] == 9000
-    assert report["web"]["members"]["198.18.0.11:80"] == {"packets": 30, "bytes": 3000, "connections": 384}
-    assert report["web"]["members"]["198.18.0.12:80"] == {"packets": 20, "bytes": 2000, "connections": 256}
-    assert report["web"]["connections"] == 640
-    assert report["dns"]["members"]["198.18.0.11:5353"] == {"packets": 12, "bytes": 1200, "connections": 12}
+    assert report["web"]["members"]["198.18.0.11:80"] == {"packets": 30, "bytes": 3000, "connections": 6}
+    assert report["web"]["members"]["198.18.0.12:80"] == {"packets": 20, "bytes": 2000, "connections": 4}
+    assert report["web"]["connections"] == 10
+    assert report["dns"]["members"]["198.18.0.11:5353"] == {"packets": 12, "bytes": 1200, "connections": 9}
     assert traffic.polled_at == 10.0
 
 
 def test_totals_add_growth_and_survive_a_reset_or_a_vanished_flow():
     vips = vip_set(WEB).vips
     traffic = Traffic()
-    traffic.poll(1, vips, {}, [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 10)], [], 1.0)
-    traffic.poll(1, vips, {}, [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 15)], [], 2.0)
-    assert traffic.report(vips)["web"]["members"]["198.18.0.11:80"]["packets"] == 15
-    traffic.poll(1, vips, {}, [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 4)], [], 3.0)   # replaced: from zero
-    assert traffic.report(vips)["web"]["members"]["198.18.0.11:80"]["packets"] == 19
-    traffic.poll(1, vips, {}, [], [], 4.0)                                                # gone
-    traffic.poll(1, vips, {}, [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 2)], [], 5.0)   # back
-    assert traffic.report(vips)["web"]["members"]["198.18.0.11:80"]["packets"] == 21
+    member = lambda n: [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), n)]
+    packets = lambda: traffic.report(vips)["web"]["members"]["198.18.0.11:80"]["packets"]
+    traffic.poll(1, vips, member(10), 1.0)
+    traffic.poll(1, vips, member(15), 2.0)
+    assert packets() == 15
+    traffic.poll(1, vips, member(4), 3.0)     # replaced: counts from zero
+    assert packets() == 19
+    traffic.poll(1, vips, [], 4.0)            # gone
+    traffic.poll(1, vips, member(2), 5.0)     # back
+    assert packets() == 21
 
 
-def test_dsr_counts_connections_at_the_pin_only():
+def test_dsr_counts_connections_at_the_pin():
     vips = vip_set(dict(WEB, mode="dsr")).vips
     traffic = Traffic()
     member = p.cookie(WEB_ID, 1)
-    traffic.poll(1, vips, {WEB_ID: (1,) * 256}, [flow(p.DSR_PIN.id, member, 5), flow(p.DSR_CONN.id, member, 40)],
-                 [(WEB_ID, [(1, 60)] * 5 + [(0, 0)] * 251)], 1.0)
+    traffic.poll(1, vips, [flow(p.DSR_PIN.id, member, 5), flow(p.DSR_CONN.id, member, 40)], 1.0)
     assert traffic.report(vips)["web"]["members"]["198.18.0.11:80"] == {"packets": 45, "bytes": 4500, "connections": 5}
 
 
 def test_a_deleted_vip_leaves_no_totals_behind():
     vips = vip_set(WEB).vips
     traffic = Traffic()
-    traffic.poll(1, vips, {}, [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 10)], [], 1.0)
+    traffic.poll(1, vips, [flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 10)], 1.0)
     assert traffic.report(()) == {} and traffic.totals == {}
