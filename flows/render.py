@@ -261,9 +261,9 @@ def dump_requests(datapath):
             parser.OFPMeterConfigStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
 
 
-def poll_request(datapath):
-    """The request that reads a switch's flow counters (lbctl_app.traffic)."""
-    return parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL, out_port=ofp.OFPP_ANY,
+def poll_request(datapath, table):
+    """The request that reads the flow counters of one table (lbctl_app.traffic)."""
+    return parser.OFPFlowStatsRequest(datapath, table_id=table, out_port=ofp.OFPP_ANY,
                                       out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
 
 

@@ -24,7 +24,7 @@ from flows.reconcile import adopt, diff
 from lbctl_app import health, hosts as hosttable, packets, rest, store
 from lbctl_app.model import Conflict, InvalidInput, LbError
 from lbctl_app.stats import Stats
-from lbctl_app.traffic import Traffic
+from lbctl_app.traffic import COUNTER_TABLES, Traffic
 
 LOG = logging.getLogger("lbctl")
 CONF = cfg.CONF
@@ -68,6 +68,8 @@ CONF.register_opts([
 
 MONITOR_TICK = 0.05   # seconds between two looks at which health probes are due or late
 ADOPT_TIMEOUT = 5   # seconds to read a connecting switch's flows before emptying and refilling it
+QUIET_BEFORE_READING = 1.0   # seconds without a VIP change before the counters are read
+READING_GIVEN_UP = 60        # seconds after which a reading of counters is started again
 READ_AGAIN_HOLDOFF = 10   # seconds between two repairs of one switch after errors
 
 
@@ -110,7 +112,10 @@ class Switch:
         self.reading = {"flows", "groups", "meters"}
         self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
-        self.poll = None    # the reading of its counters in progress: (its xid, the rows so far)
+        self.poll = None    # the reading of its counters in progress: the xid of the request
+        self.poll_rows = []  # in flight, the rows so far, and the tables still to read
+        self.poll_tables = []
+        self.poll_started = 0.0
         self.counters = {}  # flow key -> (packets, bytes) at the last complete reading
 
 
@@ -152,6 +157,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.monitors.track(self.vips.vips, time.monotonic())
         self.statuses = health.StatusBook()
         self.traffic = Traffic()
+        self.last_change = float("-inf")   # when the last VIP change came in (monotonic)
         self.switches = {}
         self._lock = hub.BoundedSemaphore(1)   # one sync at a time: messages of two syncs never interleave
         kwargs["wsgi"].register(rest.LbctlRest, {rest.APP_KEY: self})
@@ -174,6 +180,7 @@ class LoadBalancerApp(app_manager.RyuApp):
         """Apply one change everywhere, or (on any error) nowhere: the new VIP set and every
         switch's messages are computed first, then the state is saved, then the messages sent."""
         started = (self.stats.change_ms, time.monotonic())
+        self.last_change = started[1]
         with self._lock:
             new_vips, vip = step(self.vips)
             self._check_monitoring(vip)
@@ -582,25 +589,38 @@ class LoadBalancerApp(app_manager.RyuApp):
     # ------------------------------------------------------------ traffic counters
 
     def _poll_loop(self):
+        """Read every switch's counters each stats_interval, one table at a time (a table's reply
+        is parsed in one go and holds up everything else meanwhile). A reading waits while VIPs
+        are being changed: changes come first."""
         while True:
             hub.sleep(self.opts.stats_interval)
+            while time.monotonic() - self.last_change < QUIET_BEFORE_READING:
+                hub.sleep(QUIET_BEFORE_READING)
+            now = time.monotonic()
             for switch in self._adopted():
-                if switch.poll is None:   # else the last reading is not complete yet
-                    request = render.poll_request(switch.datapath)
-                    switch.datapath.set_xid(request)
-                    switch.poll = (request.xid, [])
-                    switch.datapath.send_msg(request)
+                # A reading still in progress is left to end, unless its answer was lost.
+                if switch.poll is None or now - switch.poll_started > READING_GIVEN_UP:
+                    switch.poll_rows, switch.poll_tables, switch.poll_started = [], list(COUNTER_TABLES), now
+                    self._poll_next(switch)
+
+    def _poll_next(self, switch):
+        request = render.poll_request(switch.datapath, switch.poll_tables.pop(0))
+        switch.datapath.set_xid(request)
+        switch.poll = request.xid
+        switch.datapath.send_msg(request)
 
     def _polled(self, ev):
-        """A reply to a counter request: keep its rows; once all are in, count them."""
+        """A reply to a counter request: keep its rows; once all tables are in, count them."""
         switch = self.switches.get(ev.msg.datapath.id)
-        if switch is None or switch.poll is None or ev.msg.xid != switch.poll[0]:
+        if switch is None or switch.poll is None or ev.msg.xid != switch.poll:
             return False
-        rows = switch.poll[1]
-        rows.extend(render.flow_counters(stats) for stats in ev.msg.body)
-        if not ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
-            switch.poll = None
-            switch.counters = {(table, priority, key): (packets, nbytes)
-                               for table, priority, _, key, packets, nbytes in rows}
-            self.traffic.poll(switch.dpid, self.vips.vips, rows, time.time())
+        switch.poll_rows.extend(render.flow_counters(stats) for stats in ev.msg.body)
+        if ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
+            return True
+        if switch.poll_tables:
+            self._poll_next(switch)
+            return True
+        switch.poll, rows = None, switch.poll_rows
+        switch.counters = {(table, priority, key): (packets, nbytes) for table, priority, _, key, packets, nbytes in rows}
+        self.traffic.poll(switch.dpid, self.vips.vips, rows, time.time())
         return True

@@ -1,25 +1,25 @@
-"""Traffic counters per VIP and per member, from the switch's own flow and group counters. Plain
+"""Traffic counters per VIP and per member, from the switch's own flow counters. Plain
 state: the shell feeds each complete poll of a switch in, the API and /metrics read totals out.
 
 Where each figure comes from (cookie = VIP id << 32 | member id, see flows.pipeline):
-  VIP packets, bytes         its classify flow (requests to VIP:port) and its to_client flow (replies)
+  VIP packets, bytes         the requests its members were sent (below) and its to_client flow (replies)
   member packets, bytes      requests delivered to the member: to_member (routed, one-arm), or
                              dsr_pin and the learned pins of dsr_conn (dsr)
   member connections         new connections sent to it: its to_member flow for packets conntrack
                              calls new (routed, one-arm), dsr_pin (dsr)
   VIP connections            the sum over its members
 
-Only flow counters are read (a select group's 256 buckets per VIP would cost far more to read).
+Only the flows of the tables above are read (COUNTER_TABLES): at 1,000 VIPs the other tables'
+flows, and the select groups' 256 buckets per VIP, would cost the controller seconds to parse.
 A switch resets a flow's counters when the flow is replaced: totals add each counter's growth
 since the last poll, and a counter found lower than before counts from zero. Whatever a flow
 counted between the last poll and its removal is not seen.
 """
 from flows import pipeline as p
 
-VIP_TABLES = {p.CLASSIFY.id, p.TO_CLIENT.id}
 MEMBER_TABLES = {p.TO_MEMBER.id, p.DSR_PIN.id, p.DSR_CONN.id}
+COUNTER_TABLES = (p.TO_MEMBER.id, p.TO_CLIENT.id, p.DSR_PIN.id, p.DSR_CONN.id)
 NEW_CONNECTION = {(p.TO_MEMBER.id, p.Priority.MEMBER_NEW), (p.DSR_PIN.id, p.Priority.MEMBER)}
-IP_PROTOCOLS = {6, 17}
 
 
 class Totals:
@@ -54,11 +54,12 @@ class Traffic:
             grown = _growth(last.get(counter), packets, nbytes)
             seen[counter] = (packets, nbytes)
             if member_id == 0:
-                if table in VIP_TABLES and _is_service_flow(table, key):
+                if table == p.TO_CLIENT.id:
                     self._add(vip_id, 0, *grown)
                 continue
             if table in MEMBER_TABLES:
                 self._add(vip_id, member_id, *grown)
+                self._add(vip_id, 0, *grown)
             if (table, priority) in NEW_CONNECTION:
                 self._total(vip_id, member_id).connections += grown[0]
         self._last[dpid] = seen
@@ -108,11 +109,3 @@ def _growth(before, packets, nbytes):
     if before is None or packets < before[0] or nbytes < before[1]:
         return packets, nbytes
     return packets - before[0], nbytes - before[1]
-
-
-def _is_service_flow(table, key):
-    """The VIP's own classify flow matches TCP or UDP to its port; its other classify flows (the
-    ping responder of its address, a one-arm pool's replies) are not its service's requests."""
-    if table != p.CLASSIFY.id:
-        return True
-    return dict(key).get("ip_proto") in IP_PROTOCOLS

@@ -82,14 +82,21 @@ def test_metrics_show_the_same_figures_and_the_controller(lab, lb):
     assert exported[("lbctl_flow_changes_total", ())] == stats["flow_changes"] > 0
 
 
+def switch_flows(lb):
+    (switch,) = lb.call("GET", "/v1/flows")[1]["switches"]
+    return switch["flows"]
+
+
 def test_flows_lists_what_the_switch_holds(lab, lb):
     from lab.lbctl import switch_text
     connect(lab, "198.18.0.100", 80, 5)
 
     def vip_flow():
         (switch,) = lb.call("GET", "/v1/flows")[1]["switches"]
-        return next(line for line in switch["flows"] if "tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(" in line)
-    wait_for(lambda: int(re.search(r"n_packets=(\d+)", vip_flow()).group(1)) > 0, "counters of the last reading")
+        return next(line for line in switch["flows"] if " table=40, " in " " + line and "ct_mark=0x1," in line)
+    wait_for(lambda: re.search(r"n_packets=[1-9]", vip_flow()), "counters of the last reading")
+    assert all("n_packets" not in line for line in switch_flows(lb) if "table=" not in line), \
+        "classify (table 0) is not read: no counters there"
     (switch,) = lb.call("GET", "/v1/flows")[1]["switches"]
     live = set(switch_text(lab))
     without_counters = {re.sub(r"n_packets=\d+, n_bytes=\d+, ", "", line) for line in switch["flows"]}

@@ -19,10 +19,11 @@ def new_connections(vip_id, member_id, count):
 
 
 def test_vip_member_and_connection_counts_come_from_their_own_flows():
+    """The VIP: its members' requests and its replies; a member: its requests and first packets."""
     vips = vip_set(WEB, DNS).vips
     traffic = Traffic()
-    flows = [flow(p.CLASSIFY.id, p.cookie(WEB_ID), 50),                 # requests to the VIP
-             flow(p.CLASSIFY.id, p.cookie(WEB_ID), 7, key=ICMP),       # pings of its address: not its traffic
+    flows = [flow(p.CLASSIFY.id, p.cookie(WEB_ID), 50),                 # not a counter table: not read
+             flow(p.CLASSIFY.id, p.cookie(WEB_ID), 7, key=ICMP),
              flow(p.TO_CLIENT.id, p.cookie(WEB_ID), 40),               # replies
              flow(p.TO_MEMBER.id, p.cookie(WEB_ID, 1), 24),            # requests of established connections
              new_connections(WEB_ID, 1, 6),                            # first packets
