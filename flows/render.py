@@ -261,10 +261,11 @@ def dump_requests(datapath):
             parser.OFPMeterConfigStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
 
 
-def poll_request(datapath, table):
-    """The request that reads the flow counters of one table (lbctl_app.traffic)."""
-    return parser.OFPFlowStatsRequest(datapath, table_id=table, out_port=ofp.OFPP_ANY,
-                                      out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
+def poll_request(datapath, table, cookie, cookie_mask):
+    """The request that reads the counters of the flows of one table with one cookie (under a
+    mask): for lbctl_app.traffic, one VIP at a time."""
+    return parser.OFPFlowStatsRequest(datapath, table_id=table, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+                                      cookie=cookie, cookie_mask=cookie_mask, match=parser.OFPMatch())
 
 
 def flow_counters(stats):

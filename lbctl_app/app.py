@@ -24,7 +24,7 @@ from flows.reconcile import adopt, diff
 from lbctl_app import health, hosts as hosttable, packets, rest, store
 from lbctl_app.model import Conflict, InvalidInput, LbError
 from lbctl_app.stats import Stats
-from lbctl_app.traffic import COUNTER_TABLES, Traffic
+from lbctl_app.traffic import Traffic, counter_tables
 
 LOG = logging.getLogger("lbctl")
 CONF = cfg.CONF
@@ -69,7 +69,6 @@ CONF.register_opts([
 MONITOR_TICK = 0.05   # seconds between two looks at which health probes are due or late
 ADOPT_TIMEOUT = 5   # seconds to read a connecting switch's flows before emptying and refilling it
 QUIET_BEFORE_READING = 1.0   # seconds without a VIP change before the counters are read
-READING_GIVEN_UP = 60        # seconds after which a reading of counters is started again
 READ_AGAIN_HOLDOFF = 10   # seconds between two repairs of one switch after errors
 
 
@@ -112,11 +111,18 @@ class Switch:
         self.reading = {"flows", "groups", "meters"}
         self.read_again = float("-inf")       # when an error last made us read the switch again
         self.pending = {}   # barrier xid -> (the samples it times or None, when its cause arrived)
-        self.poll = None    # the reading of its counters in progress: the xid of the request
-        self.poll_rows = []  # in flight, the rows so far, and the tables still to read
-        self.poll_tables = []
-        self.poll_started = 0.0
-        self.counters = {}  # flow key -> (packets, bytes) at the last complete reading
+        self.counter_reads = {}   # xid of a counter request in flight -> the Reading it is part of
+        self.counters = {}  # VIP id -> {flow key: (packets, bytes)} at its last reading
+
+
+class Reading:
+    """The reading of one VIP's counters on one switch: the requests not answered in full yet,
+    and the rows their replies brought."""
+
+    def __init__(self, vip_id, xids):
+        self.vip_id = vip_id
+        self.waiting = set(xids)
+        self.rows = []
 
 
 class LoadBalancerApp(app_manager.RyuApp):
@@ -589,38 +595,46 @@ class LoadBalancerApp(app_manager.RyuApp):
     # ------------------------------------------------------------ traffic counters
 
     def _poll_loop(self):
-        """Read every switch's counters each stats_interval, one table at a time (a table's reply
-        is parsed in one go and holds up everything else meanwhile). A reading waits while VIPs
-        are being changed: changes come first."""
+        """Read the counters of every VIP on every switch each stats_interval: VIP by VIP, spread
+        over the interval (Ryu parses a reply in one go, holding up everything else meanwhile),
+        and never while VIPs are being changed (changes come first)."""
         while True:
-            hub.sleep(self.opts.stats_interval)
-            while time.monotonic() - self.last_change < QUIET_BEFORE_READING:
-                hub.sleep(QUIET_BEFORE_READING)
-            now = time.monotonic()
-            for switch in self._adopted():
-                # A reading still in progress is left to end, unless its answer was lost.
-                if switch.poll is None or now - switch.poll_started > READING_GIVEN_UP:
-                    switch.poll_rows, switch.poll_tables, switch.poll_started = [], list(COUNTER_TABLES), now
-                    self._poll_next(switch)
+            vips = self.vips.vips
+            ids = {vip.id for vip in vips}
+            for switch in self._adopted():   # the counters of VIPs deleted since the last round go
+                switch.counters = {vip_id: c for vip_id, c in switch.counters.items() if vip_id in ids}
+            pause = self.opts.stats_interval / max(1, len(vips))
+            for vip in vips or [None]:
+                hub.sleep(pause)
+                while time.monotonic() - self.last_change < QUIET_BEFORE_READING:
+                    hub.sleep(QUIET_BEFORE_READING)
+                if vip is not None:
+                    for switch in self._adopted():
+                        self._read_counters(switch, vip)
 
-    def _poll_next(self, switch):
-        request = render.poll_request(switch.datapath, switch.poll_tables.pop(0))
-        switch.datapath.set_xid(request)
-        switch.poll = request.xid
-        switch.datapath.send_msg(request)
+    def _read_counters(self, switch, vip):
+        requests = [render.poll_request(switch.datapath, table, pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK)
+                    for table in counter_tables(vip.mode)]
+        for request in requests:
+            switch.datapath.set_xid(request)
+        reading = Reading(vip.id, [request.xid for request in requests])
+        for request in requests:
+            switch.counter_reads[request.xid] = reading
+            switch.datapath.send_msg(request)
 
     def _polled(self, ev):
-        """A reply to a counter request: keep its rows; once all tables are in, count them."""
+        """A reply to a counter request: keep its rows; once the VIP's reading is complete, count it."""
         switch = self.switches.get(ev.msg.datapath.id)
-        if switch is None or switch.poll is None or ev.msg.xid != switch.poll:
+        reading = switch.counter_reads.get(ev.msg.xid) if switch else None
+        if reading is None:
             return False
-        switch.poll_rows.extend(render.flow_counters(stats) for stats in ev.msg.body)
+        reading.rows.extend(render.flow_counters(stats) for stats in ev.msg.body)
         if ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
             return True
-        if switch.poll_tables:
-            self._poll_next(switch)
-            return True
-        switch.poll, rows = None, switch.poll_rows
-        switch.counters = {(table, priority, key): (packets, nbytes) for table, priority, _, key, packets, nbytes in rows}
-        self.traffic.poll(switch.dpid, self.vips.vips, rows, time.time())
+        del switch.counter_reads[ev.msg.xid]
+        reading.waiting.discard(ev.msg.xid)
+        if not reading.waiting:
+            switch.counters[reading.vip_id] = {(table, priority, key): (packets, nbytes)
+                                               for table, priority, _, key, packets, nbytes in reading.rows}
+            self.traffic.poll(switch.dpid, reading.vip_id, reading.rows, time.time())
         return True

@@ -207,7 +207,8 @@ class LbctlRest(ControllerBase):
         def dump():
             switches = []
             for dpid, switch in sorted(self.lb.switches.items()):
-                lines = render.state_text(switch.installed, switch.counters).splitlines() if switch.installed else []
+                counters = {key: value for of_vip in switch.counters.values() for key, value in of_vip.items()}
+                lines = render.state_text(switch.installed, counters).splitlines() if switch.installed else []
                 groups = [line for line in lines if line.startswith("group_id=")]
                 flows = [line for line in lines if not line.startswith(("group_id=", "meter="))]
                 switches.append({"dpid": "%016x" % dpid, "flows": flows, "groups": groups})
