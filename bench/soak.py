@@ -30,26 +30,27 @@ switch_text against expected_switch_text, bucket order aside; `add` first waits 
 to locate m4) and reads the switch's conntrack (zone 64): which member each client port's
 connection was NATed to. For the last 15 s the VIP has its initial members again.
 
-A failed connection is an *expected cut* when it was in flight during a `remove` (started before
-the switch held the change, still open when the PUT was sent) and conntrack had it on the removed
-member, or had no entry for its client port at all (its SYN never got through; the member is then
-unknown and the cut is counted apart). Every other failure is *unexpected* (target 0): in
-particular any failure of a connection in flight on a member being drained. Unexpected failures
-whose client port last carried an expected cut are counted apart: a cut connection's conntrack
-entry is never closed (the member's packets no longer pass the switch's conntrack), and Open
-vSwitch takes a SYN on the same 5-tuple for an invalid packet of that entry. For each connection
-whose SYN went unanswered (the first MAX_SYN_LOOKS), the script reads conntrack's entry for its
-client port right after the failure. `--no-changes` runs the same load with the members left
-alone: a control for what one client reusing its ports costs by itself.
+A failed connection is an *expected cut* when it was in flight during a change that removed a
+member (`remove`, or the return to the initial members at the end; started before the switch held
+the change, still open when the PUT was sent) and conntrack had it on the removed member, or had
+no entry for its client port at all (its SYN never got through; the member is then unknown and the
+cut is counted apart). Every other failure is *unexpected* (target 0): in particular any failure
+of a connection in flight on a member being drained. Unexpected failures on a client port that
+carried an expected cut, with no connection on it answered since, are counted apart: a cut
+connection's conntrack entry is never closed (the member's packets no longer pass the switch's
+conntrack), and Open vSwitch takes a SYN on the same 5-tuple for an invalid packet of that entry.
+For each connection whose SYN went unanswered (the first MAX_SYN_LOOKS), the script reads
+conntrack's entry for its client port right after the failure. `--no-changes` runs the same load
+with the members left alone: a control for what one client reusing its ports costs by itself.
 
 Every 10 s a sample: the controller's RSS (VmRSS of the ryu-manager process the lab started) and
 CPU time, ovs-vswitchd's RSS, the switch's flow count (dump-aggregate) and group count, and the
-userspace datapath's conntrack entries (dpctl/ct-get-nconns). Reported: first and last samples,
-the growth (and a least-squares slope) of the controller's RSS, and for each member configuration
-the flow and group counts seen under it (in routed mode no flow depends on the number of
-connections: each configuration should show one count). At the end, with the initial members
-back and the client stopped, the switch's flows are compared with those at the start (the lines
-that differ are printed) and with what the controller computes.
+userspace datapath's conntrack entries (dpctl/ct-get-nconns; zone 64's by TCP state). Reported:
+first and last samples, the growth (and a least-squares slope) of the controller's RSS, and for
+each member configuration the flow and group counts seen under it (in routed mode no flow depends
+on the number of connections: each configuration should show one count). At the end, with the
+initial members back and the client stopped, the switch's flows are compared with those at the
+start (the lines that differ are printed) and with what the controller computes.
 
 Exit status: 0 when measured, whatever the figures; 1 when the measurement itself failed (the lab
 or the controller would not start, the controller or the client exited during the run, a REST
