@@ -4,6 +4,7 @@ The text form is what `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` prints for
 golden files, the README walk-through and a live dump read alike.
 """
 import functools
+import struct
 
 from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
@@ -177,6 +178,51 @@ def delete_by_cookie(datapath, table, cookie, mask):
     return FlowMod(datapath, cookie=cookie, cookie_mask=mask, table_id=table,
                    command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
                    match=parser.OFPMatch())
+
+
+# Open vSwitch's conntrack flush by tuple (NXT_CT_FLUSH, OVS 3.1+; `ovs-ofctl ct-flush`): a body
+# of ip_proto and 7 bytes of padding, then properties (type, length, value padded to 8 bytes):
+# the original and the reply tuple (each a nested list of properties, addresses IPv4-mapped
+# IPv6) and the zone. Any field left out matches every value.
+NX_VENDOR_ID = 0x00002320
+NXT_CT_FLUSH = 32
+CT_ORIG_TUPLE, CT_REPLY_TUPLE, CT_ZONE_ID = 0, 1, 2
+CT_TUPLE_SRC, CT_TUPLE_DST, CT_TUPLE_SRC_PORT, CT_TUPLE_DST_PORT = 0, 1, 2, 3
+
+
+class Experimenter(_SerializedOnce, parser.OFPExperimenter):
+    pass
+
+
+def _property(kind, value, nested=False):
+    """One property: a nested one's content starts 8 bytes in (its header, then 4 of padding)."""
+    head = 8 if nested else 4
+    length = head + len(value)
+    return (struct.pack("!HH", kind, length) + bytes(head - 4) + value + bytes(-length % 8))
+
+
+def _u16(value):
+    """A 16-bit property value, as Open vSwitch writes it: followed by two zero bytes."""
+    return struct.pack("!H2x", value)
+
+
+def _ipv4_mapped(address):
+    return bytes(10) + b"\xff\xff" + bytes(int(o) for o in address.split("."))
+
+
+def ct_flush(datapath, zone, ip_proto, orig_dst=None, reply_src=None):
+    """Forget the conntrack entries of `zone` for `ip_proto` whose original destination is
+    `orig_dst` and whose reply comes from `reply_src` (each an (address, port), or None for any):
+    a removed member's connections through one VIP."""
+    body = struct.pack("!B7x", ip_proto)
+    for kind, (field, port_field), endpoint in ((CT_ORIG_TUPLE, (CT_TUPLE_DST, CT_TUPLE_DST_PORT), orig_dst),
+                                                (CT_REPLY_TUPLE, (CT_TUPLE_SRC, CT_TUPLE_SRC_PORT), reply_src)):
+        if endpoint is not None:
+            address, port = endpoint
+            tuple_ = _property(field, _ipv4_mapped(address)) + _property(port_field, _u16(port))
+            body += _property(kind, tuple_, nested=True)
+    body += _property(CT_ZONE_ID, _u16(zone))
+    return Experimenter(datapath, experimenter=NX_VENDOR_ID, exp_type=NXT_CT_FLUSH, data=body)
 
 
 def group_mod(datapath, group, command):

@@ -178,3 +178,23 @@ def commit_to(vip, member, then):
               exec_=(SetField("ct_mark", vip.id),
                      Move("eth_src", "ct_label", label_mac_bits, dst_ofs=label_mac_ofs),
                      Move("in_port", "ct_label", label_port_bits, dst_ofs=label_port_ofs)))
+
+
+def cut_members(before, after):
+    """The NAT members a change of VIPs takes away from a VIP (member removed; VIP deleted, moved to
+    another address, port or protocol, or made dsr), as (VIP, member) pairs. Their connections
+    are cut, and their conntrack entries must go too: nothing would ever close them (their
+    packets no longer pass conntrack), and a client that reuses the port of one would be refused
+    for a day (an established TCP entry's lifetime). Draining keeps a member: it cuts nothing."""
+    now = {v.id: v for v in after}
+    cut = []
+    for vip in before:
+        if vip.mode == "dsr":
+            continue
+        kept = now.get(vip.id)
+        if kept is None or kept.mode == "dsr" or kept.service != vip.service:
+            cut += [(vip, m) for m in vip.members]
+        else:
+            remaining = {m.id for m in kept.members}
+            cut += [(vip, m) for m in vip.members if m.id not in remaining]
+    return cut

@@ -19,6 +19,7 @@ from ryu.ofproto import ofproto_v1_3
 from flows import pipeline, render
 from flows.desired import Settings, SwitchState, desired_state
 from flows.dsr import stale_pins
+from flows.vip import IP_PROTO, cut_members
 from flows.ir import Meter, SelectGroup
 from flows.reconcile import adopt, diff
 from lbctl_app import health, hosts as hosttable, packets, rest, store
@@ -191,7 +192,8 @@ class LoadBalancerApp(app_manager.RyuApp):
             new_vips, vip = step(self.vips)
             self._check_monitoring(vip)
             stale = stale_pins(self.vips.vips, new_vips.vips)
-            plans = [(switch, self._plan(switch, new_vips, stale)) for switch in self._adopted()]
+            cut = cut_members(self.vips.vips, new_vips.vips)
+            plans = [(switch, self._plan(switch, new_vips, stale, cut)) for switch in self._adopted()]
             store.save_state(self.state_file, new_vips)
             added = set(self._owned(new_vips)) - set(self._owned())
             self.vips = new_vips
@@ -362,15 +364,18 @@ class LoadBalancerApp(app_manager.RyuApp):
         if switch.installed is not None:
             self._send(switch, self._plan(switch, self.vips), started)
 
-    def _plan(self, switch, vips, stale_pins=()):
+    def _plan(self, switch, vips, stale_pins=(), cut=()):
         """What `switch` should hold for `vips`, and the serialized messages that take it there
-        (first deleting the learned dsr pins in `stale_pins`). Serializing here means a message
-        that cannot be encoded fails before anything is sent."""
+        (first deleting the learned dsr pins in `stale_pins`; last forgetting the conntrack
+        entries of the (VIP, member) pairs `cut`). Serializing here means a message that cannot be
+        encoded fails before anything is sent."""
         desired = desired_state(vips.vips, self.hosts.places(switch.dpid), self.settings, switch.installed,
                                 self._down(vips))
         datapath = switch.datapath
         messages = [render.delete_by_cookie(datapath, pipeline.DSR_CONN.id, cookie, mask) for cookie, mask in stale_pins]
         messages += [render.change_message(datapath, change) for change in diff(switch.installed, desired)]
+        messages += [render.ct_flush(datapath, pipeline.LB_ZONE, IP_PROTO[vip.protocol], (vip.address, vip.port),
+                                     (member.address, member.port)) for vip, member in cut]
         for msg in messages:
             msg.serialize()
         return desired, messages

@@ -63,3 +63,61 @@ def test_source_ip_keeps_a_client_on_one_member(lab, lb, mode):
         assert len(set(ask_new(lab, vip["address"], 30))) == 1
     finally:
         lb.call("DELETE", "/v1/vips/" + vip["name"])
+
+
+# Runs in the client: from source port argv[3], a connection to VIP:9000 that asks who answers,
+# waits for a line on stdin, asks again (the answer or the error), closes; then a new connection
+# from the same port asks once more.
+SAME_PORT = """
+import socket, sys
+def ask(s):
+    try:
+        s.sendall(b"who\\n")
+        return s.makefile().readline().strip() or "closed"
+    except OSError as e:
+        return type(e).__name__
+def connect():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[3])))
+    s.settimeout(3)
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    return s
+s = connect()
+print(ask(s), flush=True)
+sys.stdin.readline()
+s.settimeout(1)
+print(ask(s), flush=True)
+s.close()
+try:
+    print(ask(connect()), flush=True)
+except OSError as e:
+    print(type(e).__name__, flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["routed", "one-arm"])
+def test_a_client_port_of_a_cut_connection_serves_again(lab, lb, mode):
+    """Removing a member cuts its connections; their conntrack entries go with it, so a client
+    that reuses the port of one is served by another member (not refused for a day)."""
+    vip = VIPS[mode]
+    assert lb.call("POST", "/v1/vips", vip)[0] == 201
+    client = None
+    try:
+        lb.wait_resolved(vip["name"])
+        client = subprocess.Popen(
+            ["ip", "netns", "exec", lab.host("client").netns, sys.executable, "-c", SAME_PORT, vip["address"],
+             "9000", "40405"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        first = client.stdout.readline().strip()
+        assert first in ("m1", "m2")
+        other = "m2" if first == "m1" else "m1"
+        kept = [m for m in MEMBERS if m["address"] != lab.host(first).ip]
+        assert lb.call("PUT", "/v1/vips/" + vip["name"], dict(vip, members=kept))[0] == 200
+        client.stdin.write("\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() != first, "the removed member's connection is cut"
+        assert client.stdout.readline().strip() == other, "the same client port is served again"
+    finally:
+        if client:
+            client.kill()
+        lb.call("DELETE", "/v1/vips/" + vip["name"])

@@ -217,3 +217,38 @@ def test_pins_of_a_deleted_dsr_vip_or_a_removed_member_are_stale_and_no_others()
     drained, _ = before.replace("direct", parse_vip(dict(direct, members=[dict(m, weight=0) for m in WEB["members"]]),
                                                      name="direct"))
     assert stale_pins(before.vips, drained.vips) == [], "draining keeps pins"
+
+
+# What `ovs-ofctl -O OpenFlow13 ct-flush SWITCH zone=64 ORIG REPLY` (Open vSwitch 3.1.0) sent to a
+# listening socket, xid 2: the conntrack entries of member 198.18.0.11:80 behind VIP 198.18.0.100:80.
+CT_FLUSH_BY_OVS_OFCTL = (
+    "04040070000000020000232000000020060000000000000000000028000000000001001400000000000000000000ffffc6120064"
+    "00000000000300080050000000010028000000000000001400000000000000000000ffffc612000b000000000002000800500000"
+    "0002000800400000")
+
+
+def test_the_conntrack_flush_of_a_removed_member_is_what_ovs_ofctl_sends():
+    from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
+    from flows import render
+
+    class Datapath:
+        ofproto, ofproto_parser = ofproto_v1_3, ofproto_v1_3_parser
+    msg = render.ct_flush(Datapath(), 64, 6, ("198.18.0.100", 80), ("198.18.0.11", 80))
+    msg.set_xid(2)
+    msg.serialize()
+    assert bytes(msg.buf).hex() == CT_FLUSH_BY_OVS_OFCTL
+
+
+def test_a_change_cuts_the_members_it_takes_away_and_no_drained_or_dsr_one():
+    from dataclasses import replace
+    from flows.vip import cut_members
+    before = vip_set(WEB, DNS).vips
+    web, dns = before
+    drained = replace(web, members=tuple(replace(m, weight=0) for m in web.members))
+    assert cut_members(before, (drained, dns)) == []
+    one_less = replace(web, members=web.members[1:])
+    assert cut_members(before, (one_less, dns)) == [(web, web.members[0])]
+    assert cut_members(before, (replace(web, port=8080), dns)) == [(web, m) for m in web.members]
+    assert cut_members(before, (dns,)) == [(web, m) for m in web.members]
+    dsr = replace(web, mode="dsr")
+    assert cut_members((dsr, dns), (dns,)) == []     # dsr: no conntrack
