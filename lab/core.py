@@ -345,10 +345,11 @@ class Lab:
         raise RuntimeError(f"ryu-manager not ready after {CONTROLLER_START_TIMEOUT:.0f} s:\n"
                            f"{tail(log_file)}")
 
-    def stop_controller(self):
+    def stop_controller(self, kill=False):
+        """Stop the controller (`kill`: with SIGKILL, no chance to clean up)."""
         entry = self.record.data["processes"].get("controller")
         if entry:
-            terminate(entry)
+            terminate(entry, kill=kill)
             self.record.drop_process("controller")
         proc = self._children.pop("controller", None)
         if proc:

@@ -125,8 +125,8 @@ class Controller:
         wait_for(lambda: self.call("GET", "/v1/stats")[1]["switches"] == 1, "the switch in lbctl")
         return self
 
-    def stop(self):
-        self.lab.stop_controller()
+    def stop(self, kill=False):
+        self.lab.stop_controller(kill)
 
     def log(self):
         """The controller's own lines (lbctl's log messages) so far."""

@@ -40,11 +40,12 @@ def process_entry(pid, what):
     return {"pid": pid, "start": proc_start_time(pid), "what": what}
 
 
-def terminate(entry, grace=5.0):
-    """SIGTERM the recorded process, then SIGKILL it if it is still there after `grace` seconds."""
+def terminate(entry, grace=5.0, kill=False):
+    """SIGTERM the recorded process, then SIGKILL it if it is still there after `grace` seconds
+    (`kill`: SIGKILL at once, as `kill -9` would)."""
     if not same_process(entry):
         return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+    for sig, wait in ((signal.SIGKILL, 2.0),) if kill else ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
         try:
             os.kill(entry["pid"], sig)
         except ProcessLookupError:

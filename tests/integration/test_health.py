@@ -194,7 +194,7 @@ def test_a_controller_restart_keeps_monitored_members_serving(lab, lb, checked):
                                VIP["address"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)
-        lb.stop()
+        lb.stop(kill=True)
         time.sleep(0.3)
         lb.start()
         wait_for(lambda: any("adopted" in line for line in lb.log()[lines:]), "the switch adopted")

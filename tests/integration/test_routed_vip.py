@@ -127,7 +127,7 @@ print(ok, failed)
 """
 
 
-def test_a_controller_restart_cuts_nothing_and_changes_no_flow(lab, lb):
+def test_a_controller_killed_and_restarted_cuts_nothing_and_changes_no_flow(lab, lb):
     others = [dict(EXTRA, name="kept", address="198.18.0.103"),
               dict(EXTRA, name="kept-udp", address="198.18.0.103", port=5353, protocol="udp"),
               dict(EXTRA, name="kept-arm", address="198.18.0.105", mode="one-arm",
@@ -142,7 +142,7 @@ def test_a_controller_restart_cuts_nothing_and_changes_no_flow(lab, lb):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)
-        lb.stop()
+        lb.stop(kill=True)   # kill -9: no chance to clean anything up
         time.sleep(0.5)   # connections go on while no controller runs at all
         lb.start()
         wait_for(lambda: "adopted" in lb.log()[-1], "the switch adopted")
