@@ -113,6 +113,7 @@ def test_a_client_port_of_a_cut_connection_serves_again(lab, lb, mode):
         other = "m2" if first == "m1" else "m1"
         kept = [m for m in MEMBERS if m["address"] != lab.host(first).ip]
         assert lb.call("PUT", "/v1/vips/" + vip["name"], dict(vip, members=kept))[0] == 200
+        wait_for(lambda: lb.call("GET", "/v1/stats")[1]["pending_barriers"] == 0, "the switch done with the change")
         client.stdin.write("\n")
         client.stdin.flush()
         assert client.stdout.readline().strip() != first, "the removed member's connection is cut"
