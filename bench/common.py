@@ -1,7 +1,8 @@
 """What the benchmark scripts of bench/ share: the repo root on sys.path (for lab/ and flows/), the
 machine description, MeasurementFailed, the time budget (Deadline), the private lab's creation and
-the guard of its cleanup, argparse types, and run(): the part of main() from the availability
-check to the printed result, with the exit statuses.
+the guard of its cleanup, GET /v1/stats, the percentiles of a sample, the client code that reads
+an HTTP answer in a lab namespace, argparse types, and run(): the part of main() from the
+availability check to the printed result, with the exit statuses.
 
 Not a package: each script puts its own directory on sys.path and imports this module as `common`.
 The figures, options and texts of each benchmark stay in its script.
@@ -70,6 +71,61 @@ def ignore_interrupts():
     """First thing in measure()'s cleanup: a second Ctrl-C (or SIGTERM) must not cut it short."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+
+
+# -- the controller's REST API ------------------------------------------------------------------
+
+def controller_stats(api):
+    """GET /v1/stats -> its document; api: anything with lab.lbctl.Controller's call()."""
+    status, doc = api.call("GET", "/v1/stats")
+    if status != 200:
+        raise MeasurementFailed(f"GET /v1/stats answered {status}: {doc}")
+    return doc
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+def percentile(sorted_values, fraction):
+    """Nearest rank, as GET /v1/stats computes its percentiles (lbctl_app/stats.py)."""
+    if not sorted_values:
+        return None
+    rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def distribution(samples, fractions):
+    """The count, the percentile of each fraction (0.99: "p99") and the max of the samples,
+    leaving out None (no figure)."""
+    ordered = sorted(s for s in samples if s is not None)
+    return {"count": len(ordered),
+            **{f"p{round(fraction * 100)}": percentile(ordered, fraction) for fraction in fractions},
+            "max": ordered[-1] if ordered else None}
+
+
+def ms(seconds):
+    """Seconds as milliseconds, to the microsecond."""
+    return round(seconds * 1000, 3)
+
+
+# -- in a lab namespace -------------------------------------------------------------------------
+
+# Python that a client script run in a lab namespace (`python -c`) puts before its own text.
+HTTP_ANSWER = r'''
+def read_to_end(s):
+    """What s receives until the member closes the connection."""
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def who_answered(data, shown):
+    """The member named by the body of a 200, else "status " and the head's first `shown` bytes."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    return body.decode().strip() if head.split(b" ")[1:2] == [b"200"] else "status " + repr(head[:shown])
+'''
 
 
 # -- argparse types -----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/
 
 # common also puts the repo root (lab/, flows/) on sys.path.
 from common import (REPO_ROOT, Deadline, MeasurementFailed, bounded,  # noqa: E402
-                    ignore_interrupts, new_lab, run)
+                    controller_stats, distribution, ignore_interrupts, ms, new_lab, run)
 from lab import free_tcp_port, topology  # noqa: E402
 from lab.arp import BROADCAST, REQUEST, ZERO_MAC  # noqa: E402
 from lab.lbctl import Controller  # noqa: E402
@@ -85,6 +85,7 @@ CONTROLLER_OPTIONS = {"duplicate_moves": 100000,   # never freeze the flapping w
                       "garp_count": 0}             # no announcements of the 100 new VIPs
 ARP_PUNT_PPS, ARP_PUNT_BURST = 100, 50             # lbctl's defaults (lbctl_app/app.py)
 TARGET_P99_MS = 20.0
+PERCENTILES = (0.50, 0.90, 0.99)   # of each distribution
 MOVE_WAIT_S = 2.0              # a move not confirmed within this is counted, not waited for
 STATS_POLL_S = 0.005           # GET /v1/stats while a confirmation is due
 SAMPLES_KEPT = 1000            # GET /v1/stats keeps this many recent move samples
@@ -142,24 +143,6 @@ with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
     print(json.dumps({"started": start, "ended": time.monotonic(), "sent": sent, "errors": errors}),
           flush=True)
 """
-
-
-def percentile(sorted_values, fraction):
-    """Nearest rank, as GET /v1/stats computes its p50 and p99 (lbctl_app/stats.py)."""
-    if not sorted_values:
-        return None
-    rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def distribution(samples):
-    ordered = sorted(samples)
-    return {"count": len(ordered), "p50": percentile(ordered, 0.50), "p90": percentile(ordered, 0.90),
-            "p99": percentile(ordered, 0.99), "max": ordered[-1] if ordered else None}
-
-
-def ms(seconds):
-    return round(seconds * 1000, 3)
 
 
 # -- the host side ------------------------------------------------------------------------------
@@ -284,13 +267,6 @@ def switch_holds(lab, n_deliveries, n_vips):
 
 # -- the controller side ------------------------------------------------------------------------
 
-def stats(controller):
-    status, doc = controller.call("GET", "/v1/stats")
-    if status != 200:
-        raise MeasurementFailed(f"GET /v1/stats answered {status}: {doc}")
-    return doc
-
-
 def bench_vip(i):
     members = [{"address": ip, "port": SERVICE_PORT, "weight": 1} for _, ip, _ in topology.MEMBERS]
     return {"name": f"bench{i:03d}", "address": str(BENCH_VIP_NET[i]), "port": SERVICE_PORT,
@@ -331,7 +307,7 @@ def wait_count_above(controller, count, until):
     """Poll GET /v1/stats until move_to_barrier_ms.count exceeds `count` or `until` (monotonic)
     passes, checking at least once; the new count, or None."""
     while True:
-        now_count = stats(controller)["move_to_barrier_ms"]["count"]
+        now_count = controller_stats(controller)["move_to_barrier_ms"]["count"]
         if now_count > count:
             return now_count
         if time.monotonic() >= until:
@@ -377,7 +353,7 @@ class Mover:
         wait for the switch (flow monitor) and for the controller's sample (GET /v1/stats)."""
         name = self.next_host()
         port = self.lab.host(name).ofport
-        count = stats(self.controller)["move_to_barrier_ms"]["count"]
+        count = controller_stats(self.controller)["move_to_barrier_ms"]["count"]
         first_sent = sent = self.sockets[name].garp(MOVER_IP)
         sent_garps, seen = 1, None
         while True:   # at most (garps - 1) * garp_interval + MOVE_WAIT_S
@@ -398,14 +374,14 @@ class Mover:
 
 
 def measure_moves(controller, mover, moves, pace, deadline):
-    before = stats(controller)
+    before = controller_stats(controller)
     results = []
     for _ in range(moves):
         deadline.check()
         results.append(mover.move())
         results[-1].pop("all_flows_at")
         time.sleep(pace)
-    after = stats(controller)
+    after = controller_stats(controller)
     if after["move_to_barrier_ms"]["count"] >= SAMPLES_KEPT:
         raise MeasurementFailed(f"GET /v1/stats keeps {SAMPLES_KEPT} move samples: this run's are no longer "
                                 "all there (fewer --moves)")
@@ -415,13 +391,13 @@ def measure_moves(controller, mover, moves, pace, deadline):
     changes = after["flow_changes"] - before["flow_changes"]
 
     def seen(key):
-        return distribution([r[key] for r in results if r[key] is not None])
+        return distribution((r[key] for r in results), PERCENTILES)   # None: not seen
 
     return {
         "moves": moves,
         "confirmed": sum(r["confirmed"] for r in results),
         "not_confirmed": sum(not r["confirmed"] for r in results),
-        "move_to_barrier_ms": distribution(samples),
+        "move_to_barrier_ms": distribution(samples, PERCENTILES),
         "samples": samples,
         "outside_first_flow_ms": seen("first_flow_ms"),
         "outside_all_flows_ms": seen("all_flows_ms"),
@@ -437,7 +413,8 @@ def read_storm_log(path):
 
 def measure_storm(lab, controller, mover, args, deadline):
     idle = rest_latency(controller, REST_IDLE_CALLS)
-    before = {"stats": stats(controller), "meter": meter_counts(lab), "arp_table": arp_table_packets(lab)}
+    before = {"stats": controller_stats(controller), "meter": meter_counts(lab),
+              "arp_table": arp_table_packets(lab)}
     client = lab.host(CLIENT)
     log = lab.workdir / "arpstorm.log"
     log.unlink(missing_ok=True)
@@ -480,7 +457,7 @@ def measure_storm(lab, controller, mover, args, deadline):
         paused.wait(timeout=15)   # the call in flight has ended
         move = mover.move(garps=STORM_GARP_MAX, garp_interval=STORM_GARP_INTERVAL_S) \
             if proc.poll() is None else None
-        move_samples = stats(controller)["move_to_barrier_ms"]["recent"]
+        move_samples = controller_stats(controller)["move_to_barrier_ms"]["recent"]
         pause.clear()
         try:
             proc.wait(timeout=args.storm_seconds + 15)
@@ -495,7 +472,8 @@ def measure_storm(lab, controller, mover, args, deadline):
     if proc.returncode != 0 or len(lines) < 2:
         raise MeasurementFailed(f"the ARP storm exited with {proc.returncode}: {log.read_text()[-500:]}")
     storm = lines[-1]
-    after = {"stats": stats(controller), "meter": meter_counts(lab), "arp_table": arp_table_packets(lab)}
+    after = {"stats": controller_stats(controller), "meter": meter_counts(lab),
+             "arp_table": arp_table_packets(lab)}
     lab.stop_process("arpstorm")
     if move:
         move["controller_port_after_storm"] = current_port(controller)
@@ -525,8 +503,8 @@ def measure_storm(lab, controller, mover, args, deadline):
         "packet_in_arp": packet_in_arp,
         "packet_in_arp_per_second": round(packet_in_arp / seconds, 1),
         "arp_punt_pps": ARP_PUNT_PPS, "arp_punt_burst": ARP_PUNT_BURST,
-        "rest_idle_ms": distribution(idle),
-        "rest_storm_ms": distribution(during),
+        "rest_idle_ms": distribution(idle, PERCENTILES),
+        "rest_storm_ms": distribution(during, PERCENTILES),
         "move": move,
     }
 
@@ -552,7 +530,8 @@ def measure(args, workdir):
                 raise MeasurementFailed(f"the switch does not hold the {n_vips} VIPs after "
                                         f"{SWITCH_READY_TIMEOUT_S:.0f} s")
             time.sleep(0.2)
-        setup = {"vips": n_vips, "delivery_flows": n_members, "post_ms": distribution(post_ms),
+        setup = {"vips": n_vips, "delivery_flows": n_members,
+                 "post_ms": distribution(post_ms, PERCENTILES),
                  "post_first10_mean_ms": round(sum(post_ms[:10]) / len(post_ms[:10]), 2),
                  "post_last10_mean_ms": round(sum(post_ms[-10:]) / len(post_ms[-10:]), 2),
                  "create_seconds": round(sum(post_ms) / 1000, 2)}

@@ -91,7 +91,8 @@ if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/
     sys.path.insert(0, str(BENCH_DIR))
 
 # common also puts the repo root (lab/, flows/) on sys.path.
-from common import Deadline, MeasurementFailed, bounded, ignore_interrupts, new_lab, run  # noqa: E402
+from common import (HTTP_ANSWER, Deadline, MeasurementFailed, bounded,  # noqa: E402
+                    ignore_interrupts, new_lab, run)
 from flows.pipeline import COOKIE_VIP_MASK  # noqa: E402
 from flows.slots import SLOTS  # noqa: E402
 from lab import dsr, free_tcp_port, topology  # noqa: E402
@@ -132,7 +133,7 @@ PINNED = re.compile(r"tp_src=(\d+)")
 
 # Runs in the client namespace: one new connection per (source address, port), each closed with a
 # reset once answered; prints [[address, client port, what answered], ...].
-FLOWS_CLIENT = r"""
+FLOWS_CLIENT = HTTP_ANSWER + r"""
 import json, signal, socket, struct, sys
 signal.alarm(int(sys.argv[4]))    # never outlives the benchmark
 vip, vport, jobs = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
@@ -149,14 +150,7 @@ for source, first, count in jobs:          # first 0: let the kernel pick the po
             s.connect((vip, vport))
             port = s.getsockname()[1]
             s.sendall(REQUEST)
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            got = body.decode().strip() if head.split(b" ")[1:2] == [b"200"] else "status " + repr(head[:30])
+            got = who_answered(read_to_end(s), 30)
         except OSError as e:
             got = "error " + type(e).__name__
         finally:
@@ -168,7 +162,7 @@ print(json.dumps(out))
 
 # Runs in the client namespace: opens connections from fixed ports and sends nothing; prints the
 # ports it opened, waits for a line on stdin, then asks one request on each and prints who answered.
-HELD_CLIENT = r"""
+HELD_CLIENT = HTTP_ANSWER + r"""
 import json, selectors, signal, socket, struct, sys, time
 signal.alarm(int(sys.argv[6]))    # never outlives the benchmark
 source, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -211,9 +205,7 @@ while len(results) < len(socks) and time.monotonic() < deadline:
             data[port] += chunk
             continue
         selector.unregister(key.fileobj)
-        head, _, body = data[port].partition(b"\r\n\r\n")
-        ok = head.split(b" ")[1:2] == [b"200"]
-        results[port] = body.decode().strip() if ok else "status " + repr(head[:30])
+        results[port] = who_answered(data[port], 30)
 for port in socks:
     results.setdefault(port, "no answer")
     socks[port].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

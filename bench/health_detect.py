@@ -71,8 +71,8 @@ if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/
     sys.path.insert(0, str(BENCH_DIR))
 
 # common also puts the repo root (lab/, flows/) on sys.path.
-from common import (Deadline, MeasurementFailed, bounded, ignore_interrupts,  # noqa: E402
-                    new_lab, positive_int, run)
+from common import (Deadline, MeasurementFailed, bounded, distribution,  # noqa: E402
+                    ignore_interrupts, new_lab, percentile, positive_int, run)
 from lab import free_tcp_port, topology  # noqa: E402
 from lab.lbctl import REPO_VIPS, Controller, wait_for  # noqa: E402
 
@@ -98,6 +98,7 @@ HELD_TRIES = 20                # connections opened until one lands on another m
 SETUP_TIMEOUT_S = 30.0
 SETUP_BUDGET_S = 90
 SETTLE_S = 0.2                 # after a recovery, before the next failure's random sleep
+PERCENTILES = (0.50,)          # of each distribution, beside its max
 
 # Runs in a member: NAME_SERVER (lab/lbctl.py) that can rebind at once after a kill (a connection
 # the killed server closed may sit in TIME_WAIT on its side) and says when it listens
@@ -158,20 +159,8 @@ print(json.dumps(results), flush=True)
 """
 
 
-def percentile(sorted_values, fraction):
-    """Nearest rank, as GET /v1/stats computes its percentiles (lbctl_app/stats.py)."""
-    if not sorted_values:
-        return None
-    rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def distribution(samples):
-    ordered = sorted(s for s in samples if s is not None)
-    return {"count": len(ordered), "p50": percentile(ordered, 0.50), "max": ordered[-1] if ordered else None}
-
-
 def ms(seconds):
+    """To the tenth of a millisecond (common.ms keeps microseconds); None: not measured."""
     return None if seconds is None else round(seconds * 1000, 1)
 
 
@@ -549,18 +538,18 @@ def summary(args, info, failures, counters, refusals):
         expected = sum(f["new_connections"]["during"]["started"] * f["slots"] / f["buckets"] for f in rows)
         variants[variant] = {
             "failures": len(rows),
-            "detect_group_ms": distribution(detect),
+            "detect_group_ms": distribution(detect, PERCENTILES),
             "not_detected": undetected,
-            "detect_rest_ms": distribution(f["detect_rest_ms"] for f in rows),
-            "detect_status_since_ms": distribution(f["detect_status_since_ms"] for f in rows),
-            "recover_group_ms": distribution(f["recover_group_ms"] for f in rows),
-            "recover_rest_ms": distribution(f["recover_rest_ms"] for f in rows),
-            "recover_status_since_ms": distribution(f["recover_status_since_ms"] for f in rows),
+            "detect_rest_ms": distribution((f["detect_rest_ms"] for f in rows), PERCENTILES),
+            "detect_status_since_ms": distribution((f["detect_status_since_ms"] for f in rows), PERCENTILES),
+            "recover_group_ms": distribution((f["recover_group_ms"] for f in rows), PERCENTILES),
+            "recover_rest_ms": distribution((f["recover_rest_ms"] for f in rows), PERCENTILES),
+            "recover_status_since_ms": distribution((f["recover_status_since_ms"] for f in rows), PERCENTILES),
             "schedule_bound_ms": ms(bounds[variant]),
             "target_ms": ms(target),
             "target_met": not undetected and max(detect) <= ms(target),
-            "command_ms": distribution(f["command_ms"] for f in rows),
-            "restore_command_ms": distribution(f["restore_command_ms"] for f in rows),
+            "command_ms": distribution((f["command_ms"] for f in rows), PERCENTILES),
+            "restore_command_ms": distribution((f["restore_command_ms"] for f in rows), PERCENTILES),
             "down_reasons": sorted({f["down_reason"] for f in rows}),
             "up_reasons": sorted({f["up_reason"] for f in rows}),
             "held_broken": sum(not (f["held_after_detection"] == f["held_after_recovery"] == f["held_member"])
@@ -591,7 +580,7 @@ def summary(args, info, failures, counters, refusals):
         "variants": variants,
         "unexpected": unexpected(failures),
         # the controller's decision to the dump showing it: the barrier, the switch and our polling
-        "status_since_to_group_ms": distribution(round(lag, 1) for lag in lags),
+        "status_since_to_group_ms": distribution((round(lag, 1) for lag in lags), PERCENTILES),
         "controller_counters": counters,
         "refused_messages": len(refusals),
         "failures": failures,

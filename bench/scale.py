@@ -67,8 +67,8 @@ if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/
     sys.path.insert(0, str(BENCH_DIR))
 
 # common also puts the repo root (lab/, flows/) on sys.path.
-from common import (Deadline, MeasurementFailed, bounded, ignore_interrupts,  # noqa: E402
-                    new_lab, run)
+from common import (HTTP_ANSWER, Deadline, MeasurementFailed, bounded,  # noqa: E402
+                    controller_stats, distribution, ignore_interrupts, ms, new_lab, run)
 from flows import pipeline  # noqa: E402
 from lab import free_tcp_port  # noqa: E402
 from lab.arp import garp  # noqa: E402
@@ -85,6 +85,7 @@ CONNECTED_VIPS = 3                   # the VIPs that get connections (their memb
 REQUESTS_PER_VIP = 100
 TARGET_TOTAL_S = 10.0
 TARGET_P99_MS = 50.0
+PERCENTILES = (0.50, 0.99)           # of each distribution, as GET /v1/stats gives them
 SIZE_SPACING_S = 0.2                 # before each create at size: the one before is confirmed by then
 CONFIRM_PAUSE_S = 0.2                # after a change, before the first GET /v1/stats
 STATS_POLL_S = 0.05
@@ -103,7 +104,7 @@ HOST_COOKIES = "%#x/%#x" % (pipeline.cookie(pipeline.HOSTS_VIP_ID), pipeline.COO
 # Runs in the client: opens `count` TCP connections to the addresses given (round robin), prints
 # how many are open, waits for a line on stdin, then sends one request on each and prints the
 # member that answered each ("error ..." for a failure).
-HOLD = """
+HOLD = HTTP_ANSWER + """
 import json, socket, sys
 targets = [(a, int(p)) for a, p in (t.split(":") for t in sys.argv[2].split(","))]
 socks, errors = [], []
@@ -118,14 +119,7 @@ answers = {}
 for s in socks:
     try:
         s.sendall(b"GET / HTTP/1.1\\r\\nHost: vip\\r\\nConnection: close\\r\\n\\r\\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\\r\\n\\r\\n")
-        key = body.decode().strip() if head.split(b" ")[1:2] == [b"200"] else "status " + repr(head[:20])
+        key = who_answered(read_to_end(s), 20)
     except OSError as e:
         key = "error " + type(e).__name__
     answers[key] = answers.get(key, 0) + 1
@@ -135,24 +129,6 @@ print(json.dumps(answers), flush=True)
 
 # expected_switch_text() imports Ryu, which imports eventlet: its deprecation notice is noise here.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
-
-def percentile(sorted_values, fraction):
-    """Nearest rank, as GET /v1/stats computes its p50 and p99 (lbctl_app/stats.py)."""
-    if not sorted_values:
-        return None
-    rank = max(1, -(-int(fraction * 1000) * len(sorted_values) // 1000))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def distribution(samples):
-    ordered = sorted(samples)
-    return {"count": len(ordered), "p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99),
-            "max": ordered[-1] if ordered else None}
-
-
-def ms(seconds):
-    return round(seconds * 1000, 3)
 
 
 def members(n):
@@ -212,12 +188,6 @@ class Rest:
                 self.conn = None
             return reply.status, (json.loads(text) if text else None)
 
-    def stats(self):
-        status, doc = self.call("GET", "/v1/stats")
-        if status != 200:
-            raise MeasurementFailed(f"GET /v1/stats answered {status}: {doc}")
-        return doc
-
     def close(self):
         if self.conn is not None:
             self.conn.close()
@@ -233,7 +203,7 @@ def wait_confirmed(rest, deadline):
     time.sleep(CONFIRM_PAUSE_S)
     give_up = time.monotonic() + deadline.timeout(CONFIRM_TIMEOUT_S)
     while True:
-        stats = rest.stats()
+        stats = controller_stats(rest)
         if stats["pending_barriers"] == 0:
             return time.monotonic(), stats
         if time.monotonic() > give_up:
@@ -345,10 +315,10 @@ def create_all(rest, hosts, n, pids, deadline):
         "total_s": round(total, 3),
         "seen_confirmed_s": round(seen - sent[0], 3),
         "posting_s": round(sent[-1] + took[-1] / 1000 - sent[0], 3),
-        "post_ms": distribution(took),
-        "post_last100_ms": distribution(took[-100:]),
-        "change_to_barrier_ms": distribution(samples),
-        "change_to_barrier_last100_ms": distribution(samples[-100:]),
+        "post_ms": distribution(took, PERCENTILES),
+        "post_last100_ms": distribution(took[-100:], PERCENTILES),
+        "change_to_barrier_ms": distribution(samples, PERCENTILES),
+        "change_to_barrier_last100_ms": distribution(samples[-100:], PERCENTILES),
         "change_samples": len(samples),
         "cpu_s": {name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()},
         "vips_per_s": round(n / total, 1),
@@ -366,15 +336,16 @@ def create_at_size(rest, hosts, first, count, deadline):
         _, seconds = post_vip(rest, vip_body(i, hosts))
         took.append(ms(seconds))
     _, stats = wait_confirmed(rest, deadline)
-    return {"creates": count, "post_ms": distribution(took),
-            "change_to_barrier_ms": distribution(stats["change_to_barrier_ms"]["recent"][-count:])}
+    barrier_ms = stats["change_to_barrier_ms"]["recent"][-count:]
+    return {"creates": count, "post_ms": distribution(took, PERCENTILES),
+            "change_to_barrier_ms": distribution(barrier_ms, PERCENTILES)}
 
 
 def idle_window(rest, seconds, controller_pid):
     """The controller idle for `seconds` with all the VIPs in place, but for its own background
     work (the reading of the switch's counters every stats_interval, probes): the CPU it used, how
     many readings it completed, and what a GET /v1/vips/s0 made every 0.1 s meanwhile took."""
-    polls = rest.stats()["traffic_polls"]
+    polls = controller_stats(rest)["traffic_polls"]
     cpu = cpu_seconds(controller_pid)
     took = []
     end = time.monotonic() + seconds
@@ -386,7 +357,8 @@ def idle_window(rest, seconds, controller_pid):
         took.append(ms(time.monotonic() - started))
         time.sleep(max(0.0, started + IDLE_CALL_INTERVAL_S - time.monotonic()))
     return {"seconds": seconds, "cpu_s": round(cpu_seconds(controller_pid) - cpu, 2),
-            "counter_readings": rest.stats()["traffic_polls"] - polls, "get_vip_ms": distribution(took)}
+            "counter_readings": controller_stats(rest)["traffic_polls"] - polls,
+            "get_vip_ms": distribution(took, PERCENTILES)}
 
 
 def stats_call(controller, controller_pid, calls=5):
@@ -400,7 +372,7 @@ def stats_call(controller, controller_pid, calls=5):
         if status != 200:
             raise MeasurementFailed(f"GET /v1/stats answered {status}")
         took.append(ms(time.monotonic() - started))
-    return {"ms": distribution(took), "cpu_ms": ms((cpu_seconds(controller_pid) - cpu) / calls),
+    return {"ms": distribution(took, PERCENTILES), "cpu_ms": ms((cpu_seconds(controller_pid) - cpu) / calls),
             "bytes": len(json.dumps(doc, indent=1))}
 
 
