@@ -13,11 +13,7 @@ from dataclasses import replace
 from flows import pipeline as p
 from flows.ir import Flow, Learn, Resubmit, SetField
 from flows.slots import assign
-from flows.vip import IP_PROTO, l4_match, spread
-
-
-TCP_SYN, TCP_ACK = 0x002, 0x010
-TCP_SYN_ONLY = (TCP_SYN, TCP_SYN | TCP_ACK)   # tcp_flags=+syn-ack
+from flows.vip import IP_PROTO, TCP_SYN_ONLY, l4_match, spread
 
 
 def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset()):

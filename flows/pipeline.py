@@ -56,6 +56,7 @@ class Priority:
     DSR_SYN = 310       # dsr: a SYN not pinned yet (a datapath flow of its own: see flows/dsr.py)
     MEMBER_NEW = 310    # to_member: a connection's first packet (its packet count: new connections)
     VIP = 300           # a VIP's own flows (match on its address/port, or on its ct_mark)
+    STRAY = 290         # conntrack: a TCP packet to a VIP, new to conntrack but no SYN: refused
     MEMBER = 300        # a member's service endpoint (reply catch, delivery)
     HOST = 300          # locate: where one host is
     ARP_CLAIM = 250     # arp: someone else's ARP that claims one of our addresses: controller only

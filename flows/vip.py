@@ -14,6 +14,9 @@ from flows.ir import (NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, 
 ETH_TYPE_IP = 0x0800
 IP_PROTO = {"tcp": 6, "udp": 17}
 
+TCP_SYN, TCP_ACK = 0x002, 0x010
+TCP_SYN_ONLY = (TCP_SYN, TCP_SYN | TCP_ACK)   # tcp_flags=+syn-ack
+
 # ct_state bits, as Open vSwitch defines them.
 CT_NEW, CT_EST, CT_RPL, CT_TRK = 0x01, 0x02, 0x08, 0x20
 
@@ -110,8 +113,15 @@ def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
     if vip.mode == "one-arm":
         flows += snat_flows(vip)
     table = slots.assign(previous_slots, eligible)
-    new_connection = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port},
-                              ct_state=ct_state(CT_NEW))
+    to_vip = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, ct_state=ct_state(CT_NEW))
+    new_connection = to_vip
+    if vip.protocol == "tcp" and table is not None:
+        # Only a SYN opens a connection. Any other TCP packet conntrack does not know (a late
+        # packet of a connection cut by a member's removal, say) is refused with a reset rather
+        # than committed to some member, which would answer it with a reset of its own and
+        # leave a conntrack entry behind, sometimes with a rewritten client port.
+        new_connection = tuple(sorted(dict(to_vip, tcp_flags=TCP_SYN_ONLY).items()))
+        flows.append(Flow(p.CONNTRACK.id, p.Priority.STRAY, to_vip, goto=p.REJECT.id, cookie=vip_cookie))
     spread_flows, group = spread(vip, table, commits, p.CONNTRACK.id, new_connection)
     return flows + spread_flows, group, table
 

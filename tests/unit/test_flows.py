@@ -65,7 +65,7 @@ def test_tcp_vips_hash_in_a_group_udp_and_source_ip_vips_with_multipath():
     assert set(state.groups) == {1}
     text = state_text(state)
     assert "udp,nw_dst=198.18.0.101,tp_dst=53 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
-    assert "tcp,nw_dst=198.18.0.100,tp_dst=443 actions=multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
+    assert "tcp,nw_dst=198.18.0.100,tp_dst=443,tcp_flags=+syn-ack actions=multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
     slot_flows = [f for f in state.flows.values() if f.table == pipeline.SLOT.id and f.priority == pipeline.Priority.VIP]
     assert len(slot_flows) == 2 * SLOTS
 
