@@ -582,10 +582,11 @@ class LoadBalancerApp(app_manager.RyuApp):
         if not changes:
             return
         self.stats.count("monitor_changes", len(changes))
+        changed = {change.key[0] for change in changes}
         with self._lock:
             for switch in self._adopted():
                 self._sync(switch)
-            self.note_statuses([vip for vip in self.vips.vips if vip.id in {c.key[0] for c in changes}])
+            self.note_statuses([vip for vip in self.vips.vips if vip.id in changed])
 
     def note_statuses(self, vips=None):
         """Bring members' operating status up to date (all VIPs', or those of `vips`) and log each
