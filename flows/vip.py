@@ -199,9 +199,9 @@ def cut_members(before, after):
     now = {v.id: v for v in after}
     cut = []
     for vip in before:
-        if vip.mode == "dsr":
-            continue
         kept = now.get(vip.id)
+        if kept is vip or vip.mode == "dsr":   # unchanged (a VIP set keeps the VIPs a change leaves alone)
+            continue
         if kept is None or kept.mode == "dsr" or kept.service != vip.service:
             cut += [(vip, m) for m in vip.members]
         else:
