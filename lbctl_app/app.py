@@ -572,8 +572,8 @@ class LoadBalancerApp(app_manager.RyuApp):
         if reply is None:
             return
         kind, address, port, token, ok, reason = reply
-        if kind == "tcp" and ok:   # close the half-open connection on the member at once
-            self._packet_out(datapath, packets.reset_after(raw), in_port, datapath.ofproto.OFPP_IN_PORT)
+        if kind == "tcp" and ok:   # the reset that closes the probe's half-open connection on the member
+            self._packet_out(datapath, packets.refusal(raw), in_port, datapath.ofproto.OFPP_IN_PORT)
         change = self.monitors.reply(token, kind, address, port, ok, reason, time.monotonic())
         self._health_changed([change] if change else [])
 

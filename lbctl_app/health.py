@@ -200,6 +200,7 @@ class StatusBook:
     def __init__(self, wall=time.time):
         self.wall = wall
         self.entries = {}   # (vip id, member id) -> (status, since, reason)
+        self._pruned_for = None   # the VIPs whose members alone have entries
 
     def update(self, vips, located, monitors, every_vip):
         """Look again at the members of `vips`, and forget those no longer in `every_vip`.
@@ -216,10 +217,11 @@ class StatusBook:
                     changed.append((vip, member, status, reason))
                 elif old[2] != reason:   # same status, new news (a member that stays down says why)
                     self.entries[key] = (status, old[1], reason)
-        if len(self.entries) > sum(len(v.members) for v in every_vip):
+        if every_vip is not self._pruned_for:   # once per VIP set (a change makes a new one)
             members = {(vip.id, member.id) for vip in every_vip for member in vip.members}
             for key in set(self.entries) - members:
                 del self.entries[key]
+            self._pruned_for = every_vip
         return changed
 
     @staticmethod

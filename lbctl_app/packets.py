@@ -115,8 +115,3 @@ def _unreachable(message):
     port = int.from_bytes(quoted[header + 2:header + 4], "big")
     why = "port unreachable" if message.code == icmp.ICMP_PORT_UNREACH_CODE else "unreachable (code %d)" % message.code
     return "udp", member, port, token, False, why
-
-
-def reset_after(raw):
-    """The reset that closes the half-open connection a probe's SYN-ACK (`raw`) stands for."""
-    return refusal(raw)
