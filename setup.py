@@ -19,7 +19,7 @@ setup(
     name="lbctl",
     version="0.1.0",
     description="L4 load balancing in Open vSwitch tables, steered by a Ryu OpenFlow application",
-    packages=["lbctl_app", "flows"],
+    packages=["flows", "lbctl", "lbctl.core", "lbctl_app", "lbctl_cli"],
     py_modules=["lbctl_ryu_compat"],
     python_requires=">=3.11,<3.12",
     install_requires=[
@@ -29,6 +29,6 @@ setup(
         "prometheus_client",   # /metrics in the text exposition format
     ],
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["lbctl = lbctl_app.cli:main"]},
+    entry_points={"console_scripts": ["lbctl = lbctl_cli.cli:main"]},
     cmdclass={"build_py": BuildWithPth},
 )

@@ -93,7 +93,7 @@ if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/
 # common also puts the repo root (lab/, flows/) on sys.path.
 from common import (HTTP_ANSWER, Deadline, MeasurementFailed, bounded,  # noqa: E402
                     ignore_interrupts, new_lab, run)
-from flows.pipeline import COOKIE_VIP_MASK  # noqa: E402
+from flows.pipeline import COOKIE_OWNER_MASK  # noqa: E402
 from flows.slots import SLOTS  # noqa: E402
 from lab import dsr, free_tcp_port, topology  # noqa: E402
 from lab.lbctl import Controller  # noqa: E402
@@ -310,7 +310,7 @@ def clear_pins(lab):
         lab.switch.appctl("revalidator/purge")
         time.sleep(settle)
         for table, vip_id in sorted(tables):
-            cookie = f"{vip_id << 32:#x}/{COOKIE_VIP_MASK:#x}"
+            cookie = f"{vip_id << 32:#x}/{COOKIE_OWNER_MASK:#x}"
             lab.ofctl("del-flows", f"table={table},cookie={cookie},tcp,nw_dst={VIP}")
         deleted_to = len(pins(lab))
         time.sleep(settle)

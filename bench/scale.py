@@ -99,7 +99,7 @@ OFCTL_TIMEOUT_S = 120
 SAMPLES_KEPT = 1000                  # GET /v1/stats keeps the last 1,000 change samples
 TIME_BUDGET_S = 600
 FLOW_COUNT = re.compile(r"flow_count=(\d+)")
-HOST_COOKIES = "%#x/%#x" % (pipeline.cookie(pipeline.HOSTS_VIP_ID), pipeline.COOKIE_VIP_MASK)   # members' own flows
+HOST_COOKIES = "%#x/%#x" % (pipeline.cookie(pipeline.HOSTS), pipeline.COOKIE_OWNER_MASK)   # members' own flows
 
 # Runs in the client: opens `count` TCP connections to the addresses given (round robin), prints
 # how many are open, waits for a line on stdin, then sends one request on each and prints the

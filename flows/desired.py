@@ -14,6 +14,8 @@ from flows import arp, icmp, monitor, pipeline, vip as vipflows
 from flows.dsr import dsr_vip_flows
 from flows.ir import Meter
 
+DEFAULT_NETWORK = 0   # the one untagged network every VIP and host is on, until networks are configured
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -56,15 +58,16 @@ class _Basis:
 
     def __init__(self, settings, places, down):
         self.settings = settings
-        self.places = places       # host IP -> Place, as this state saw them
+        self.places = places       # host id -> Place, as this state saw them
         self.down = down           # VIP id -> ids of its members held down, as this state saw them
         self.monitor = {}          # key -> flow: the replies to health probes
         self.pipeline = {}         # key -> flow: the pipeline's flows
         self.gateways = {}         # key -> flow: the gateways' and the monitor address's flows
         self.meters = {}
         self.owners = {}           # key -> ids of the VIPs that name it, lowest first
-        self.users = {}            # member address -> how many VIPs list it
-        self.hosts = {}            # member address -> its flows
+        self.users = {}            # member host id -> how many VIPs list it
+        self.addresses = {}        # member host id -> its address
+        self.hosts = {}            # member host id -> its flows
         self.host_flows = {}       # key -> flow: the members' own flows
 
     def follow(self, places, down):
@@ -72,7 +75,7 @@ class _Basis:
         copies of what changes."""
         basis = _Basis(self.settings, places, down)
         basis.monitor, basis.pipeline, basis.gateways, basis.meters = self.monitor, self.pipeline, self.gateways, self.meters
-        basis.owners, basis.users = dict(self.owners), dict(self.users)
+        basis.owners, basis.users, basis.addresses = dict(self.owners), dict(self.users), dict(self.addresses)
         basis.hosts, basis.host_flows = dict(self.hosts), dict(self.host_flows)
         return basis
 
@@ -81,7 +84,7 @@ NOT_DOWN = frozenset()
 
 
 def desired_state(vips, places, settings=Settings(), previous=None, down=None):
-    """`vips`: the VIPs (any order); `places`: a mapping of host IP -> Place on this switch;
+    """`vips`: the VIPs (any order); `places`: a mapping of host id -> Place on this switch;
     `previous`: the state this one follows; `down`: VIP id -> ids of its members that its health
     monitor holds down. Its slot tables are kept as far as they can be, and each VIP's flows are
     reused while the VIP and the sets of its located and down members stay the same: a member
@@ -112,7 +115,7 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None):
         part = state.parts.get(vip.id)
         if part is not None and part[0] is vip and same_hosts and same_down:
             continue
-        located = frozenset(m.address for m in vip.members if m.address in places)
+        located = frozenset(m.host for m in vip.members if m.host in places)
         held_down = down.get(vip.id, NOT_DOWN)
         if part is not None and (part[0] is vip or part[0] == vip) and part[1] == located and part[2] == held_down:
             continue
@@ -125,9 +128,9 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None):
     # The members' own flows: of members that came or went, and of hosts that moved.
     redo = set(change.members)
     if old is not None and places != old.places:
-        redo.update(a for a in places.keys() | old.places.keys() if places.get(a) != old.places.get(a))
-    for address in redo:
-        change.host(address, places.get(address))
+        redo.update(h for h in places.keys() | old.places.keys() if places.get(h) != old.places.get(h))
+    for host in redo:
+        change.host(host, places.get(host))
 
     for key in touched:
         flow = change.winner(key)
@@ -148,11 +151,12 @@ def _fixed(settings, places, down):
         basis.pipeline[flow.key] = flow
     basis.meters = {meter.meter_id: meter for meter in meters}
     gateway_mac = pipeline.own_mac(settings.cluster_id, settings.gateway_group)
+    network_cookie = pipeline.network_cookie(DEFAULT_NETWORK)
     for address in settings.gateways + ((settings.monitor_address,) if settings.monitor_address else ()):
-        for flow in own_address_flows(address, gateway_mac, pipeline.host_cookie(address)):
+        for flow in own_address_flows(address, gateway_mac, network_cookie):
             basis.gateways.setdefault(flow.key, flow)
     if settings.monitor_address:
-        for flow in monitor.reply_flows(settings.monitor_address):
+        for flow in monitor.reply_flows(settings.monitor_address, network_cookie):
             basis.monitor[flow.key] = flow
         basis.meters[pipeline.MONITOR_METER] = Meter(pipeline.MONITOR_METER, settings.monitor_pps, settings.monitor_pps)
     return basis
@@ -166,7 +170,7 @@ class _Change:
         self.state, self.basis, self.touched = state, basis, touched
         self.slots_before = slots_before
         self.groups = set()      # group ids touched
-        self.members = set()     # member addresses that came or went
+        self.members = set()     # member host ids that came or went
         self.first = {}          # key -> the flow of the lowest VIP naming it, where known
 
     def add(self, vip, located, held_down, settings):
@@ -191,10 +195,11 @@ class _Change:
         if table is not None:
             state.slots[vip.id] = table
         users = self.basis.users
-        for address in {m.address for m in vip.members}:
-            users[address] = users.get(address, 0) + 1
-            if users[address] == 1:
-                self.members.add(address)
+        for host, address in {(m.host, m.address) for m in vip.members}:
+            users[host] = users.get(host, 0) + 1
+            if users[host] == 1:
+                self.basis.addresses[host] = address
+                self.members.add(host)
 
     def drop(self, vip_id):
         state, owners = self.state, self.basis.owners
@@ -217,20 +222,24 @@ class _Change:
             self.groups.add(group.group_id)
         state.slots.pop(vip_id, None)
         users = self.basis.users
-        for address in {m.address for m in vip.members}:
-            users[address] -= 1
-            if not users[address]:
-                del users[address]
-                self.members.add(address)
+        for host in {m.host for m in vip.members}:
+            users[host] -= 1
+            if not users[host]:
+                del users[host]
+                self.members.add(host)
 
-    def host(self, address, place):
-        """Redo the flows of one member address (none if no VIP lists it any more)."""
+    def host(self, host, place):
+        """Redo the flows of one member host (none if no VIP lists it any more)."""
         basis = self.basis
-        for flow in basis.hosts.pop(address, ()):
-            del basis.host_flows[flow.key]
+        for flow in basis.hosts.pop(host, ()):
+            if basis.host_flows.get(flow.key) is flow:   # (not already another host's: an address can
+                del basis.host_flows[flow.key]             # change its host id from one state to the next)
             self.touched.add(flow.key)
-        if address in basis.users:
-            flows = basis.hosts[address] = arp.member_flows(address) + vipflows.host_flows(address, place)
+        if host not in basis.users:
+            basis.addresses.pop(host, None)
+        else:
+            flows = basis.hosts[host] = (arp.member_flows(host, basis.addresses[host])
+                                         + vipflows.host_flows(host, place))
             for flow in flows:
                 basis.host_flows[flow.key] = flow
                 self.touched.add(flow.key)

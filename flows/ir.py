@@ -64,11 +64,12 @@ class Resubmit:
 
 @dataclass(frozen=True)
 class Learn:
-    """Install, from this packet, a flow in `table` matching its 5-tuple (eth_type and ip_proto
-    given, addresses and ports copied) whose action loads `value` into `register`."""
+    """Install, from this packet, a flow in `table` matching `fixed` plus the packet's own values of
+    the fields in `copy` (a connection's 5-tuple, say), whose action loads `value` into
+    `register`."""
     table: int
-    ip_proto: int
-    l4: str               # "tcp" or "udp": which port fields to copy
+    fixed: "Match"
+    copy: Tuple[str, ...]
     value: int
     register: str
     idle_timeout: int
@@ -105,8 +106,12 @@ class Ct:
 Match = Tuple[Tuple[str, object], ...]
 
 
-def match(**fields) -> Match:
-    """A match as a canonical, hashable tuple. A (value, mask) tuple is a masked match."""
+def match(*pairs, **fields) -> Match:
+    """A match as a canonical, hashable tuple. A (value, mask) tuple is a masked match. `pairs`:
+    (field, value) pairs whose field is a name or a pipeline Register (registers have no
+    keyword of their own)."""
+    for name, value in pairs:
+        fields[getattr(name, "field", name)] = value
     return tuple(sorted(fields.items()))
 
 

@@ -4,18 +4,17 @@ member is on: a SYN-ACK or a reset, a UDP answer, an ICMP echo reply or port unr
 to the controller through their own meter, before anything else could take them: a member's
 SYN-ACK from its service port would otherwise match the member's reply catch and enter conntrack.
 An echo request to the monitor address is not a reply: the echo responder answers it."""
+from flows import addresses
 from flows import pipeline as p
-from flows.icmp import ECHO_REPLY, ETH_TYPE_IP, IP_PROTO_ICMP
 from flows.ir import CONTROLLER, Flow, Output, match
-from flows.vip import IP_PROTO
-
-DEST_UNREACHABLE = 3
+from flows.protocols import ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, IP_PROTO, IP_PROTO_ICMP
 
 
-def reply_flows(address):
-    cookie = p.host_cookie(address)
-    to_us = [match(eth_type=ETH_TYPE_IP, ipv4_dst=address, ip_proto=IP_PROTO[kind]) for kind in ("tcp", "udp")]
-    to_us += [match(eth_type=ETH_TYPE_IP, ipv4_dst=address, ip_proto=IP_PROTO_ICMP, icmpv4_type=kind)
-              for kind in (ECHO_REPLY, DEST_UNREACHABLE)]
-    return [Flow(p.CLASSIFY.id, p.Priority.MONITOR, m, goto=p.MONITOR.id, cookie=cookie) for m in to_us] + [
-        Flow(p.MONITOR.id, p.Priority.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MONITOR_METER, cookie=cookie)]
+def reply_flows(address, cookie):
+    """The flows that take replies to the probes sent from `address` (the monitor address), with
+    the cookie of the owner of that address."""
+    to_us = addresses.fields(address, "dst")
+    replies = [match(ip_proto=IP_PROTO[kind], **to_us) for kind in ("tcp", "udp")]
+    replies += [match(ip_proto=IP_PROTO_ICMP, icmpv4_type=kind, **to_us) for kind in (ICMP_ECHO_REPLY, ICMP_DEST_UNREACH)]
+    return [Flow(p.CLASSIFY.id, p.CLASSIFY.MONITOR, m, goto=p.MONITOR.id, cookie=cookie) for m in replies] + [
+        Flow(p.MONITOR.id, p.MONITOR.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MONITOR_METER, cookie=cookie)]

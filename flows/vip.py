@@ -2,103 +2,95 @@
 destination NAT to the member (mode routed), plus source NAT from a pool (mode one-arm).
 
 A VIP here is anything with `id`, `address`, `port`, `protocol` and `members` (each with `id`,
-`address`, `port`, `weight`), such as `lbctl_app.model.Vip`. Where members are on the switch
-matters only to `host_flows` (one `locate` flow per host); a VIP's own flows depend only on which
-of its members are located at all.
+`host` (its host id), `address`, `port`, `weight`), such as `lbctl.model.Vip`. Where members are
+on the switch matters only to `host_flows` (one `locate` flow per host); a VIP's own flows depend
+only on which of its members are located at all.
 """
+from flows import addresses
 from flows import pipeline as p
 from flows import slots
 from flows.ir import (NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg,
                       SelectGroup, SetField, match)
-
-ETH_TYPE_IP = 0x0800
-IP_PROTO = {"tcp": 6, "udp": 17}
-
-TCP_SYN, TCP_ACK = 0x002, 0x010
-TCP_SYN_ONLY = (TCP_SYN, TCP_SYN | TCP_ACK)   # tcp_flags=+syn-ack
-
-# ct_state bits, as Open vSwitch defines them.
-CT_NEW, CT_EST, CT_RPL, CT_TRK = 0x01, 0x02, 0x08, 0x20
+from flows.protocols import CT_EST, CT_NEW, CT_RPL, ETH_TYPE_IP, IP_PROTO, TCP_SYN_ONLY, ct_state
 
 
-def ct_state(on, off=0):
-    return (on | CT_TRK, on | off | CT_TRK)
+def endpoint(protocol, address, port, side, *pairs, **fields):
+    """A match on packets of `protocol` from (side "src") or to (side "dst") address:port."""
+    return match(*pairs, ip_proto=IP_PROTO[protocol], **addresses.fields(address, side),
+                 **{"%s_%s" % (protocol, side): port}, **fields)
 
 
-def l4_match(protocol, **fields):
-    """A match on a TCP/UDP port: `dst=80` becomes tcp_dst or udp_dst."""
-    ports = {"%s_%s" % (protocol, side): port for side, port in fields.pop("ports").items()}
-    return match(eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO[protocol], **fields, **ports)
+def with_fields(m, **fields):
+    """A match with more fields."""
+    return tuple(sorted(dict(m, **fields).items()))
 
 
 def pipeline_flows():
     """The conntrack flows shared by all VIPs, and each table's last resort."""
+    ip = ETH_TYPE_IP
     return [
-        Flow(p.CLASSIFY.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
+        Flow(p.CLASSIFY.id, p.CLASSIFY.DEFAULT, match(), (Output(NORMAL),)),
         # Established traffic: ct_mark (the VIP id) picks the right flow in the next table.
-        Flow(p.CONNTRACK.id, p.Priority.CT_STATE,
-             match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST, CT_RPL)), goto=p.TO_MEMBER.id),
-        Flow(p.CONNTRACK.id, p.Priority.CT_STATE,
-             match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE,
+             match(eth_type=ip, ct_state=ct_state(CT_EST, CT_RPL)), goto=p.TO_MEMBER.id),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE,
+             match(eth_type=ip, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
         # Not a VIP connection after all (e.g. a client talking to a member directly).
-        Flow(p.CONNTRACK.id, p.Priority.DEFAULT, match(), (Output(NORMAL),)),
-        Flow(p.SNAT.id, p.Priority.DEFAULT, match()),       # VIP gone: drop
+        Flow(p.CONNTRACK.id, p.CONNTRACK.DEFAULT, match(), (Output(NORMAL),)),
+        Flow(p.SNAT.id, p.SNAT.DEFAULT, match()),       # VIP gone: drop
         # A reply to a pool address, un-SNATed: now undo the VIP's destination NAT.
-        Flow(p.UNSNAT.id, p.Priority.CT_STATE, match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST | CT_RPL)),
+        Flow(p.UNSNAT.id, p.UNSNAT.CT_STATE, match(eth_type=ip, ct_state=ct_state(CT_EST | CT_RPL)),
              (Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()),)),
-        Flow(p.UNSNAT.id, p.Priority.DEFAULT, match()),
-        Flow(p.SLOT.id, p.Priority.DEFAULT, match()),       # no eligible member: drop
-        Flow(p.TO_MEMBER.id, p.Priority.DEFAULT, match()),  # member gone: drop
-        Flow(p.LOCATE.id, p.Priority.DEFAULT, match()),     # host not located: drop
+        Flow(p.UNSNAT.id, p.UNSNAT.DEFAULT, match()),
+        Flow(p.SLOT.id, p.SLOT.DEFAULT, match()),       # no eligible member: drop
+        Flow(p.TO_MEMBER.id, p.TO_MEMBER.DEFAULT, match()),  # member gone: drop
+        Flow(p.LOCATE.id, p.LOCATE.DEFAULT, match()),     # host not located: drop
         # dsr: a connection with a learned pin (reg2 set by dsr_conn) goes straight to its member.
-        Flow(p.DSR.id, p.Priority.DEFAULT, match(), goto=p.LOCATE.id),
-        Flow(p.TO_CLIENT.id, p.Priority.DEFAULT, match()),  # VIP gone: drop
+        Flow(p.DSR.id, p.DSR.DEFAULT, match(), goto=p.LOCATE.id),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DEFAULT, match()),  # VIP gone: drop
     ]
 
 
-def host_flows(address, place):
-    """Where one host is: the single flow a move of that host rewrites."""
+def host_flows(host, place):
+    """Where host `host` (its id) is: the single flow a move of that host rewrites."""
     if place is None:
         return []
-    return [Flow(p.LOCATE.id, p.Priority.HOST, match(reg2=p.ipv4_int(address)),
-                 (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(address))]
+    return [Flow(p.LOCATE.id, p.LOCATE.HOST, match((p.HOST_REG, host)),
+                 (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(host))]
 
 
 def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
     """All flows, the select group (or None) and the slot table of one VIP, given which member
-    addresses are located, the VIP's MAC, the slot table in force and the ids of members its
+    hosts (ids) are located, the VIP's MAC, the slot table in force and the ids of members its
     health monitor holds down (they get no new connection; their open ones go on, as draining)."""
     vip_cookie = p.cookie(vip.id)
     lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
     hop = (DecTtl(),) if vip.mode == "routed" else ()   # routed mode forwards at L3: one hop each way
+    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst")
     flows = [
-        Flow(p.CLASSIFY.id, p.Priority.VIP,
-             l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}),
-             (lookup,), cookie=vip_cookie),
+        Flow(p.CLASSIFY.id, p.CLASSIFY.VIP, to_vip, (lookup,), cookie=vip_cookie),
 
-        Flow(p.TO_CLIENT.id, p.Priority.VIP, match(eth_type=ETH_TYPE_IP, ct_mark=vip.id),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.VIP, match(eth_type=addresses.eth_type(vip.address), ct_mark=vip.id),
              hop + (SetField("eth_src", vip_mac),
                     Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
-                    Move("ct_label", p.PORT_REG, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
-                    OutputReg(p.PORT_REG, 0, 16)),
+                    Move("ct_label", p.PORT_REG.field, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
+                    OutputReg(p.PORT_REG.field, 0, 16)),
              cookie=vip_cookie),
     ]
     eligible = {}
     commits = {}
     for member in vip.members:
-        if member.address not in located:
+        if member.host not in located:
             continue  # not resolved yet: left out until the controller knows its MAC and port
         member_cookie = p.cookie(vip.id, member.id)
-        flows.append(Flow(p.CLASSIFY.id, p.Priority.MEMBER,
-                          l4_match(vip.protocol, ipv4_src=member.address, ports={"src": member.port}),
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER, endpoint(vip.protocol, member.address, member.port, "src"),
                           (lookup,), cookie=member_cookie))
-        deliver = hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG, p.ipv4_int(member.address)))
-        for priority, state in ((p.Priority.MEMBER, {}), (p.Priority.MEMBER_NEW, {"ct_state": ct_state(CT_NEW)})):
+        deliver = hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG.field, member.host))
+        for priority, state in ((p.TO_MEMBER.MEMBER, {}), (p.TO_MEMBER.MEMBER_NEW, {"ct_state": ct_state(CT_NEW)})):
             # The same delivery twice: a connection's first packet (still new to conntrack) has a
             # flow of its own, whose packet count is the member's new connections.
             flows.append(Flow(p.TO_MEMBER.id, priority,
-                              l4_match(vip.protocol, ipv4_dst=member.address, ports={"dst": member.port},
-                                       ct_mark=vip.id, **state),
+                              endpoint(vip.protocol, member.address, member.port, "dst", ct_mark=vip.id, **state),
                               deliver, goto=p.LOCATE.id, cookie=member_cookie))
         commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
         if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,
@@ -107,26 +99,26 @@ def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
     # SYN, a second datagram before any reply) comes out of the lookup NATed to its member, so the
     # VIP's new-connection flow no longer matches it: it goes on to that member like the requests
     # of an established connection. (Left to table 20's NORMAL it would be flooded, lost.)
-    flows.append(Flow(p.CONNTRACK.id, p.Priority.VIP,
-                      match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_NEW), ct_mark=vip.id),
+    flows.append(Flow(p.CONNTRACK.id, p.CONNTRACK.VIP,
+                      match(eth_type=addresses.eth_type(vip.address), ct_state=ct_state(CT_NEW), ct_mark=vip.id),
                       goto=p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id, cookie=vip_cookie))
     if vip.mode == "one-arm":
         flows += snat_flows(vip)
     table = slots.assign(previous_slots, eligible)
-    to_vip = l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, ct_state=ct_state(CT_NEW))
-    new_connection = to_vip
+    new_to_vip = with_fields(to_vip, ct_state=ct_state(CT_NEW))
+    new_connection = new_to_vip
     if vip.protocol == "tcp" and table is not None:
         # Only a SYN opens a connection. Any other TCP packet conntrack does not know (a late
         # packet of a connection cut by a member's removal, say) is refused with a reset rather
         # than committed to some member, which would answer it with a reset of its own and
         # leave a conntrack entry behind, sometimes with a rewritten client port.
-        new_connection = tuple(sorted(dict(to_vip, tcp_flags=TCP_SYN_ONLY).items()))
-        flows.append(Flow(p.CONNTRACK.id, p.Priority.STRAY, to_vip, goto=p.REJECT.id, cookie=vip_cookie))
-    spread_flows, group = spread(vip, table, commits, p.CONNTRACK.id, new_connection)
+        new_connection = with_fields(new_to_vip, tcp_flags=TCP_SYN_ONLY)
+        flows.append(Flow(p.CONNTRACK.id, p.CONNTRACK.STRAY, new_to_vip, goto=p.REJECT.id, cookie=vip_cookie))
+    spread_flows, group = spread(vip, table, commits, p.CONNTRACK.id, p.CONNTRACK.VIP, new_connection)
     return flows + spread_flows, group, table
 
 
-def spread(vip, table, action_of, at_table, new_connection):
+def spread(vip, table, action_of, at_table, priority, new_connection):
     """Flows (and the group) that send a VIP's new connections to the member of the slot they
     hash to: `action_of[member id]` is what is done with a connection once its member is chosen.
 
@@ -137,20 +129,19 @@ def spread(vip, table, action_of, at_table, new_connection):
     per client)."""
     vip_cookie = p.cookie(vip.id)
     if table is None:   # no live member: refuse at once (reset / unreachable) rather than time out
-        return [Flow(at_table, p.Priority.VIP, new_connection, goto=p.REJECT.id, cookie=vip_cookie)], None
+        return [Flow(at_table, priority, new_connection, goto=p.REJECT.id, cookie=vip_cookie)], None
     if vip.protocol == "tcp" and vip.algorithm == "5-tuple":
         # One Bucket per member, listed in each of its slots: 256 objects per VIP cost memory and
         # garbage collector time (and render.group_mod encodes a member's bucket once).
         bucket_of = {owner: Bucket(1, actions) for owner, actions in action_of.items()}
         buckets = tuple(bucket_of[owner] for owner in table)
-        return ([Flow(at_table, p.Priority.VIP, new_connection, (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
+        return ([Flow(at_table, priority, new_connection, (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
                 SelectGroup(p.group_id(vip.id), buckets))
     fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
-    flows = [Flow(at_table, p.Priority.VIP, new_connection,
-                  (Multipath(fields, slots.SLOTS, p.SLOT_REG, 8),), goto=p.SLOT.id, cookie=vip_cookie)]
+    flows = [Flow(at_table, priority, new_connection,
+                  (Multipath(fields, slots.SLOTS, p.SLOT_REG.field, 8),), goto=p.SLOT.id, cookie=vip_cookie)]
     for slot, owner in enumerate(table):
-        flows.append(Flow(p.SLOT.id, p.Priority.VIP,
-                          l4_match(vip.protocol, ipv4_dst=vip.address, ports={"dst": vip.port}, reg1=slot),
+        flows.append(Flow(p.SLOT.id, p.SLOT.VIP, endpoint(vip.protocol, vip.address, vip.port, "dst", (p.SLOT_REG, slot)),
                           action_of[owner], cookie=p.cookie(vip.id, owner)))
     return flows, None
 
@@ -160,19 +151,19 @@ def snat_flows(vip):
     pool (a second conntrack entry, in SNAT_ZONE; committed once, applied after), and replies to
     a pool address are un-SNATed before the VIP's own entry un-DNATs them."""
     vip_cookie = p.cookie(vip.id)
-    pool = sorted(vip.snat_addresses, key=lambda a: tuple(int(o) for o in a.split(".")))
+    pool = sorted(vip.snat_addresses, key=addresses.to_int)
     low, high = vip.snat_ports
     source_nat = Nat("src", pool[0], low, pool[-1] if len(pool) > 1 else None, high if high != low else None)
     flows = [
-        Flow(p.CONNTRACK.id, p.Priority.VIP,
-             match(eth_type=ETH_TYPE_IP, ct_state=ct_state(CT_EST, CT_RPL), ct_mark=vip.id),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.VIP,
+             match(eth_type=addresses.eth_type(vip.address), ct_state=ct_state(CT_EST, CT_RPL), ct_mark=vip.id),
              goto=p.SNAT.id, cookie=vip_cookie),
-        Flow(p.SNAT.id, p.Priority.VIP, match(eth_type=ETH_TYPE_IP, ct_mark=vip.id),
+        Flow(p.SNAT.id, p.SNAT.VIP, match(eth_type=addresses.eth_type(vip.address), ct_mark=vip.id),
              (Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=source_nat,
                  exec_=(SetField("ct_mark", vip.id),)),), cookie=vip_cookie),
     ]
     for address in pool:
-        flows.append(Flow(p.CLASSIFY.id, p.Priority.POOL, match(eth_type=ETH_TYPE_IP, ipv4_dst=address),
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.POOL, match(**addresses.fields(address, "dst")),
                           (Ct(zone=p.SNAT_ZONE, table=p.UNSNAT.id, nat=Nat()),), cookie=vip_cookie))
     return flows
 
@@ -190,21 +181,29 @@ def commit_to(vip, member, then):
                      Move("in_port", "ct_label", label_port_bits, dst_ofs=label_port_ofs)))
 
 
-def cut_members(before, after):
-    """The NAT members a change of VIPs takes away from a VIP (member removed; VIP deleted, moved to
-    another address, port or protocol, or made dsr), as (VIP, member) pairs. Their connections
-    are cut, and their conntrack entries must go too: nothing would ever close them (their
-    packets no longer pass conntrack), and a client that reuses the port of one would be refused
-    for a day (an established TCP entry's lifetime). Draining keeps a member: it cuts nothing."""
+def departures(before, after):
+    """What a change of VIPs takes away: (VIP as it was, the members it loses, whether the VIP goes
+    as a whole) for each VIP it touches. A VIP deleted, or moved to another address, port,
+    protocol or mode, loses every member; otherwise the members removed from it. Draining keeps a
+    member: it takes nothing away. A VIP set keeps the very VIP objects a change leaves alone, so
+    those are passed over at once."""
     now = {v.id: v for v in after}
-    cut = []
     for vip in before:
         kept = now.get(vip.id)
-        if kept is vip or vip.mode == "dsr":   # unchanged (a VIP set keeps the VIPs a change leaves alone)
+        if kept is vip:
             continue
-        if kept is None or kept.mode == "dsr" or kept.service != vip.service:
-            cut += [(vip, m) for m in vip.members]
-        else:
-            remaining = {m.id for m in kept.members}
-            cut += [(vip, m) for m in vip.members if m.id not in remaining]
-    return cut
+        if kept is None or kept.mode != vip.mode or kept.service != vip.service:
+            yield vip, vip.members, True
+            continue
+        remaining = {m.id for m in kept.members}
+        gone = tuple(m for m in vip.members if m.id not in remaining)
+        if gone:
+            yield vip, gone, False
+
+
+def cut_members(before, after):
+    """The (VIP, member) pairs of NAT-mode VIPs whose connections a change of VIPs cuts. Their
+    conntrack entries must go too: nothing would ever close them (their packets no longer pass
+    conntrack), and a client that reuses the port of one would be refused for a day (an
+    established TCP entry's lifetime)."""
+    return [(vip, member) for vip, gone, _ in departures(before, after) if vip.mode != "dsr" for member in gone]

@@ -160,15 +160,15 @@ class Controller:
         (for VIPs without a health monitor: their members' health is the controller's to know)."""
         # Imported here: they bring in Ryu and eventlet, which the demo does not need.
         from flows.desired import Settings, desired_state
-        from flows.render import state_text
-        from lbctl_app import store
-        from lbctl_app.app import parse_gateways
-        from lbctl_app.hosts import Place
-        vips, _ = store.initial_vips(str(self.state_file), str(self.vips_file))
-        places = {(h["ip"]): Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
+        from flows.text import state_text
+        from lbctl import store
+        from lbctl.hosts import Place
+        from lbctl_app.options import parse_gateways
+        config, _ = store.initial_config(str(self.state_file), str(self.vips_file))
+        places = {h["id"]: Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
         gateways = parse_gateways(self.options.get("gateways", "").split(",") if self.options.get("gateways") else [])
         settings = Settings(gateways=gateways, monitor_address=self.options.get("monitor_address"))
-        return state_text(desired_state(vips.vips, places, settings))
+        return state_text(desired_state(config.vips, places, settings))
 
 
 def switch_text(lab):

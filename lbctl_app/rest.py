@@ -18,7 +18,6 @@ Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 412, 413
 DELETE with `If-Match: <revision>` (from GET) is refused with 412 if the VIP changed meanwhile. With
 [lbctl] token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
 """
-import datetime
 import hmac
 import json
 import logging
@@ -28,11 +27,8 @@ from ryu.app.wsgi import ControllerBase, Response, route
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from flows import pipeline, render
-from flows.desired import vip_mac
-from lbctl_app import metrics, openapi
-from lbctl_app.health import UP
-from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
+from lbctl import metrics, openapi
+from lbctl.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
 LOG = logging.getLogger("lbctl")
 APP_KEY = "lbctl"
@@ -81,15 +77,6 @@ def _if_match(req):
     return value.strip().removeprefix("W/").strip('"')
 
 
-def _utc(seconds):
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _host(host):
-    """A host as the API shows it, with the cookie of its flows (`locate`, its ARP)."""
-    return dict(host.to_dict(), cookie="%#x" % pipeline.host_cookie(host.ip))
-
-
 class _TooLarge(Exception):
     pass
 
@@ -128,19 +115,19 @@ class LbctlRest(ControllerBase):
 
     @route("vips", "/v1/vips", methods=["GET"])
     def list_vips(self, req, **_):
-        return _answer(lambda: (200, [self._describe(v) for v in self.lb.vips.vips]))
+        return _answer(lambda: (200, self.lb.view.vips()))
 
     @route("vips", "/v1/vips", methods=["POST"])
     def create_vip(self, req, **_):
-        return _answer(lambda: (201, self._describe(self.lb.create_vip(parse_vip(_body(req))))), req, self.lb.token)
+        return _answer(lambda: (201, self.lb.view.describe(self.lb.create_vip(parse_vip(_body(req))))), req, self.lb.token)
 
     @route("vips", "/v1/vips/{name}", methods=["GET"], requirements=NAME)
     def get_vip(self, req, name, **_):
-        return _answer(lambda: (200, self._describe(self.lb.vips.get(name))))
+        return _answer(lambda: (200, self.lb.view.vip(name)))
 
     @route("vips", "/v1/vips/{name}", methods=["PUT"], requirements=NAME)
     def replace_vip(self, req, name, **_):
-        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name),
+        return _answer(lambda: (200, self.lb.view.describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name),
                                                                         _if_match(req)))),
                        req, self.lb.token)
 
@@ -153,16 +140,11 @@ class LbctlRest(ControllerBase):
 
     @route("hosts", "/v1/hosts", methods=["GET"])
     def list_hosts(self, req, **_):
-        return _answer(lambda: (200, [_host(h) for h in self.lb.hosts.all()]))
+        return _answer(lambda: (200, self.lb.view.hosts()))
 
     @route("hosts", "/v1/hosts/{ip}", methods=["GET"], requirements=IP)
     def get_host(self, req, ip, **_):
-        def get():
-            found = self.lb.hosts.get(ip)
-            if not found:
-                raise NotFound("host %s is not known" % ip)
-            return 200, [_host(h) for h in found]
-        return _answer(get)
+        return _answer(lambda: (200, self.lb.view.host(ip)))
 
     @route("hosts", "/v1/hosts/{ip}", methods=["DELETE"], requirements=IP)
     def forget_host(self, req, ip, **_):
@@ -194,43 +176,14 @@ class LbctlRest(ControllerBase):
 
     @route("stats", "/v1/stats", methods=["GET"])
     def stats(self, req, **_):
-        lb = self.lb
-        return _answer(lambda: (200, dict(lb.stats.to_dict(), switches=len(lb.switches),
-                                          pending_barriers=sum(len(s.pending) for s in lb.switches.values()),
-                                          vips=lb.traffic.report(lb.vips.vips), traffic_polled_at=lb.traffic.polled_at,
-                                          traffic_polls=lb.traffic.polls)))
+        return _answer(lambda: (200, self.lb.view.stats()))
 
     @route("flows", "/v1/flows", methods=["GET"])
     def flows(self, req, **_):
         """What the controller has installed on each switch, as `ovs-ofctl dump-flows` and
         `dump-groups` print it, with each flow's counters as of the last reading."""
-        def dump():
-            switches = []
-            for dpid, switch in sorted(self.lb.switches.items()):
-                counters = {key: value for of_vip in switch.counters.values() for key, value in of_vip.items()}
-                lines = render.state_text(switch.installed, counters).splitlines() if switch.installed else []
-                groups = [line for line in lines if line.startswith("group_id=")]
-                flows = [line for line in lines if not line.startswith(("group_id=", "meter="))]
-                switches.append({"dpid": "%016x" % dpid, "flows": flows, "groups": groups})
-            return 200, {"switches": switches}
-        return _answer(dump)
+        return _answer(lambda: (200, self.lb.view.flows()))
 
     @route("metrics", "/metrics", methods=["GET"])
     def metrics(self, req, **_):
-        return _answer(lambda: (200, metrics.exposition(self.lb)))
-
-    def _describe(self, vip):
-        """A VIP as the API shows it: what was configured, plus how to find it on the switch."""
-        doc = vip.to_dict()
-        doc.update(id=vip.id, revision=vip.revision, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, self.lb.settings),
-                   cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
-        self.lb.note_statuses([vip])
-        for shown, member in zip(doc["members"], vip.members):
-            places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)
-                      for dpid in sorted(self.lb.switches)
-                      for place in [self.lb.hosts.where(dpid, member.address)] if place is not None]
-            status, since, reason = self.lb.statuses.get(vip.id, member.id)
-            shown.update(id=member.id, cookie="%#x" % pipeline.cookie(vip.id, member.id), locations=places,
-                         operating_status=status, status_since=_utc(since), status_reason=reason)
-        doc["members_up"] = sum(1 for m in doc["members"] if m["operating_status"] == UP)
-        return doc
+        return _answer(lambda: (200, metrics.exposition(self.lb.view)))

@@ -63,9 +63,9 @@ def test_flows_of_the_switch_are_labelled_with_the_vip(lab, lb, cli_vip):
 
 
 def test_trace_run_names_the_vip_the_tables_and_the_member(lab, lb, cli_vip):
-    connect(lab, "198.18.0.140", 8080, 1)     # the controller knows the client's port and MAC
-    code, out, err = lbctl(lb, "trace", "--vip", "cli", "--client", "198.18.0.10:40000", "--bridge", lab.bridge,
-                           "--run", "--appctl", "ovs-appctl -t %s" % (lab.workdir / "ovs-vswitchd.ctl"))
+    client = lab.host("client")   # not a member: the controller does not learn it, its port is given
+    code, out, err = lbctl(lb, "trace", "--vip", "cli", "--client", "198.18.0.10:40000", "--in-port", str(client.ofport),
+                           "--bridge", lab.bridge, "--run", "--appctl", "ovs-appctl -t %s" % (lab.workdir / "ovs-vswitchd.ctl"))
     assert code == 0, err
     assert "[classify; cli]" in out and "[conntrack; cli]" in out
     assert out.count("\n$ ovs-appctl") == 1, "a second trace goes on from the select group's hash"

@@ -48,7 +48,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from lab import topology
 from lab.lbctl import shares, switch_text
-from lbctl_app import store
+from lbctl import store
 
 LAB_HOSTS = {topology.CLIENT[1]} | {ip for _, ip, _ in topology.MEMBERS}
 FUZZ = {"name": "fuzz", "address": "198.18.0.150", "port": 80,

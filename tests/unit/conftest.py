@@ -1,30 +1,33 @@
-"""Fixtures of the unit tests: the real app (WSGI application, REST controller, model) with no
-switch, called the way a client would."""
+"""Fixtures of the unit tests: the real core (lbctl.core.Balancer with a FileStore in a temporary
+directory) behind the real REST application, with no switch, called the way a client would."""
 import json
+import threading
 
 import pytest
-from ryu import cfg
 from ryu.app.wsgi import WSGIApplication
 from webob import Request
 
-from lbctl_app.app import LoadBalancerApp
+from lbctl import store
+from lbctl.core import Balancer, Options
+from lbctl.service import Service
+from lbctl_app import rest
 
 
 @pytest.fixture
 def api_factory(tmp_path):
-    """Makes the real app (its WSGI application and REST controller) with no switch, and returns
-    a function that calls it like a client would."""
+    """Makes the real core and its REST application with no switch, and returns a function that
+    calls it like a client would (`call.core`, `call.service`: the core and its service;
+    `call.sent`: what the core asked to send)."""
     made = []
 
-    def make():
-        conf = cfg.CONF
-        conf([], project="lbctl-test")
+    def make(options=Options(), token=None):
         state = str(tmp_path / ("state%d.msgpack" % len(made)))
-        conf.set_override("state_file", state, group="lbctl")
-        conf.set_override("vips_file", None, group="lbctl")
+        files = store.FileStore(state)
+        made.append(files)
+        sent = []
+        service = Service(Balancer(options, files), sent.extend, threading.Lock(), token)
         wsgi = WSGIApplication()
-        app = LoadBalancerApp(wsgi=wsgi)
-        made.append(app)
+        wsgi.register(rest.LbctlRest, {rest.APP_KEY: service})
 
         def call(method, path, body=None, raw=None, headers=None):
             data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
@@ -34,17 +37,12 @@ def api_factory(tmp_path):
             doc = json.loads(response.body) if response.body else None
             return response.status_int, doc
 
-        call.state_file = state
-        call.app = app
+        call.state_file, call.service, call.core, call.sent = state, service, service.core, sent
         return call
 
     yield make
-    for app in made:
-        for thread in app.threads:
-            thread.kill()
-        app.state_lock.release()
-    cfg.CONF.clear_override("state_file", group="lbctl")
-    cfg.CONF.clear_override("vips_file", group="lbctl")
+    for files in made:
+        files.close()
 
 
 @pytest.fixture

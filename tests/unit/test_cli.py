@@ -14,7 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 from ryu.app.wsgi import WSGIApplication
 
-from lbctl_app import cli
+from lbctl_cli import cli
 from lbctl_app.rest import APP_KEY, LbctlRest
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
@@ -61,7 +61,7 @@ def rest(api_factory):
     """The real REST app over HTTP; `rest.url`, and `rest.api` to look at it directly."""
     api = api_factory()
     wsgi = WSGIApplication()
-    wsgi.register(LbctlRest, {APP_KEY: api.app})
+    wsgi.register(LbctlRest, {APP_KEY: api.service})
     server = make_server("127.0.0.1", 0, wsgi, handler_class=_Quiet)
     api.url = _serve(server)
     yield api
@@ -239,7 +239,7 @@ def test_a_server_error_exits_3(fake, lbctl):
 
 def test_token_is_sent_on_changes_only(rest, lbctl, tmp_path, monkeypatch):
     token = "a-token-of-twenty-chars"
-    rest.app.token = token
+    rest.service.token = token
     code, _, err = lbctl(rest.url, *WEB_ARGS)
     assert code == 1 and err.startswith("lbctl: authorization: ") and err.endswith(
         "(401): give --token, --token-file or LBCTL_TOKEN\n")
@@ -369,11 +369,12 @@ def test_a_bad_yaml_file_is_a_usage_error(rest, lbctl, tmp_path, text, message):
 # ---------------------------------------------------------------- hosts, stats
 
 def test_hosts_table(rest, lbctl):
-    rest.app.hosts.learn(0xaa, "198.18.0.11", "02:00:c6:12:00:0b", 2, now=1795700000.0)
+    rest("POST", "/v1/vips", {"name": "web", "address": "198.18.0.100", "port": 80, "members": [{"address": "198.18.0.11"}]})
+    rest.core.hosts.learn(0xaa, (0, "198.18.0.11"), "02:00:c6:12:00:0b", 2, now=1795700000.0)
     code, out, _ = lbctl(rest.url, "hosts")
     assert out.splitlines()[0].split() == ["IP", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST", "SEEN", "COOKIE"]
     assert rows(out) == [["198.18.0.11", "02:00:c6:12:00:0b", "00000000000000aa", "2", "learned", "0",
-                          "2026-11-26 13:33:20Z", "0xffffffffc612000b"]]
+                          "2026-11-26 13:33:20Z", "0xffffffff00000001"]]
 
 
 def test_stats_shows_counters_latencies_and_traffic(fake, lbctl):
@@ -417,7 +418,7 @@ def test_flows_of_a_real_dump_are_labelled(three_vips, lbctl):
     assert ["web", "198.18.0.12:80", "to_member(30)"] in [r[:3] for r in shown]
     assert ["arm", "-", "snat(22)"] in [r[:3] for r in shown]
     assert ["(host)", "198.18.0.13", "locate(31)", "10",
-            "priority=300,reg2=0xc612000d actions=mod_dl_dst:02:00:c6:12:00:0d,output:4"] in shown
+            "priority=300,reg2=0x3 actions=mod_dl_dst:02:00:c6:12:00:0d,output:4"] in shown
     assert ["(pipeline)", "-", "reject(50)", "0", "priority=0 actions=CONTROLLER:65535"] in shown
     pins = [r for r in shown if r[2] == "dsr_conn(15)"]
     assert pins and {r[0] for r in pins} == {"direct"} and {r[1] for r in pins} <= {"198.18.0.11:9000", "198.18.0.12:9000"}
@@ -526,13 +527,14 @@ def test_trace_prints_the_command_for_the_first_packet(three_vips, lbctl, vip, c
         0, command + "\n", "")
 
 
-def test_trace_of_a_udp_vip_from_a_learned_client(rest, lbctl):
+def test_trace_of_a_udp_vip_from_a_learned_host(rest, lbctl):
+    """The controller learns its members alone: a member that is the client of a VIP is found."""
     rest("POST", "/v1/vips", {"name": "dns", "address": "198.18.0.101", "port": 53, "protocol": "udp",
                               "members": [{"address": "198.18.0.11", "port": 5353}]})
-    rest.app.hosts.learn(1, "198.18.0.10", "02:00:c6:12:00:0a", 7, now=1.0)
-    assert lbctl(rest.url, "trace", "--vip", "dns", "--client", "198.18.0.10", "--bridge", "br1")[1] == (
-        "ovs-appctl ofproto/trace br1 udp,in_port=7,dl_src=02:00:c6:12:00:0a,dl_dst=02:6c:62:00:00:01,"
-        "nw_src=198.18.0.10,nw_dst=198.18.0.101,nw_ttl=64,udp_src=49152,udp_dst=53 "
+    rest.core.hosts.learn(1, (0, "198.18.0.11"), "02:00:c6:12:00:0b", 7, now=1.0)
+    assert lbctl(rest.url, "trace", "--vip", "dns", "--client", "198.18.0.11", "--bridge", "br1")[1] == (
+        "ovs-appctl ofproto/trace br1 udp,in_port=7,dl_src=02:00:c6:12:00:0b,dl_dst=02:6c:62:00:00:01,"
+        "nw_src=198.18.0.11,nw_dst=198.18.0.101,nw_ttl=64,udp_src=49152,udp_dst=53 "
         "--ct-next trk,new --ct-next trk,new,dnat\n")
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from flows.desired import Settings, SwitchState, desired_state
 from flows.reconcile import diff
-from lbctl_app.hosts import Place
-from lbctl_app.model import LbError, VipSet, parse_vip
+from lbctl.hosts import Place
+from lbctl.model import LbError, Config, parse_vip
 
 HOSTS = ["198.18.0.%d" % i for i in range(11, 19)]
 ADDRESSES = ["198.18.1.%d" % i for i in range(1, 5)]   # few, so that VIPs share them
@@ -41,7 +41,7 @@ def changes(installed, desired):
 def test_a_state_computed_from_the_one_before_is_the_state_computed_afresh(seed):
     rng = random.Random(seed)
     settings = Settings(gateways=rng.choice([(), ("198.18.1.1",)]), monitor_address=rng.choice([None, "198.18.0.2"]))
-    vips, down, before = VipSet(), {}, None
+    vips, down, before = Config(), {}, None
     places = {h: Place("02:00:00:00:00:%02x" % i, i + 2) for i, h in enumerate(HOSTS) if rng.random() < 0.6}
     for step in range(40):
         r = rng.random()
@@ -66,8 +66,9 @@ def test_a_state_computed_from_the_one_before_is_the_state_computed_afresh(seed)
             continue
         ids = {vip.id for vip in vips.vips}
         now = {vip_id: held for vip_id, held in down.items() if vip_id in ids}
-        followed = desired_state(vips.vips, places, settings, before, now)
-        fresh = afresh(vips.vips, places, settings, now, before)
+        located = {vips.hosts[(0, a)]: place for a, place in places.items() if (0, a) in vips.hosts}
+        followed = desired_state(vips.vips, located, settings, before, now)
+        fresh = afresh(vips.vips, located, settings, now, before)
         assert (followed.flows, followed.groups, followed.meters, followed.slots) == \
             (fresh.flows, fresh.groups, fresh.meters, fresh.slots), "step %d" % step
         if before is not None:

@@ -9,10 +9,10 @@ from flows import pipeline
 from flows.desired import Settings, SwitchState, desired_state
 from flows.reconcile import diff
 from flows.slots import SLOTS
-from flows.render import flow_text, state_text
-from lbctl_app.hosts import Place
-from lbctl_app.model import parse_vip
-from tests.unit.sample import DNS, PLACES, WEB, vip_set
+from flows.text import flow_text, state_text
+from lbctl.hosts import Place
+from lbctl.model import parse_vip
+from tests.unit.sample import DNS, HOST, PLACES, WEB, vip_set
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "web_and_dns.txt")
 
@@ -31,18 +31,18 @@ def test_every_vip_flow_carries_its_vip_in_the_cookie():
     state = desired_state(vips.vips, PLACES)
     members = {m.address for v in vips.vips for m in v.members}
     for flow in state.flows.values():
-        if flow.cookie == pipeline.PIPELINE_COOKIE:
-            assert flow.priority in (pipeline.Priority.DEFAULT, pipeline.Priority.ARP_TO_TABLE,
-                                     pipeline.Priority.ARP_FOR_US, pipeline.Priority.CT_STATE)
-        elif pipeline.vip_of_cookie(flow.cookie) == pipeline.HOSTS_VIP_ID:
-            assert any(flow.cookie == pipeline.host_cookie(m) for m in members)
+        owner = pipeline.owner(flow.cookie)
+        if owner.kind == "pipeline":
+            assert flow.priority in (0, pipeline.CLASSIFY.ARP, pipeline.ARP.FOR_US, pipeline.CONNTRACK.CT_STATE)
+        elif owner.kind == "host":
+            assert owner.id in {vips.hosts[(0, m)] for m in members}
         else:
-            assert pipeline.vip_of_cookie(flow.cookie) in {v.id for v in vips.vips}
+            assert owner.kind == "vip" and owner.id in {v.id for v in vips.vips}
 
 
 def test_unresolved_member_is_left_out_of_the_group():
     vips = vip_set(WEB)
-    state = desired_state(vips.vips, {"198.18.0.11": PLACES["198.18.0.11"]})
+    state = desired_state(vips.vips, {HOST["198.18.0.11"]: PLACES[HOST["198.18.0.11"]]})
     (group,) = state.groups.values()
     assert len({b.actions for b in group.buckets}) == 1, "every slot to the one located member"
     text = state_text(state)
@@ -66,14 +66,14 @@ def test_tcp_vips_hash_in_a_group_udp_and_source_ip_vips_with_multipath():
     text = state_text(state)
     assert "udp,nw_dst=198.18.0.101,tp_dst=53 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
     assert "tcp,nw_dst=198.18.0.100,tp_dst=443,tcp_flags=+syn-ack actions=multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
-    slot_flows = [f for f in state.flows.values() if f.table == pipeline.SLOT.id and f.priority == pipeline.Priority.VIP]
+    slot_flows = [f for f in state.flows.values() if f.table == pipeline.SLOT.id and f.priority == pipeline.SLOT.VIP]
     assert len(slot_flows) == 2 * SLOTS
 
 
 def test_a_member_change_keeps_every_other_members_slots():
     vips = vip_set(WEB)
     before = desired_state(vips.vips, PLACES)
-    fewer = {k: v for k, v in PLACES.items() if k != "198.18.0.12"}   # member 2 no longer located
+    fewer = {k: v for k, v in PLACES.items() if k != HOST["198.18.0.12"]}   # member 2 no longer located
     after = desired_state(vips.vips, fewer, previous=before)
     moved = [i for i in range(SLOTS) if before.slots[1][i] != after.slots[1][i]]
     assert moved and all(before.slots[1][i] == 2 for i in moved)
@@ -82,13 +82,12 @@ def test_a_member_change_keeps_every_other_members_slots():
 def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
     both = vip_set(WEB, dict(WEB, name="web2", port=8080))
     state = desired_state(both.vips, PLACES)
-    arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and f.cookie
-           and pipeline.vip_of_cookie(f.cookie) != pipeline.HOSTS_VIP_ID]
-    assert len(arp) == 2 and {pipeline.vip_of_cookie(f.cookie) for f in arp} == {1}   # answer + guard
+    arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and pipeline.owner(f.cookie).kind == "vip"]
+    assert len(arp) == 2 and {pipeline.owner(f.cookie).id for f in arp} == {1}   # answer + guard
     after, _ = both.delete("web")
     changes = diff(state, desired_state(after.vips, PLACES))
     readded = [c.item for c in changes if c.op == "add_flow" and c.item.table == pipeline.ARP.id]
-    assert len(readded) == 2 and {pipeline.vip_of_cookie(f.cookie) for f in readded} == {2}
+    assert len(readded) == 2 and {pipeline.owner(f.cookie).id for f in readded} == {2}
 
 
 def test_deleting_a_vip_removes_exactly_its_flows_and_group():
@@ -98,10 +97,11 @@ def test_deleting_a_vip_removes_exactly_its_flows_and_group():
     changes = diff(before, desired_state(after_vips.vips, PLACES))
     assert {c.op for c in changes} == {"delete_flow", "delete_group"}
     deleted = [c.item for c in changes if c.op == "delete_flow"]
-    of_vip = [f for f in deleted if pipeline.vip_of_cookie(f.cookie) == gone.id]
-    assert len(of_vip) == sum(1 for f in before.flows.values() if pipeline.vip_of_cookie(f.cookie) == gone.id)
+    of_gone = [f for f in deleted if pipeline.owner(f.cookie).kind == "vip" and pipeline.owner(f.cookie).id == gone.id]
+    assert len(of_gone) == sum(1 for f in before.flows.values()
+                               if pipeline.owner(f.cookie).kind == "vip" and pipeline.owner(f.cookie).id == gone.id)
     # ... and the host flows of 198.18.0.13, a member of no other VIP; nothing else.
-    assert {f.cookie for f in deleted if f not in of_vip} == {pipeline.host_cookie("198.18.0.13")}
+    assert {f.cookie for f in deleted if f not in of_gone} == {pipeline.host_cookie(HOST["198.18.0.13"])}
     assert [c.item.group_id for c in changes if c.op == "delete_group"] == [gone.id]
     assert changes[-1].op == "delete_group", "a group goes only after the flows that use it"
 
@@ -116,12 +116,12 @@ def test_first_sync_adds_meters_and_groups_before_the_flows_that_use_them():
 def test_member_move_rewrites_one_flow_however_many_vips_it_serves():
     vips = vip_set(WEB, *[dict(WEB, name="web%d" % i, port=8000 + i) for i in range(20)])
     before = desired_state(vips.vips, PLACES)
-    moved = dict(PLACES, **{"198.18.0.12": Place("0a:00:00:00:00:99", 7)})
+    moved = {**PLACES, HOST["198.18.0.12"]: Place("0a:00:00:00:00:99", 7)}
     changes = diff(before, desired_state(vips.vips, moved, previous=before))
     # Buckets only NAT to the member's address and VIP flows only say "go locate it": a new MAC
     # or port leaves every group (and so the hashing of every connection) alone.
     assert [(c.op, c.item.table, c.item.cookie) for c in changes] == [
-        ("add_flow", pipeline.LOCATE.id, pipeline.host_cookie("198.18.0.12"))]
+        ("add_flow", pipeline.LOCATE.id, pipeline.host_cookie(HOST["198.18.0.12"]))]
     assert "set_field:0a:00:00:00:00:99->eth_dst,output:7" in flow_text(changes[0].item)
 
 
@@ -129,14 +129,19 @@ def test_the_flows_of_unchanged_vips_are_reused():
     vips = vip_set(WEB, DNS)
     first = desired_state(vips.vips, PLACES)
     second = desired_state(vips.vips, PLACES, previous=first)
-    assert all(second.flows[k] is f for k, f in first.flows.items() if f.cookie and
-               pipeline.vip_of_cookie(f.cookie) != pipeline.HOSTS_VIP_ID)
+    assert all(second.flows[k] is f for k, f in first.flows.items() if pipeline.owner(f.cookie).kind == "vip")
     vips, _ = vips.delete("dns")
     assert len(desired_state(vips.vips, PLACES, previous=second).parts) == 1, "only current VIPs are kept"
 
 
-def test_host_cookies_spell_the_address():
-    assert pipeline.host_cookie("198.18.0.13") == 0xFFFFFFFFC612000D
+def test_cookies_name_their_owner_and_decode_back():
+    assert pipeline.host_cookie(13) == 0xFFFFFFFF0000000D
+    assert pipeline.owner(pipeline.host_cookie(13)) == pipeline.Owner("host", 13)
+    assert pipeline.owner(pipeline.cookie(7, 3)) == pipeline.Owner("vip", 7, 3)
+    assert pipeline.owner(pipeline.cookie(7)) == pipeline.Owner("vip", 7, 0)
+    assert pipeline.owner(pipeline.network_cookie(0)) == pipeline.Owner("network", 0)
+    assert pipeline.owner(0) == pipeline.Owner("pipeline")
+    assert pipeline.owner(pipeline.cookie(pipeline.MAX_VIP_ID, 1)).kind == "vip"
 
 
 def test_unchanged_state_needs_no_change():
@@ -164,7 +169,7 @@ def test_vips_of_one_redundancy_group_share_its_mac():
 def test_arp_that_claims_our_address_goes_only_to_the_rate_limited_controller_copy():
     state = desired_state(vip_set(WEB).vips, PLACES)
     (guard,) = [f for f in state.flows.values() if dict(f.match).get("arp_spa") == "198.18.0.100"]
-    assert guard.priority > pipeline.Priority.ARP_REPLY and guard.actions == ()
+    assert guard.priority > pipeline.ARP.REPLY and guard.actions == ()
     assert guard.goto == pipeline.ARP_PUNT.id
     (punt,) = [f for f in state.flows.values() if f.table == pipeline.ARP_PUNT.id]
     assert punt.meter == pipeline.ARP_METER and state.meters[pipeline.ARP_METER].rate == Settings().arp_punt_pps
@@ -173,7 +178,7 @@ def test_arp_that_claims_our_address_goes_only_to_the_rate_limited_controller_co
 def test_members_arp_has_a_meter_of_its_own():
     state = desired_state(vip_set(WEB).vips, {})
     member = [f for f in state.flows.values() if dict(f.match).get("arp_spa") == "198.18.0.11"]
-    assert [(f.goto, f.cookie) for f in member] == [(pipeline.MEMBER_ARP_PUNT.id, pipeline.host_cookie("198.18.0.11"))]
+    assert [(f.goto, f.cookie) for f in member] == [(pipeline.MEMBER_ARP_PUNT.id, pipeline.host_cookie(HOST["198.18.0.11"]))]
     (punt,) = [f for f in state.flows.values() if f.table == pipeline.MEMBER_ARP_PUNT.id]
     assert punt.meter == pipeline.MEMBER_ARP_METER
 
@@ -207,13 +212,13 @@ def test_goto_table_only_goes_forward_in_every_mode():
 
 
 def test_pins_of_a_deleted_dsr_vip_or_a_removed_member_are_stale_and_no_others():
-    from flows.dsr import ALL_BITS, stale_pins
+    from flows.dsr import stale_pins
     direct = dict(WEB, name="direct", address="198.18.0.120", mode="dsr")
     before = vip_set(WEB, direct)
     fewer, _ = before.replace("direct", parse_vip(dict(direct, members=WEB["members"][:2]), name="direct"))
-    assert stale_pins(before.vips, fewer.vips) == [(pipeline.cookie(2, 3), ALL_BITS)]
+    assert stale_pins(before.vips, fewer.vips) == [(pipeline.cookie(2, 3), pipeline.COOKIE_ALL_BITS)]
     gone, _ = before.delete("direct")
-    assert stale_pins(before.vips, gone.vips) == [(pipeline.cookie(2), pipeline.COOKIE_VIP_MASK)]
+    assert stale_pins(before.vips, gone.vips) == [(pipeline.cookie(2), pipeline.COOKIE_OWNER_MASK)]
     drained, _ = before.replace("direct", parse_vip(dict(direct, members=[dict(m, weight=0) for m in WEB["members"]]),
                                                      name="direct"))
     assert stale_pins(before.vips, drained.vips) == [], "draining keeps pins"
@@ -229,11 +234,11 @@ CT_FLUSH_BY_OVS_OFCTL = (
 
 def test_the_conntrack_flush_of_a_removed_member_is_what_ovs_ofctl_sends():
     from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
-    from flows import render
+    from lbctl_app import ofp
 
     class Datapath:
         ofproto, ofproto_parser = ofproto_v1_3, ofproto_v1_3_parser
-    msg = render.ct_flush(Datapath(), 64, 6, ("198.18.0.100", 80), ("198.18.0.11", 80))
+    msg = ofp.ct_flush(Datapath(), 64, 6, ("198.18.0.100", 80), ("198.18.0.11", 80))
     msg.set_xid(2)
     msg.serialize()
     assert bytes(msg.buf).hex() == CT_FLUSH_BY_OVS_OFCTL

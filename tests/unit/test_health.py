@@ -5,10 +5,10 @@ from ryu.lib.packet import ethernet, icmp, ipv4, packet, tcp, udp
 
 from flows import pipeline
 from flows.desired import Settings, desired_state
-from flows.render import state_text
-from lbctl_app import health, packets
-from lbctl_app.hosts import Place
-from lbctl_app.model import InvalidInput, parse_vip
+from flows.text import state_text
+from lbctl import health, packets
+from lbctl.hosts import Place
+from lbctl.model import InvalidInput, parse_vip
 from tests.unit.sample import PLACES, WEB, vip_set
 
 MONITOR = {"type": "tcp", "interval": 1.0, "timeout": 0.25, "rise": 2, "fall": 3}
@@ -112,7 +112,7 @@ def test_a_member_held_down_gets_no_new_connection_but_keeps_its_flows():
 def test_the_monitor_address_is_answered_and_replies_to_it_go_to_the_controller():
     text = state_text(desired_state((), {}, Settings(monitor_address="198.18.0.2", monitor_pps=500)))
     assert "meter=4 pktps burst stats bands= type=drop rate=500 burst_size=500" in text
-    cookie = "cookie=%#x" % pipeline.host_cookie("198.18.0.2")
+    cookie = "cookie=%#x" % pipeline.network_cookie(0)
     for kind in ("tcp,nw_dst=198.18.0.2", "udp,nw_dst=198.18.0.2", "icmp,nw_dst=198.18.0.2,icmp_type=0",
                  "icmp,nw_dst=198.18.0.2,icmp_type=3"):
         assert "%s, priority=320,%s actions=goto_table:13" % (cookie, kind) in text
@@ -155,7 +155,7 @@ def test_operating_status_says_where_a_member_stands():
     monitors = fresh(vip)
     answer(monitors, (vip.id, 1), 0.0, True)
     book = health.StatusBook(wall=lambda: 100.0)
-    located = {"198.18.0.11": Place(MEMBER_MAC, 2), "198.18.0.12": Place("0a:00:00:00:00:12", 3)}.get
+    located = {(0, "198.18.0.11"): Place(MEMBER_MAC, 2), (0, "198.18.0.12"): Place("0a:00:00:00:00:12", 3)}.get
     changed = book.update([vip], located, monitors, [vip])
     assert [(m.id, status) for _, m, status, _ in changed] == [(1, "up"), (2, "down"), (3, "unresolved")]
     assert book.get(vip.id, 2) == ("down", 100.0, "not probed yet")
@@ -189,7 +189,7 @@ def _answer_of(kind, probe):
 def test_members_a_switch_was_serving_stay_up_through_a_restart_and_fall_like_any_other():
     vip = monitored()
     monitors = fresh(vip)
-    monitors.seed([vip], {(vip.id, "198.18.0.11"), (vip.id, "198.18.0.12")})
+    monitors.seed([vip], {(vip.id, 1), (vip.id, 2)})
     assert monitors.down(vip) == {3}
     assert monitors.members[(vip.id, 1)].reason == "serving when the switch was adopted, not probed yet"
     assert answer(monitors, (vip.id, 1), 0.0, True) is None
@@ -197,7 +197,7 @@ def test_members_a_switch_was_serving_stay_up_through_a_restart_and_fall_like_an
     assert answer(monitors, (vip.id, 2), 0.0, False) is None    # one failure: fall is 3
     assert answer(monitors, (vip.id, 2), 0.25, False) is None
     assert answer(monitors, (vip.id, 2), 0.5, False) == health.Change((vip.id, 2), False, "3 tcp probes failed (test)")
-    monitors.seed([vip], {(vip.id, "198.18.0.12"), (vip.id, "198.18.0.13")})   # only members never probed
+    monitors.seed([vip], {(vip.id, 2), (vip.id, 3)})   # only members never probed
     assert monitors.down(vip) == {2}
 
 

@@ -1,8 +1,8 @@
 """Host table (mobility, duplicate detection) and probe schedule, driven by a clock the test controls."""
-from lbctl_app.hosts import (BECAME_DUPLICATE, DUPLICATE, FROZEN, LEARNED, MOVED, NEW, SAME, HostTable,
+from lbctl.hosts import (BECAME_DUPLICATE, DUPLICATE, FROZEN, LEARNED, MOVED, NEW, SAME, HostTable,
                              Place, ProbeSchedule)
 
-IP = "198.18.0.11"
+IP = (0, "198.18.0.11")   # a host key: (network, address)
 MAC_A, MAC_B = "0a:00:00:00:00:11", "0a:00:00:00:00:99"
 
 
@@ -45,13 +45,13 @@ def test_forgetting_clears_a_duplicate():
     assert hosts.all()[0].state == DUPLICATE
     assert hosts.forget(IP) == 1 and hosts.all() == []
     assert hosts.learn(1, IP, MAC_B, 5, now=3.0) == NEW
-    assert hosts.forget("198.18.0.99") == 0
+    assert hosts.forget((0, "198.18.0.99")) == 0
 
 
 def test_probes_back_off_and_stop_when_resolved():
     probes = ProbeSchedule(first_interval=1.0, max_interval=4.0)
-    wanted = {(1, "198.18.0.11")}
+    wanted = {(1, IP)}
     sent = [t for t in range(0, 20) if probes.due(wanted, float(t))]
     assert sent == [0, 1, 3, 7, 11, 15, 19]   # 1, 2, 4, then every 4 s
     assert probes.due(set(), 20.0) == []
-    assert probes.due(wanted, 20.0) == [(1, "198.18.0.11")], "asked for again: starts afresh"
+    assert probes.due(wanted, 20.0) == [(1, IP)], "asked for again: starts afresh"

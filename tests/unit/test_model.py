@@ -1,7 +1,7 @@
 """Validation: every refusal names the field and the value; the VIP set's rules (404, 409)."""
 import pytest
 
-from lbctl_app.model import Conflict, InvalidInput, NotFound, parse_vip
+from lbctl.model import Conflict, InvalidInput, NotFound, parse_vip
 from tests.unit.sample import WEB, vip_set
 
 

@@ -2,7 +2,7 @@
 will take as 'connection refused' (checked field by field with Ryu's parser)."""
 from ryu.lib.packet import arp, ethernet, icmp, ipv4, packet, tcp, udp
 
-from lbctl_app import packets
+from lbctl import packets
 
 CLIENT_MAC, VIP_MAC = "0a:00:00:00:00:10", "02:6c:62:00:00:01"
 

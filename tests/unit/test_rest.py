@@ -3,8 +3,8 @@ status codes, error messages that name the field, and that a refused request cha
 import os
 
 import pytest
-from ryu import cfg
 
+from lbctl import store
 from tests.unit.sample import WEB
 
 
@@ -15,7 +15,7 @@ def test_create_get_replace_delete(api):
     assert (doc["algorithm"], doc["redundancy_group"]) == ("5-tuple", 1)
     member = dict(doc["members"][2])
     assert member.pop("status_since").endswith("+00:00")
-    assert member == {"address": "198.18.0.13", "port": 80, "weight": 3, "id": 3, "cookie": "0x100000003",
+    assert member == {"address": "198.18.0.13", "port": 80, "weight": 3, "id": 3, "host": 3, "cookie": "0x100000003",
                       "locations": [], "operating_status": "unresolved", "status_reason": "no answer to ARP yet"}
     assert doc["members_up"] == 0 and doc["health_monitor"]["type"] == "none"
     assert api("GET", "/v1/vips/web")[1] == doc
@@ -64,18 +64,19 @@ def test_oversized_body_is_refused(api):
 def test_unwritable_state_file_is_a_500_and_changes_nothing(api, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    api.app.state_file = str(blocker / "state.msgpack")   # its directory is a file: cannot save
+    api.core.store.state_file = str(blocker / "state.msgpack")   # its directory is a file: cannot save
     status, doc = api("POST", "/v1/vips", WEB)
     assert status == 500 and doc["error"].startswith("state_file: cannot save")
     assert api("GET", "/v1/vips")[1] == []
 
 
 def test_hosts_can_be_listed_shown_and_forgotten(api):
-    api.app.hosts.learn(1, "198.18.0.11", "0a:00:00:00:00:11", 2, now=100.0)
+    api("POST", "/v1/vips", WEB)
+    api.core.hosts.learn(1, (0, "198.18.0.11"), "0a:00:00:00:00:11", 2, now=100.0)
     status, hosts = api("GET", "/v1/hosts")
     assert status == 200 and hosts == [{"ip": "198.18.0.11", "dpid": "0000000000000001", "mac": "0a:00:00:00:00:11",
                                         "port": 2, "first_seen": 100.0, "last_seen": 100.0, "moves": 0,
-                                        "state": "learned", "cookie": "0xffffffffc612000b"}]
+                                        "state": "learned", "id": 1, "cookie": "0xffffffff00000001"}]
     assert api("GET", "/v1/hosts/198.18.0.11") == (200, hosts)
     assert api("DELETE", "/v1/hosts/198.18.0.11") == (204, None)
     status, doc = api("GET", "/v1/hosts/198.18.0.11")
@@ -84,7 +85,7 @@ def test_hosts_can_be_listed_shown_and_forgotten(api):
 
 
 def test_stats_show_counters_and_move_latency(api):
-    api.app.stats.move_ms.extend([1.0, 2.0, 30.0])
+    api.core.stats.move_ms.extend([1.0, 2.0, 30.0])
     status, stats = api("GET", "/v1/stats")
     assert status == 200 and stats["packet_in"] == 0 and stats["switches"] == 0
     assert stats["move_to_barrier_ms"] == {"count": 3, "p50": 2.0, "p99": 30.0, "max": 30.0, "recent": [1.0, 2.0, 30.0]}
@@ -101,13 +102,11 @@ def guarded(tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-token-of-some-length\n")
     token_file.chmod(0o600)
-    cfg.CONF.set_override("token_file", str(token_file), group="lbctl")
-    yield token_file
-    cfg.CONF.clear_override("token_file", group="lbctl")
+    return token_file
 
 
 def test_with_a_token_changes_need_it_and_reads_do_not(guarded, api_factory):
-    api = api_factory()
+    api = api_factory(token=store.read_token(str(guarded)))
     status, doc = api("POST", "/v1/vips", WEB)
     assert status == 401 and doc["error"].startswith("authorization:")
     assert api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer wrong"})[0] == 401
@@ -116,10 +115,10 @@ def test_with_a_token_changes_need_it_and_reads_do_not(guarded, api_factory):
     assert api("DELETE", "/v1/vips/web")[0] == 401
 
 
-def test_a_token_file_others_can_read_stops_the_start(guarded, api_factory):
+def test_a_token_file_others_can_read_is_refused(guarded):
     guarded.chmod(0o644)
-    with pytest.raises(SystemExit, match="token_file: .* has mode 644: others may read it; chmod 600 it"):
-        api_factory()
+    with pytest.raises(store.StoreError, match="token_file: .* has mode 644: others may read it; chmod 600 it"):
+        store.read_token(str(guarded))
 
 
 @pytest.mark.parametrize("method, path, status, words", [

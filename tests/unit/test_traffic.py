@@ -1,7 +1,7 @@
 """Traffic totals from switch counters: what counts for a VIP and for a member, in each mode, and
 counters that reset or vanish between polls."""
 from flows import pipeline as p
-from lbctl_app.traffic import Traffic
+from lbctl.counters import Traffic
 from tests.unit.sample import DNS, WEB, vip_set
 
 TCP = (("eth_type", 0x0800), ("ip_proto", 6))
@@ -10,12 +10,12 @@ NEW = TCP + (("ct_state", (0x21, 0x21)),)
 WEB_ID, DNS_ID = 1, 2
 
 
-def flow(table, cookie, packets, nbytes=None, key=TCP, priority=p.Priority.MEMBER):
+def flow(table, cookie, packets, nbytes=None, key=TCP, priority=p.TO_MEMBER.MEMBER):
     return table, priority, cookie, key, packets, packets * 100 if nbytes is None else nbytes
 
 
 def new_connections(vip_id, member_id, count):
-    return flow(p.TO_MEMBER.id, p.cookie(vip_id, member_id), count, key=NEW, priority=p.Priority.MEMBER_NEW)
+    return flow(p.TO_MEMBER.id, p.cookie(vip_id, member_id), count, key=NEW, priority=p.TO_MEMBER.MEMBER_NEW)
 
 
 def test_vip_member_and_connection_counts_come_from_their_own_flows():
@@ -33,7 +33,7 @@ def test_vip_member_and_connection_counts_come_from_their_own_flows():
              flow(p.SLOT.id, p.cookie(DNS_ID, 1), 9, key=(("reg1", 0),)),   # spread, counted at to_member
              flow(p.TO_MEMBER.id, p.cookie(DNS_ID, 1), 3),
              new_connections(DNS_ID, 1, 9),
-             flow(p.LOCATE.id, p.host_cookie("198.18.0.11"), 99)]
+             flow(p.LOCATE.id, p.host_cookie(1), 99)]
     for vip_id in (WEB_ID, DNS_ID):
         traffic.poll(1, vip_id, [f for f in flows if f[2] >> 32 == vip_id], now=10.0)
     report = traffic.report(vips)

@@ -30,7 +30,7 @@ VIP_INPUT = ("name", "address", "port", "protocol", "mode", "algorithm", "redund
              "health_monitor")
 MEMBER_INPUT = ("address", "port", "weight", "monitor_port")
 TABLE_NAMES = {table.id: table.name for table in pipeline.TABLES}
-MEMBER_MASK = (1 << pipeline.COOKIE_VIP_SHIFT) - 1     # a cookie's low half: the member id
+OWNER_ORDER = {"vip": 0, "host": 1, "network": 2, "pipeline": 3}   # how flow rows are ordered
 
 
 class CliError(Exception):
@@ -375,6 +375,7 @@ class Names:
         self.vips = {v["id"]: v for v in vips}
         self.members = {(v["id"], m["id"]): _endpoint(m) for v in vips for m in v["members"]}
         self.groups = {v.get("group_id", pipeline.group_id(v["id"])): v["name"] for v in vips}
+        self.hosts = {m["host"]: m["address"] for v in vips for m in v["members"] if "host" in m}
 
     def vip(self, vip_id):
         return self.vips[vip_id]["name"] if vip_id in self.vips else "vip#%d" % vip_id
@@ -382,15 +383,20 @@ class Names:
     def member(self, vip_id, member_id):
         return self.members.get((vip_id, member_id), "member#%d" % member_id)
 
+    def host(self, host_id):
+        return self.hosts.get(host_id, "host#%d" % host_id)
+
     def owner(self, cookie):
-        """cookie -> (vip, member): ('web', '198.18.0.11:80'), ('web', '-'), ('(host)', '198.18.0.11')
-        or ('(pipeline)', '-')."""
-        vip_id, member_id = cookie >> pipeline.COOKIE_VIP_SHIFT, cookie & MEMBER_MASK
-        if cookie == pipeline.PIPELINE_COOKIE:
+        """cookie -> (vip, member): ('web', '198.18.0.11:80'), ('web', '-'), ('(host)', '198.18.0.11'),
+        ('(network)', 'network#0') or ('(pipeline)', '-')."""
+        owner = pipeline.owner(cookie)
+        if owner.kind == "pipeline":
             return "(pipeline)", "-"
-        if vip_id == pipeline.HOSTS_VIP_ID:
-            return "(host)", pipeline.ipv4_text(member_id)
-        return self.vip(vip_id), self.member(vip_id, member_id) if member_id else "-"
+        if owner.kind == "host":
+            return "(host)", self.host(owner.id)
+        if owner.kind == "network":
+            return "(network)", "network#%d" % owner.id
+        return self.vip(owner.id), self.member(owner.id, owner.member) if owner.member else "-"
 
     def label(self, cookie):
         """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11' or 'pipeline'."""
@@ -452,8 +458,9 @@ def parse_group(line):
 
 
 def _bucket_target(found):
+    """A NAT bucket's member endpoint, or a dsr bucket's host id (an int)."""
     endpoint, register, load = found.groups()
-    return endpoint or pipeline.ipv4_text(int(register or load, 16))
+    return endpoint or int(register or load, 16)
 
 
 def label_flows(lines, names, dpid=None):
@@ -469,16 +476,18 @@ def label_flows(lines, names, dpid=None):
                                table_name=table_name(flow["table"]), dpid=dpid)))
         elif group:
             number = group["group_id"]
-            keyed.append(((0, number, MEMBER_MASK + 1, 0),
-                          dict(group, vip=names.groups.get(number, "group#%d" % number), member="group %d" % number,
-                               table=None, dpid=dpid)))
+            buckets = Counter()
+            for target, count in group["buckets"].items():
+                buckets[names.host(target) if isinstance(target, int) else target] += count
+            keyed.append(((0, number, 1 << 32, 0),
+                          dict(group, buckets=dict(buckets), vip=names.groups.get(number, "group#%d" % number),
+                               member="group %d" % number, table=None, dpid=dpid)))
     return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
 
 
 def _order(cookie, table_id):
-    vip_id, member_id = cookie >> pipeline.COOKIE_VIP_SHIFT, cookie & MEMBER_MASK
-    kind = 2 if cookie == pipeline.PIPELINE_COOKIE else 1 if vip_id == pipeline.HOSTS_VIP_ID else 0
-    return (kind, vip_id, member_id, table_id)
+    owner = pipeline.owner(cookie)
+    return (OWNER_ORDER[owner.kind], owner.id, owner.member, table_id)
 
 
 def _only_vip(rows, vip):

@@ -1,13 +1,13 @@
 """GET /metrics: the balancer in Prometheus' text exposition format, through prometheus_client.
-Every figure is read from the app when Prometheus scrapes (a custom collector): traffic per VIP
-and member from the switches' counters (lbctl_app.traffic, as of the last poll), members' health,
-and the controller's own counters."""
+Every figure is read from the core's view when Prometheus scrapes (a custom collector): traffic
+per VIP and member from the switches' counters (lbctl.counters, as of the last reading), members'
+health, and the controller's own counters."""
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from lbctl_app.health import STATUSES
+from lbctl.health import STATUSES
 
-# Controller counters (lbctl_app.stats) exported one-to-one: counter name -> (metric, help).
+# Controller counters (lbctl.stats) exported one-to-one: counter name -> (metric, help).
 CONTROLLER = {
     "flow_changes": ("lbctl_flow_changes", "flow, group and meter changes sent to switches"),
     "host_moves": ("lbctl_host_moves", "members seen at a new MAC or port, and followed"),
@@ -25,15 +25,15 @@ PACKET_INS = {"packet_in_arp": "arp", "packet_in_reject": "reject", "packet_in_m
 
 
 class Collector:
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, view):
+        self.view = view
 
     def collect(self):
-        app = self.app
-        vips = app.vips.vips
-        yield from self._traffic(app.traffic.report(vips))
-        yield from self._health(app, vips)
-        counters = app.stats.counters
+        view = self.view
+        vips = view.config.vips
+        yield from self._traffic(view.traffic())
+        yield from self._health(view, vips)
+        counters = view.core.stats.counters
         for name, (metric, text) in CONTROLLER.items():
             yield CounterMetricFamily(metric, text, value=counters[name])
         packet_ins = CounterMetricFamily("lbctl_packet_ins", "packet-ins from switches, by kind", labels=["kind"])
@@ -45,7 +45,7 @@ class Collector:
         results.add_metric(["success"], counters["monitor_successes"])
         results.add_metric(["failure"], counters["monitor_failures"])
         yield results
-        yield GaugeMetricFamily("lbctl_switches_connected", "switches connected and adopted", value=len(app.switches))
+        yield GaugeMetricFamily("lbctl_switches_connected", "switches connected and adopted", value=len(view.core.switches))
         yield GaugeMetricFamily("lbctl_vips", "VIPs configured", value=len(vips))
 
     @staticmethod
@@ -68,15 +68,14 @@ class Collector:
         yield from member.values()
 
     @staticmethod
-    def _health(app, vips):
-        app.note_statuses()
+    def _health(view, vips):
         status = GaugeMetricFamily("lbctl_member_status", "1 for the member's operating status",
                                    labels=["vip", "member", "status"])
         up = GaugeMetricFamily("lbctl_vip_members_up", "members up", labels=["vip"])
         for vip in vips:
             count = 0
             for member in vip.members:
-                current = app.statuses.get(vip.id, member.id)[0]
+                current = view.status(vip, member)[0]
                 count += current == "up"
                 for name in STATUSES:
                     status.add_metric([vip.name, "%s:%d" % (member.address, member.port), name], float(current == name))
@@ -85,8 +84,8 @@ class Collector:
         yield up
 
 
-def exposition(app):
+def exposition(view):
     """The text Prometheus scrapes."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Collector(app))
+    registry.register(Collector(view))
     return generate_latest(registry)

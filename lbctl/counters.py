@@ -1,5 +1,5 @@
 """Traffic counters per VIP and per member, from the switch's own flow counters. Plain
-state: the shell feeds each complete poll of a switch in, the API and /metrics read totals out.
+state: lbctl.core.polling feeds each complete reading in, the API and /metrics read totals out.
 
 Where each figure comes from (cookie = VIP id << 32 | member id, see flows.pipeline):
   VIP packets, bytes         the requests its members were sent (below) and its to_client flow (replies)
@@ -24,7 +24,9 @@ MEMBER_TABLES = {p.TO_MEMBER.id, p.DSR_PIN.id, p.DSR_CONN.id}
 def counter_tables(mode):
     """The tables a VIP's figures are read from."""
     return (p.DSR_PIN.id, p.DSR_CONN.id) if mode == "dsr" else (p.TO_MEMBER.id, p.TO_CLIENT.id)
-NEW_CONNECTION = {(p.TO_MEMBER.id, p.Priority.MEMBER_NEW), (p.DSR_PIN.id, p.Priority.MEMBER)}
+
+
+NEW_CONNECTION = {(p.TO_MEMBER.id, p.TO_MEMBER.MEMBER_NEW), (p.DSR_PIN.id, p.DSR_PIN.MEMBER)}
 
 
 class Totals:
@@ -51,7 +53,7 @@ class Traffic:
         last = self._last.get((dpid, vip_id), {})
         seen = {}
         for table, priority, cookie, key, packets, nbytes in flows:
-            member_id = cookie & 0xFFFFFFFF
+            member_id = p.owner(cookie).member
             counter = (table, priority, cookie, key)
             grown = _growth(last.get(counter), packets, nbytes)
             seen[counter] = (packets, nbytes)

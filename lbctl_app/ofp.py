@@ -1,8 +1,6 @@
-"""Desired-state values -> Ryu OpenFlow 1.3 messages, and -> `ovs-ofctl` text.
-
-The text form is what `ovs-ofctl -O OpenFlow13 dump-flows --no-stats` prints for the same flow, so
-golden files, the README walk-through and a live dump read alike.
-"""
+"""The flow vocabulary of flows/ir.py -> Ryu OpenFlow 1.3 messages, and what a switch reports ->
+that vocabulary again. The one place that knows Ryu's message classes (flows/text.py gives the
+`ovs-ofctl` text of the same values)."""
 import functools
 import struct
 
@@ -10,9 +8,11 @@ from ryu.ofproto import nicira_ext
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from flows import pipeline
+from flows import addresses, pipeline
 from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Meter, Move, Multipath,
                       Output, OutputReg, Resubmit, SelectGroup, SetField, match)
+from flows.reconcile import Change
+from lbctl.core.messages import Barrier, CtFlush, DeleteLearned, FlowStats, PacketOut, ReadCounters, ReadState, Wipe
 
 NAT_SRC, NAT_DST = 1, 2          # Open vSwitch's NX_NAT_F_* flags (Ryu has no names for them)
 CT_COMMIT = 1                    # NX_CT_F_COMMIT
@@ -67,12 +67,15 @@ def _ryu_action(action):
     raise TypeError("no OpenFlow form for %r" % (action,))
 
 
+LEARN_FIELD_BITS = {"eth_type": 16, "ip_proto": 8, "ipv4_src": 32, "ipv4_dst": 32, "ipv6_src": 128, "ipv6_dst": 128,
+                    "tcp_src": 16, "tcp_dst": 16, "udp_src": 16, "udp_dst": 16}
+
+
 def _ryu_learn(learn):
-    copy = [("ipv4_src_nxm", 32), ("ipv4_dst_nxm", 32),
-            ("%s_src_nxm" % learn.l4, 16), ("%s_dst_nxm" % learn.l4, 16)]
-    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
-             parser.NXFlowSpecMatch(src=learn.ip_proto, dst=("ip_proto_nxm", 0), n_bits=8)]
-    specs += [parser.NXFlowSpecMatch(src=(field, 0), dst=(field, 0), n_bits=bits) for field, bits in copy]
+    specs = [parser.NXFlowSpecMatch(src=value, dst=(name + "_nxm", 0), n_bits=LEARN_FIELD_BITS[name])
+             for name, value in learn.fixed]
+    specs += [parser.NXFlowSpecMatch(src=(name + "_nxm", 0), dst=(name + "_nxm", 0), n_bits=LEARN_FIELD_BITS[name])
+              for name in learn.copy]
     specs.append(parser.NXFlowSpecLoad(src=learn.value, dst=(learn.register, 0), n_bits=32))
     return parser.NXActionLearn(table_id=learn.table, specs=specs, idle_timeout=learn.idle_timeout,
                                 priority=learn.priority, cookie=learn.cookie,
@@ -92,9 +95,11 @@ class PaddedNAT(parser.NXActionNAT):
 def _ryu_nat(nat):
     if nat.kind is None:
         return parser.NXActionNAT(flags=0)
-    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, range_ipv4_min=nat.address,
-                     range_ipv4_max=nat.address_max or "",
-                     range_proto_min=nat.port, range_proto_max=nat.port_max or nat.port)
+    ranges = ({"range_ipv4_min": nat.address, "range_ipv4_max": nat.address_max or ""}
+              if addresses.family(nat.address) == 4 else
+              {"range_ipv6_min": nat.address, "range_ipv6_max": nat.address_max or ""})
+    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, range_proto_min=nat.port,
+                     range_proto_max=nat.port_max or nat.port, **ranges)
 
 
 class _SerializedOnce:
@@ -206,10 +211,6 @@ def _u16(value):
     return struct.pack("!H2x", value)
 
 
-def _ipv4_mapped(address):
-    return bytes(10) + b"\xff\xff" + bytes(int(o) for o in address.split("."))
-
-
 def ct_flush(datapath, zone, ip_proto, orig_dst=None, reply_src=None):
     """Forget the conntrack entries of `zone` for `ip_proto` whose original destination is
     `orig_dst` and whose reply comes from `reply_src` (each an (address, port), or None for any):
@@ -219,7 +220,7 @@ def ct_flush(datapath, zone, ip_proto, orig_dst=None, reply_src=None):
                                                 (CT_REPLY_TUPLE, (CT_TUPLE_SRC, CT_TUPLE_SRC_PORT), reply_src)):
         if endpoint is not None:
             address, port = endpoint
-            tuple_ = _property(field, _ipv4_mapped(address)) + _property(port_field, _u16(port))
+            tuple_ = _property(field, addresses.mapped(address)) + _property(port_field, _u16(port))
             body += _property(kind, tuple_, nested=True)
     body += _property(CT_ZONE_ID, _u16(zone))
     return Experimenter(datapath, experimenter=NX_VENDOR_ID, exp_type=NXT_CT_FLUSH, data=body)
@@ -267,10 +268,10 @@ def change_message(datapath, change):
     raise TypeError("no OpenFlow message for %r" % (change,))
 
 
-def read_flow(stats):
-    """A flow as the switch reports it (an OFPFlowStats) -> (Flow with its key and cookie, and for
-    a flow that sets eth_dst and outputs to a port, that (mac, port)). Actions are not translated
-    back: adoption needs the key, and `locate` flows give back where hosts were."""
+def flow_stats(stats):
+    """A flow as the switch reports it (an OFPFlowStats) -> FlowStats: the Flow with its key and
+    cookie, and for a flow that sets eth_dst and outputs to a port, that (mac, port). Actions are
+    not translated back: adoption needs the key, and `locate` flows give back where hosts were."""
     fields = {}
     for name, value in stats.match.items():
         fields[name] = tuple(value) if isinstance(value, list) else value
@@ -282,21 +283,23 @@ def read_flow(stats):
                 mac = action.value
             elif isinstance(action, parser.OFPActionOutput) and action.port < ofp.OFPP_MAX:
                 port = action.port
-    return flow, (mac, port) if mac and port else None
+    return FlowStats(flow, (mac, port) if mac and port else None, stats.packet_count, stats.byte_count)
 
 
-def group_members(stats):
-    """The addresses an OFPGroupDescStats's buckets send to: each bucket's NAT destination (NAT
-    modes) or the member it loads into reg2 (dsr). What a switch was doing before we came."""
-    addresses = set()
+def group_targets(stats):
+    """What an OFPGroupDescStats's buckets send to: each bucket's NAT destination address (NAT
+    modes) or the host id it loads into the host register (dsr). What a switch was doing before
+    we came."""
+    targets = set()
     for bucket in stats.buckets:
         for action in bucket.actions:
             if isinstance(action, parser.NXActionCT):
-                addresses.update(a.range_ipv4_min for a in action.actions
-                                 if isinstance(a, parser.NXActionNAT) and a.range_ipv4_min)
-            elif isinstance(action, parser.OFPActionSetField) and action.key == pipeline.HOST_REG:
-                addresses.add(pipeline.ipv4_text(action.value))
-    return addresses
+                for nat in action.actions:
+                    if isinstance(nat, parser.NXActionNAT):
+                        targets.add(nat.range_ipv4_min or nat.range_ipv6_min)
+            elif isinstance(action, parser.OFPActionSetField) and action.key == pipeline.HOST_REG.field:
+                targets.add(action.value)
+    return targets - {"", None}
 
 
 def dump_requests(datapath):
@@ -309,16 +312,9 @@ def dump_requests(datapath):
 
 def poll_request(datapath, table, cookie, cookie_mask):
     """The request that reads the counters of the flows of one table with one cookie (under a
-    mask): for lbctl_app.traffic, one VIP at a time."""
+    mask): for lbctl.counters, one VIP at a time."""
     return parser.OFPFlowStatsRequest(datapath, table_id=table, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
                                       cookie=cookie, cookie_mask=cookie_mask, match=parser.OFPMatch())
-
-
-def flow_counters(stats):
-    """An OFPFlowStats -> (table, priority, cookie, match key, packets, bytes)."""
-    key = tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
-                       for name, value in stats.match.items()))
-    return stats.table_id, stats.priority, stats.cookie, key, stats.packet_count, stats.byte_count
 
 
 def wipe(datapath):
@@ -329,145 +325,30 @@ def wipe(datapath):
             parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=ofp.OFPM_ALL)]
 
 
-# ---------------------------------------------------------------- ovs-ofctl text
-
-_PROTOCOLS = {(0x0806, None): "arp", (0x0800, None): "ip", (0x0800, 1): "icmp", (0x0800, 6): "tcp",
-              (0x0800, 17): "udp"}
-_MATCH_NAMES = [  # in the order ovs-ofctl prints them
-    ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
-    ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
-    ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
-    ("icmpv4_type", "icmp_type"),
-]
-_CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
-_TCP_FLAG_BITS = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"]
-_NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
-              "arp_sha": ("NXM_NX_ARP_SHA", 48), "arp_tha": ("NXM_NX_ARP_THA", 48),
-              "arp_spa": ("NXM_OF_ARP_SPA", 32), "arp_tpa": ("NXM_OF_ARP_TPA", 32),
-              "ct_label": ("NXM_NX_CT_LABEL", 128), "reg0": ("NXM_NX_REG0", 32), "reg1": ("NXM_NX_REG1", 32),
-              "reg2": ("NXM_NX_REG2", 32), "reg3": ("NXM_NX_REG3", 32),
-              "ipv4_src": ("NXM_OF_IP_SRC", 32), "ipv4_dst": ("NXM_OF_IP_DST", 32),
-              "in_port": ("OXM_OF_IN_PORT", 32)}
-
-
-def match_text(m):
-    fields = dict(m)
-    parts = []
-    if "ct_state" in fields:
-        parts.append("ct_state=" + _flags_text(fields["ct_state"], _CT_STATE_BITS))
-    if "ct_mark" in fields:
-        parts.append("ct_mark=%s" % _hex(fields["ct_mark"]))
-    if "eth_type" in fields:
-        parts.append(_PROTOCOLS[(fields["eth_type"], fields.get("ip_proto"))])
-    for reg in ("reg1", "reg2"):
-        if reg in fields:
-            parts.append("%s=%s" % (reg, _hex(fields[reg])))
-    for field, name in _MATCH_NAMES:
-        if field in fields:
-            value = fields[field]
-            parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
-    if "tcp_flags" in fields:
-        parts.append("tcp_flags=" + _flags_text(fields["tcp_flags"], _TCP_FLAG_BITS))
-    return ",".join(parts)
+def to_ryu(datapath, message):
+    """One message of the core (lbctl.core.messages, or a flow/group/meter Change) -> the Ryu
+    messages that carry it."""
+    if isinstance(message, Change):
+        return [change_message(datapath, message)]
+    if isinstance(message, PacketOut):
+        return [parser.OFPPacketOut(datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=SPECIAL_PORTS.get(message.in_port, message.in_port),
+                                    actions=[parser.OFPActionOutput(SPECIAL_PORTS.get(message.port, message.port))],
+                                    data=message.data)]
+    if isinstance(message, Barrier):
+        return [_with_xid(parser.OFPBarrierRequest(datapath), message.xid)]
+    if isinstance(message, DeleteLearned):
+        return [delete_by_cookie(datapath, message.table, message.cookie, message.mask)]
+    if isinstance(message, CtFlush):
+        return [ct_flush(datapath, message.zone, message.ip_proto, message.orig_dst, message.reply_src)]
+    if isinstance(message, ReadCounters):
+        return [_with_xid(poll_request(datapath, message.table, message.cookie, message.mask), message.xid)]
+    if isinstance(message, ReadState):
+        return dump_requests(datapath)
+    if isinstance(message, Wipe):
+        return wipe(datapath)
+    raise TypeError("no OpenFlow message for %r" % (message,))
 
 
-def _flags_text(value_mask, names):
-    """(value, mask) of a flags field -> "+new+trk": one +name or -name per bit in the mask."""
-    value, mask = value_mask
-    return "".join(("+" if value & (1 << i) else "-") + name for i, name in enumerate(names) if mask & (1 << i))
-
-
-_SET_FIELD_NAMES = {"ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "icmpv4_type": "icmp_type"}
-
-
-def _hex(value):
-    """Integers the way ovs-ofctl prints hexadecimal fields: 0, 0x1, 0x10."""
-    return "%#x" % value if value else "0"
-
-
-def _field_text(field, ofs, n_bits):
-    name, width = _NXM_NAMES[field]
-    return "%s[]" % name if (ofs, n_bits) == (0, width) else "%s[%d..%d]" % (name, ofs, ofs + n_bits - 1)
-
-
-def action_text(action):
-    if isinstance(action, Output):
-        if action.port == CONTROLLER:
-            return "CONTROLLER:65535"
-        return action.port if isinstance(action.port, str) else "output:%d" % action.port
-    if isinstance(action, SetField):
-        value = "%#x" % action.value if action.field in ("ct_mark", "reg2") else action.value
-        return "set_field:%s->%s" % (value, _SET_FIELD_NAMES.get(action.field, action.field))
-    if isinstance(action, Move):
-        return "move:%s->%s" % (_field_text(action.src, action.src_ofs, action.n_bits),
-                                _field_text(action.dst, action.dst_ofs, action.n_bits))
-    if isinstance(action, OutputReg):
-        return "output:" + _field_text(action.field, action.ofs, action.n_bits)
-    if isinstance(action, Group):
-        return "group:%d" % action.group_id
-    if isinstance(action, DecTtl):
-        return "dec_ttl"
-    if isinstance(action, Resubmit):
-        return "resubmit(,%d)" % action.table
-    if isinstance(action, Learn):
-        ports = "NXM_OF_%s_SRC[],NXM_OF_%s_DST[]" % (action.l4.upper(), action.l4.upper())
-        return ("learn(table=%d,idle_timeout=%d,fin_idle_timeout=%d,priority=%d,cookie=%#x,eth_type=0x800,"
-                "nw_proto=%d,NXM_OF_IP_SRC[],NXM_OF_IP_DST[],%s,load:%#x->%s)" % (
-                    action.table, action.idle_timeout, action.fin_idle_timeout, action.priority,
-                    action.cookie, action.ip_proto, ports, action.value, _field_text(action.register, 0, 32)))
-    if isinstance(action, Multipath):
-        return "multipath(%s,0,modulo_n,%d,0,%s)" % (action.fields, action.n_links,
-                                                     _field_text(action.dst, 0, action.n_bits))
-    if isinstance(action, Ct):
-        args = (["commit"] if action.commit else []) + \
-            (["table=%d" % action.table] if action.table is not None else []) + ["zone=%d" % action.zone]
-        if action.nat is not None:
-            nat = action.nat
-            args.append("nat" if nat.kind is None else "nat(%s=%s)" % (nat.kind, _nat_range(nat)))
-        if action.exec_:
-            args.append("exec(%s)" % ",".join(action_text(a) for a in action.exec_))
-        return "ct(%s)" % ",".join(args)
-    raise TypeError("no text form for %r" % (action,))
-
-
-def _nat_range(nat):
-    addresses = nat.address + ("-" + nat.address_max if nat.address_max else "")
-    ports = "%d" % nat.port + ("-%d" % nat.port_max if nat.port_max else "")
-    return addresses + ":" + ports
-
-
-def flow_text(flow, counters=None):
-    """As `ovs-ofctl dump-flows --no-stats` prints it; with `counters` (packets, bytes), as
-    `dump-flows` does, less the durations and ages."""
-    actions = ["meter:%d" % flow.meter] if flow.meter is not None else []
-    actions += [action_text(a) for a in flow.actions]
-    if flow.goto is not None:
-        actions.append("goto_table:%d" % flow.goto)
-    match = match_text(flow.match)
-    return "%s%s%spriority=%d%s actions=%s" % (
-        "cookie=%#x, " % flow.cookie if flow.cookie else "", "table=%d, " % flow.table if flow.table else "",
-        "n_packets=%d, n_bytes=%d, " % counters if counters else "",
-        flow.priority, "," + match if match else "", ",".join(actions) or "drop")
-
-
-def group_text(group):
-    buckets = ",".join("bucket=%sactions=%s" % ("" if b.weight == 1 else "weight:%d," % b.weight,
-                                               ",".join(action_text(a) for a in b.actions))
-                       for b in group.buckets)
-    return "group_id=%d,type=select%s" % (group.group_id, "," + buckets if buckets else "")
-
-
-def meter_text(meter):
-    """As `ovs-ofctl dump-meters` prints it, its two lines joined by a space."""
-    return "meter=%d pktps burst stats bands= type=drop rate=%d burst_size=%d" % (
-        meter.meter_id, meter.rate, meter.burst)
-
-
-def state_text(state, counters=None):
-    """A whole switch state as ovs-ofctl would dump it: flows sorted by table and priority, then
-    groups, then meters. `counters`: flow key -> (packets, bytes), shown where known."""
-    flows = sorted(state.flows.values(), key=lambda f: (f.table, -f.priority, flow_text(f)))
-    counters = counters or {}
-    return "\n".join([flow_text(f, counters.get(f.key)) for f in flows]
-                     + [group_text(g) for _, g in sorted(state.groups.items())]
-                     + [meter_text(m) for _, m in sorted(state.meters.items())])
+def _with_xid(msg, xid):
+    msg.xid = xid
+    return msg

@@ -1,6 +1,6 @@
-"""Health monitors and members' operating status. Plain state with injected clocks: the Ryu shell
-sends the probes these ask for, feeds back the replies and the time, and resyncs the switches
-when a member's health changes.
+"""Health monitors and members' operating status. Plain state with injected clocks:
+lbctl.core.monitoring sends the probes these ask for, feeds back the replies and the time, and
+resyncs the switches when a member's health changes.
 
 Schedule of one member's probes: one every `interval` while its health agrees with the results;
 while results disagree with it (a failure of an up member, a success of a down one) the next probe
@@ -23,12 +23,13 @@ TOKENS = range(20000, 30000)
 class Target:
     """What one member's probes go to, and how. A change of any of it starts the member afresh."""
     kind: str      # tcp, udp or ping
+    network: int
     address: str
     port: int      # the member's monitor port (unused by ping)
 
 
 def target_of(vip, member):
-    return Target(vip.health_monitor.type, member.address, member.probed_port)
+    return Target(vip.health_monitor.type, vip.network, member.address, member.probed_port)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Monitors:
         self.in_flight = {}         # token -> Probe
         self._tokens = itertools.cycle(TOKENS)
         self._monitor = {}          # vip id -> its HealthMonitor
+        self.touched = set()        # keys with a result since the caller last took them (take_touched)
 
     def track(self, vips, now):
         """Follow a new set of VIPs: members that appear start down (and are probed at once),
@@ -88,14 +90,14 @@ class Monitors:
                 self.members[key] = MemberHealth(target, now)
 
     def seed(self, vips, serving):
-        """A switch was found sending new connections to the (VIP id, member address) pairs in
+        """A switch was found sending new connections to the (VIP id, member id) pairs in
         `serving` (the controller restarted, say): members never probed yet that it serves are
         taken as up, as if the controller had not restarted, so adopting the switch changes
         nothing. From then on they rise and fall like any member that was up."""
         for vip in vips:
             for member in vip.members:
                 health = self.members.get((vip.id, member.id))
-                if health is not None and not health.probed and (vip.id, member.address) in serving:
+                if health is not None and not health.probed and (vip.id, member.id) in serving:
                     health.up = health.ever_up = health.seeded = True
                     health.reason = "serving when the switch was adopted, not probed yet"
 
@@ -153,7 +155,13 @@ class Monitors:
                 changes.append(change)
         return changes
 
+    def take_touched(self):
+        """The keys of the members that had a result (their reason may be news) since last asked."""
+        touched, self.touched = self.touched, set()
+        return touched
+
     def _result(self, probe, ok, reason, now):
+        self.touched.add(probe.key)
         health = self.members[probe.key]
         monitor = self._monitor[probe.key[0]]
         health.probe = None
@@ -204,13 +212,13 @@ class StatusBook:
 
     def update(self, vips, located, monitors, every_vip):
         """Look again at the members of `vips`, and forget those no longer in `every_vip`.
-        `located(address)`: where the member is, or None. Returns [(vip, member, status, reason)]
+        `located(key)`: where the member at host key (network, address) is, or None. Returns [(vip, member, status, reason)]
         for every member whose status changed."""
         changed = []
         for vip in vips:
             for member in vip.members:
                 key = (vip.id, member.id)
-                status, reason = self._status(member, located(member.address), monitors.health(key))
+                status, reason = self._status(member, located((vip.network, member.address)), monitors.health(key))
                 old = self.entries.get(key)
                 if old is None or old[0] != status:
                     self.entries[key] = (status, self.wall(), reason)

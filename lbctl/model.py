@@ -1,13 +1,16 @@
-"""VIPs and members: validation of what an operator sends, and the set of VIPs with its rules
-(unique names, one VIP per address/port/protocol). Every change returns a new VipSet, so a rejected
-request leaves the old one untouched."""
+"""VIPs and members: validation of what an operator sends, and the configuration as a whole with
+its rules (unique names, one VIP per address/port/protocol, addresses owned once) and the ids it
+hands out (VIPs, members, hosts). Every change returns a new Config, so a rejected request leaves
+the old one untouched."""
 import hashlib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Tuple
+
+from flows.pipeline import MAX_VIP_ID
 
 MODES = ("routed", "dsr", "one-arm")
 ALGORITHMS = ("5-tuple", "source_ip")
@@ -28,6 +31,7 @@ MONITOR_INTERVAL = (0.1, 3600.0)   # seconds between two probes of a member, at 
 MONITOR_MIN_TIMEOUT = 0.05
 MONITOR_MAX_COUNT = 10             # rise and fall
 BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+DEFAULT_NETWORK = 0   # the one untagged network of every VIP and host until networks are configured
 
 
 class LbError(Exception):
@@ -83,6 +87,7 @@ class Member:
     weight: int = 1
     id: int = 0      # stable within its VIP; the low half of its flows' cookie
     monitor_port: int = None   # where health probes go, when not `port`
+    host: int = 0    # the id of the host at (network, address), shared by every VIP that lists it
 
     @property
     def probed_port(self):
@@ -103,12 +108,13 @@ class Vip:
     snat_ports: Tuple[int, int] = DEFAULT_SNAT_PORTS   # ... and its port range
     health_monitor: HealthMonitor = HealthMonitor()
     id: int = 0      # stable; the VIP's group id and the high half of its flows' cookie
+    network: int = DEFAULT_NETWORK   # where its clients and members are (one untagged network for now)
 
     def to_dict(self):
         doc = {"name": self.name, "address": self.address, "port": self.port,
                "protocol": self.protocol, "mode": self.mode, "algorithm": self.algorithm,
                "redundancy_group": self.redundancy_group, "health_monitor": self.health_monitor.to_dict(),
-               "members": [_member_dict(m) for m in self.members]}
+               "members": [member_doc(m) for m in self.members]}
         if self.mode == "one-arm":
             doc["snat_pool"] = {"addresses": list(self.snat_addresses), "ports": list(self.snat_ports)}
         return doc
@@ -129,7 +135,8 @@ class Vip:
         return self.health_monitor.type != "none"
 
 
-def _member_dict(member):
+def member_doc(member):
+    """A member as the API shows and takes it."""
     doc = {"address": member.address, "port": member.port, "weight": member.weight}
     if member.monitor_port is not None:
         doc["monitor_port"] = member.monitor_port
@@ -152,7 +159,7 @@ def parse_vip(body, where="", name=None):
     if not isinstance(vip_name, str) or not NAME_RE.fullmatch(vip_name):
         raise InvalidInput(where + "name", vip_name,
                            "is not a name (1-63 letters, digits, '_', '.', '-'; starting with a letter or digit)")
-    address = _ipv4(_required(body, "address", where), where + "address")
+    address = host_address(_required(body, "address", where), where + "address")
     port = _port(_required(body, "port", where), where + "port")
     protocol = body.get("protocol", "tcp")
     if protocol not in PROTOCOLS:
@@ -234,11 +241,11 @@ def _snat_pool(body, mode, vip_address, where):
     addresses = pool.get("addresses")
     if not isinstance(addresses, list) or not 1 <= len(addresses) <= MAX_SNAT_ADDRESSES:
         raise InvalidInput(field + ".addresses", addresses, "is not a list of 1 to %d addresses" % MAX_SNAT_ADDRESSES)
-    parsed = tuple(_ipv4(a, "%s.addresses[%d]" % (field, i)) for i, a in enumerate(addresses))
+    parsed = tuple(host_address(a, "%s.addresses[%d]" % (field, i)) for i, a in enumerate(addresses))
     for i, address in enumerate(parsed):
         if address == vip_address or address in parsed[:i]:
             raise InvalidInput("%s.addresses[%d]" % (field, i), address, "repeats an address of the VIP")
-    ordered = sorted(int(ipaddress.IPv4Address(a)) for a in parsed)
+    ordered = sorted(int(ipaddress.ip_address(a)) for a in parsed)
     if ordered[-1] - ordered[0] != len(ordered) - 1:
         raise InvalidInput(field + ".addresses", addresses,
                            "are not consecutive: Open vSwitch source-NATs to one address range")
@@ -253,7 +260,7 @@ def _member(body, where, default_port):
     if not isinstance(body, dict):
         raise InvalidInput(where.rstrip("."), body, "is not an object")
     _no_unknown(body, MEMBER_FIELDS, where)
-    address = _ipv4(_required(body, "address", where), where + "address")
+    address = host_address(_required(body, "address", where), where + "address")
     port = _port(body.get("port", default_port), where + "port")
     weight = body.get("weight", 1)
     if not _is_int(weight) or not 0 <= weight <= MAX_WEIGHT:
@@ -286,7 +293,8 @@ def _port(value, field):
     return value
 
 
-def _ipv4(value, field):
+def host_address(value, field):
+    """A host's address as the API takes it -> its canonical text (only IPv4 is served today)."""
     try:
         address = ipaddress.IPv4Address(value) if isinstance(value, str) else None
     except ValueError:
@@ -298,12 +306,52 @@ def _ipv4(value, field):
     return str(address)
 
 
-# ---------------------------------------------------------------- the set of VIPs
+# ---------------------------------------------------------------- the configuration
 
 @dataclass(frozen=True)
-class VipSet:
+class Config:
+    """The VIPs and the ids handed out: VIP ids (a VIP's group and cookie), member ids within each
+    VIP, and host ids, one per (network, address) some member is at (a host's register value and
+    cookie). A host keeps its id while any VIP lists it. Never changed in place: `hosts` and
+    `host_users` are copied by every change."""
     vips: Tuple[Vip, ...] = ()
     next_id: int = 1
+    hosts: dict = field(default_factory=dict)       # (network, address) -> host id
+    next_host: int = 1
+    host_users: dict = field(default_factory=dict)  # (network, address) -> how many VIPs list it
+
+    @classmethod
+    def restore(cls, vips, next_id, next_host):
+        """The configuration of saved VIPs, their ids given (`next_host` None: host ids are handed
+        out afresh, for a state saved before there were any). Checked with the rules of a
+        change, and the ids with theirs; InvalidInput names what is wrong."""
+        config = cls(next_id=next_id, next_host=next_host or 1)
+        seen_ids = set()
+        host_keys = {}   # host id -> the (network, address) it was first seen for
+        for i, vip in enumerate(vips):
+            where = "vips[%d]." % i
+            if vip.id >= next_id or vip.id in seen_ids:
+                raise InvalidInput(where + "id", vip.id, "is not below next_id %d, or repeats" % next_id)
+            seen_ids.add(vip.id)
+            if len({m.id for m in vip.members}) != len(vip.members):
+                raise InvalidInput(where + "members", [m.id for m in vip.members], "repeat a member id")
+            try:
+                if any(v.name == vip.name for v in config.vips):
+                    raise Conflict("name: vip %r already exists" % vip.name)
+                config._check_service_free(vip, exclude=None)
+            except Conflict as e:
+                raise InvalidInput(where.rstrip("."), vip.name, "breaks a rule: %s" % e)
+            if next_host is None:
+                config, _ = config._with(config.vips + (vip,), vip, None)
+                continue
+            for j, member in enumerate(vip.members):
+                key = (vip.network, member.address)
+                if member.host >= next_host or host_keys.setdefault(member.host, key) != key \
+                        or config.hosts.get(key, member.host) != member.host:
+                    raise InvalidInput("%smembers[%d].host" % (where, j), member.host,
+                                       "is not the one host id of %s below next_host %d" % (member.address, next_host))
+            config = config._adding(vip)
+        return replace(config, next_id=next_id)
 
     def get(self, name, revision=None):
         """The VIP called `name`; with a `revision`, only if it is still that one."""
@@ -319,18 +367,53 @@ class VipSet:
         if any(v.name == vip.name for v in self.vips):
             raise Conflict("name: vip %r already exists" % vip.name)
         self._check_service_free(vip, exclude=None)
+        if self.next_id > MAX_VIP_ID:
+            raise Conflict("name: no VIP id is left (ids up to %d were handed out)" % MAX_VIP_ID)
         new = replace(vip, id=self.next_id, members=_number_members(vip.members, ()))
-        return VipSet(self.vips + (new,), self.next_id + 1), new
+        return self._with(self.vips + (new,), new, None, next_id=self.next_id + 1)
 
     def replace(self, name, vip, revision=None):
         old = self.get(name, revision)
         self._check_service_free(vip, exclude=name)
         new = replace(vip, id=old.id, members=_number_members(vip.members, old.members))
-        return VipSet(tuple(new if v.name == name else v for v in self.vips), self.next_id), new
+        return self._with(tuple(new if v.name == name else v for v in self.vips), new, old)
 
     def delete(self, name, revision=None):
         old = self.get(name, revision)
-        return VipSet(tuple(v for v in self.vips if v.name != name), self.next_id), old
+        return self._with(tuple(v for v in self.vips if v.name != name), None, old)[0], old
+
+    def _with(self, vips, added, removed, next_id=None):
+        """(the configuration holding `vips`, the VIP `added` as it is there): where `added` (or
+        None) came in and `removed` (or None) went, the members of `added` get their host ids (a
+        host known already keeps its own) and the hosts no VIP lists any more are forgotten."""
+        hosts, users, next_host = dict(self.hosts), dict(self.host_users), self.next_host
+        if added is not None:
+            members = []
+            for member in added.members:
+                key = (added.network, member.address)
+                if key not in hosts:
+                    hosts[key], next_host = next_host, next_host + 1
+                members.append(replace(member, host=hosts[key]))
+            numbered = replace(added, members=tuple(members))
+            for key in _host_keys(numbered):
+                users[key] = users.get(key, 0) + 1
+            vips = tuple(numbered if v is added else v for v in vips)
+            added = numbered
+        if removed is not None:   # after: a host that stays in a replaced VIP keeps its id
+            for key in _host_keys(removed):
+                users[key] -= 1
+                if not users[key]:
+                    del users[key], hosts[key]
+        return Config(vips, self.next_id if next_id is None else next_id, hosts, next_host, users), added
+
+    def _adding(self, vip):
+        """This configuration with `vip`, whose ids (host ids too) are already set."""
+        hosts, users = dict(self.hosts), dict(self.host_users)
+        for member in vip.members:
+            hosts[(vip.network, member.address)] = member.host
+        for key in _host_keys(vip):
+            users[key] = users.get(key, 0) + 1
+        return Config(self.vips + (vip,), self.next_id, hosts, self.next_host, users)
 
     def _check_service_free(self, vip, exclude):
         mine = {vip.address, *vip.snat_addresses}
@@ -356,7 +439,7 @@ class VipSet:
             if own_members & theirs:
                 raise Conflict("members: %s is an address of vip %r" % (sorted(own_members & theirs)[0], other.name))
 
-    # A VipSet never changes, so what is derived from it is computed once (packet-ins ask often).
+    # A Config never changes, so what is derived from it is computed once (packet-ins ask often).
     @cached_property
     def addresses(self):
         """Every address the balancer owns (VIPs, SNAT pools) -> its redundancy group: the
@@ -368,12 +451,20 @@ class VipSet:
         return owned
 
     @cached_property
+    def by_id(self):
+        return {vip.id: vip for vip in self.vips}
+
+    @cached_property
     def services(self):
         return frozenset(vip.service for vip in self.vips)
 
     @cached_property
     def member_addresses(self):
         return frozenset(m.address for vip in self.vips for m in vip.members)
+
+
+def _host_keys(vip):
+    return {(vip.network, m.address) for m in vip.members}
 
 
 def _number_members(members, previous):

@@ -1,9 +1,9 @@
 """The REST API described as an OpenAPI 3.1 document, served at GET /v1/openapi.json. Limits come
 from the model's own constants, so the document cannot drift from what the API checks; a test
 validates real responses against it."""
-from lbctl_app import health, model
-from lbctl_app.hosts import DUPLICATE, LEARNED
-from lbctl_app.stats import COUNTERS
+from lbctl import health, model
+from lbctl.hosts import DUPLICATE, LEARNED
+from lbctl.stats import COUNTERS
 
 IPV4 = {"type": "string", "format": "ipv4"}
 # What the model takes as a VIP, SNAT or member address (model._ipv4): not 0.0.0.0, 255.255.255.255,
@@ -50,9 +50,11 @@ VIP_FIELDS = {
 }
 LOCATION = {"type": "object", "required": ["dpid", "mac", "port"],
             "properties": {"dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"}}}
-MEMBER_OUT = {"type": "object", "required": ["address", "port", "weight", "id", "cookie", "locations",
+MEMBER_OUT = {"type": "object", "required": ["address", "port", "weight", "id", "host", "cookie", "locations",
                                              "operating_status", "status_since", "status_reason"],
               "properties": dict(MEMBER_IN["properties"], id={"type": "integer"}, cookie={"type": "string"},
+                                 host={"type": "integer", "description": "the id of the host at the member's "
+                                       "address: its register value and the low half of its flows' cookie"},
                                  locations={"type": "array", "items": LOCATION},
                                  operating_status={"enum": list(health.STATUSES)},
                                  status_since={"type": "string", "format": "date-time"},
@@ -65,11 +67,12 @@ VIP_OUT = {"type": "object",
                               revision={"type": "string", "description": "for If-Match on PUT and DELETE"},
                               id={"type": "integer"}, group_id={"type": "integer"}, mac={"type": "string"},
                               cookie={"type": "string", "description": "value/mask for ovs-ofctl dump-flows"})}
-HOST = {"type": "object", "required": ["ip", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "cookie"],
+HOST = {"type": "object", "required": ["ip", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "id",
+                                       "cookie"],
         "properties": {"ip": IPV4, "dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"},
                        "first_seen": {"type": "number"}, "last_seen": {"type": "number"},
                        "moves": {"type": "integer"}, "state": {"enum": [LEARNED, DUPLICATE]},
-                       "cookie": {"type": "string"}}}
+                       "id": {"type": "integer"}, "cookie": {"type": "string"}}}
 LATENCY = {"type": "object", "required": ["count", "p50", "p99", "max", "recent"],
            "properties": {"count": {"type": "integer"}, "p50": {"type": ["number", "null"]},
                           "p99": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},

@@ -1,0 +1,218 @@
+"""Changes: what every switch should hold, and getting it there. A configuration change is
+computed for every switch first, then saved (the Store), then sent, so a refused change sends
+nothing and saves nothing. A switch that connects is read before anything is sent to it, and then
+*adopted*: every desired flow is re-added in place and only what is not desired is deleted, so a
+controller restart interrupts no traffic. A switch that refuses a message is read again."""
+import logging
+
+from flows import pipeline
+from flows.desired import SwitchState, desired_state
+from flows.dsr import stale_pins
+from flows.ir import Meter, SelectGroup
+from flows.protocols import IP_PROTO
+from flows.reconcile import adopt, diff
+from flows.vip import cut_members
+from lbctl.core.messages import Barrier, CtFlush, DeleteLearned, ReadState, Wipe
+from lbctl.hosts import Place
+from lbctl.model import Conflict, InvalidInput
+
+LOG = logging.getLogger("lbctl")
+
+ADOPT_TIMEOUT = 5          # seconds to read a connecting switch's flows before emptying and refilling it
+READ_AGAIN_HOLDOFF = 10    # seconds between two repairs of one switch after errors
+
+
+class Changes:
+    def __init__(self, core):
+        self.core = core
+
+    # ------------------------------------------------------------------ configuration changes
+
+    def check(self, vip):
+        """A VIP with a health monitor needs the monitor address, which is nobody else's."""
+        address = self.core.settings.monitor_address
+        if vip.monitored and address is None:
+            raise InvalidInput("health_monitor.type", vip.health_monitor.type,
+                               "needs [lbctl] monitor_address in the controller's configuration")
+        if address is not None and address in {vip.address, *vip.snat_addresses, *(m.address for m in vip.members)}:
+            raise Conflict("address: %s is the balancer's monitor address" % address)
+
+    def apply(self, step):
+        """Apply one change everywhere, or (on any error) nowhere. `step`: Config -> (the new
+        Config, the VIP it changed). Returns (that VIP, the messages)."""
+        core = self.core
+        started = (core.stats.change_ms, core.clock.monotonic())
+        core.last_change = started[1]
+        result = {}
+
+        def change(config):
+            new, vip = step(config)
+            self.check(vip)
+            stale = stale_pins(config.vips, new.vips)
+            cut = cut_members(config.vips, new.vips)
+            result["vip"], result["before"] = vip, config
+            result["plans"] = [(switch, self.plan(switch, new, stale, cut)) for switch in self._writable()]
+            return new
+
+        new = core.store.transact(change)
+        vip = result["vip"]
+        return vip, self._serve(result["before"], new, result["plans"], [v for v in new.vips if v.id == vip.id], started)
+
+    def saved_elsewhere(self, config):
+        """A configuration saved by another controller (a replicated Store): serve it."""
+        before = self.core.config
+        stale, cut = stale_pins(before.vips, config.vips), cut_members(before.vips, config.vips)
+        plans = [(switch, self.plan(switch, config, stale, cut)) for switch in self._writable()]
+        return self._serve(before, config, plans, None, None)
+
+    def _serve(self, before, config, plans, changed, started):
+        """Make `config` (planned as `plans`) the one in force; `changed`: the VIPs whose members'
+        status may have changed (None: all)."""
+        core = self.core
+        core.config = config
+        core.hosts.keep_only(config.hosts.keys())
+        out = []
+        for switch, plan in plans:
+            out += self.send(switch, plan, started)
+        core.monitoring.track(config.vips)
+        core.monitoring.note_statuses(changed)
+        core.neighbours.announce(set(core.owned(config)) - set(core.owned(before)))
+        return out
+
+    # ------------------------------------------------------------------ planning and sending
+
+    def _writable(self):
+        return [switch for switch in self.core.switches.values() if self.core.placement.writable(switch)]
+
+    def desired(self, switch, config, previous=None):
+        core = self.core
+        vips = core.placement.served(switch, config.vips)
+        return desired_state(vips, core.places(switch), core.settings, previous, core.monitoring.down(vips))
+
+    def plan(self, switch, config, stale=(), cut=()):
+        """What `switch` should hold for `config`, and the messages that take it there: first
+        deleting the learned dsr pins in `stale`, last forgetting the conntrack entries of the
+        (VIP, member) pairs `cut`."""
+        desired = self.desired(switch, config, switch.installed)
+        messages = [DeleteLearned(pipeline.DSR_CONN.id, cookie, mask) for cookie, mask in stale]
+        messages += list(diff(switch.installed, desired))
+        messages += [CtFlush(pipeline.LB_ZONE, IP_PROTO[vip.protocol], (vip.address, vip.port),
+                             (member.address, member.port)) for vip, member in cut]
+        return desired, messages
+
+    def send(self, switch, plan, started=None):
+        """The messages of a plan and a barrier after them; the switch now holds the plan.
+        `started`: (the samples the time to the barrier's reply goes to, when its cause came)."""
+        desired, messages = plan
+        switch.installed = desired
+        if not messages:
+            return []
+        barrier = Barrier(switch.xid())
+        switch.pending[barrier.xid] = started or (None, None)
+        self.core.stats.count("flow_changes", len(messages))
+        return [(switch.dpid, message) for message in messages + [barrier]]
+
+    def sync(self, switch, started=None):
+        """Bring one switch from what it holds to what it should hold (a switch not adopted yet
+        is left alone: adoption computes everything anyway)."""
+        if not self.core.placement.writable(switch):
+            return []
+        return self.send(switch, self.plan(switch, self.core.config), started)
+
+    def sync_all(self):
+        return [message for switch in list(self.core.switches.values()) for message in self.sync(switch)]
+
+    # ------------------------------------------------------------------ reading and adopting a switch
+
+    def read(self, switch):
+        switch.start_reading(self.core.clock.monotonic())
+        return [(switch.dpid, ReadState())]
+
+    def flows_read(self, switch, rows, more):
+        if switch.adopted:
+            return []
+        for row in rows:
+            flow = row.flow
+            switch.found.flows[flow.key] = flow
+            register = dict(flow.match).get(pipeline.HOST_REG.field)
+            if row.place and flow.table == pipeline.LOCATE.id and register is not None:
+                switch.found_places[register] = Place(*row.place)
+        return self._part_read(switch, "flows", more)
+
+    def groups_read(self, switch, groups, more):
+        if switch.adopted:
+            return []
+        for group_id, targets in groups:
+            switch.found.groups[group_id] = SelectGroup(group_id)
+            switch.found_serving.update((group_id, target) for target in targets)
+        return self._part_read(switch, "groups", more)
+
+    def meters_read(self, switch, meter_ids, more):
+        if switch.adopted:
+            return []
+        switch.found.meters.update((meter_id, Meter(meter_id, 0, 0)) for meter_id in meter_ids)
+        return self._part_read(switch, "meters", more)
+
+    def _part_read(self, switch, part, more):
+        if not more:
+            switch.reading.discard(part)
+        return [] if switch.reading else self.adopt(switch)
+
+    def adopt(self, switch):
+        """Take over what the switch holds: where hosts were (its locate flows) seeds the host
+        table, every desired flow is re-added in place, and only what is not desired is deleted
+        (but the dsr pins the switch learned)."""
+        core = self.core
+        now = core.clock.wall()
+        keys = {host_id: key for key, host_id in core.config.hosts.items()}
+        for host_id, place in switch.found_places.items():
+            key = keys.get(host_id)
+            if key is not None and core.hosts.where(switch.dpid, key) is None:
+                core.hosts.learn(switch.dpid, key, place.mac, place.port, now)
+        core.monitoring.seed(core.config.vips, self._serving(switch))
+        desired = self.desired(switch, core.config)
+        changes = adopt(switch.found, desired, keep_tables={pipeline.DSR_CONN.id})
+        deletions = sum(1 for change in changes if change.op.startswith("delete"))
+        switch.installed = SwitchState()
+        out = self.send(switch, (desired, list(changes)))
+        core.monitoring.note_statuses()
+        LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
+                 switch.dpid, len(switch.found.flows), deletions, len(switch.found_places))
+        core.neighbours.announce(set(core.owned()), [switch])
+        return out
+
+    def _serving(self, switch):
+        """(VIP id, member id) pairs the switch was found sending new connections to: in a VIP's
+        group (NAT targets by address, dsr targets by host id), or in its slot flows."""
+        serving = set()
+        slot_cookies = {f.cookie for f in switch.found.flows.values() if f.table == pipeline.SLOT.id}
+        for vip in self.core.config.vips:
+            group = pipeline.group_id(vip.id)
+            for member in vip.members:
+                if ((group, member.address) in switch.found_serving or (group, member.host) in switch.found_serving
+                        or pipeline.cookie(vip.id, member.id) in slot_cookies):
+                    serving.add((vip.id, member.id))
+        return serving
+
+    def repair(self, switch):
+        """Read a switch that refused a message again, and adopt it; at most once every
+        READ_AGAIN_HOLDOFF seconds, so a message wrong in itself cannot cause a loop."""
+        now = self.core.clock.monotonic()
+        if not switch.adopted or now - switch.read_again < READ_AGAIN_HOLDOFF:
+            return []
+        switch.read_again = now
+        LOG.warning("switch %016x: reading it again to repair it", switch.dpid)
+        return self.read(switch)
+
+    def tick(self, now):
+        """Switches whose state could not be read within ADOPT_TIMEOUT: empty and refill them."""
+        out = []
+        for switch in list(self.core.switches.values()):
+            if switch.adopted or switch.read_since is None or now - switch.read_since < ADOPT_TIMEOUT:
+                continue
+            LOG.warning("switch %016x: its flows could not be read in %d s; emptying and refilling it",
+                        switch.dpid, ADOPT_TIMEOUT)
+            switch.installed = SwitchState()
+            out += [(switch.dpid, Wipe())] + self.sync(switch)
+            self.core.neighbours.announce(set(self.core.owned()), [switch])
+        return out

@@ -1,0 +1,158 @@
+"""Neighbours: the ARP side of the balancer. It learns where its members are (from their ARP and
+their answers to its probes) and follows them when they move, freezes an address that flaps,
+defends the balancer's own addresses against anyone who claims them, and announces them with
+gratuitous ARP. Only members are learned: ARP from anyone else changes nothing here."""
+import logging
+
+from flows.ir import FLOOD
+from flows.pipeline import is_own_mac
+from lbctl import hosts as hosttable
+from lbctl import packets
+from lbctl.core.messages import PacketOut
+from lbctl.model import DEFAULT_NETWORK
+
+LOG = logging.getLogger("lbctl")
+
+CLAIM_LOG_INTERVAL = 10.0   # seconds: claims on one address after the first are logged once in this
+
+
+class Neighbours:
+    def __init__(self, core):
+        self.core = core
+        options = core.options
+        self.probes = hosttable.ProbeSchedule()
+        self.next_probe_round = 0.0
+        self.garps = {}           # address -> [announcements left, when the next is due, switches (None: all)]
+        self.claims_logged = {}   # address -> (when a claim on it was last logged, claims since then)
+        self.garp_count, self.garp_interval = options.garp_count, options.garp_interval
+
+    # ------------------------------------------------------------------ ARP packet-ins
+
+    def arp(self, switch, frame, in_port, started):
+        seen = frame.arp
+        if seen.src_ip == packets.PROBE_SOURCE:
+            return []   # an address probe (RFC 5227) says nothing about where anyone is
+        core = self.core
+        owned = core.owned()
+        if seen.src_ip in owned or is_own_mac(seen.src_mac):
+            self._defend(seen, owned)
+            return []
+        key = (DEFAULT_NETWORK, seen.src_ip)
+        if core.host_id(key) is None:
+            core.stats.count("arp_ignored")
+            return []
+        return self._learn(switch, key, seen.src_mac, in_port, started)
+
+    def _learn(self, switch, key, mac, port, started):
+        core = self.core
+        outcome = core.hosts.learn(switch.dpid, key, mac, port, core.clock.wall())
+        if outcome == hosttable.FROZEN:
+            core.stats.count("frozen_arp")
+        elif outcome == hosttable.BECAME_DUPLICATE:
+            core.stats.count("duplicates")
+            LOG.error("host %s marked duplicate: it moved %d times within %.0f s (now claimed by %s on port %d);"
+                      " frozen at its last place until DELETE /v1/hosts/%s", key[1], core.hosts.max_moves,
+                      core.hosts.window, mac, port, key[1])
+        elif outcome in (hosttable.NEW, hosttable.MOVED):
+            if outcome == hosttable.MOVED:
+                core.stats.count("host_moves")
+            LOG.info("member %s is at %s port %d", key[1], mac, port)
+            out = core.changes.sync(switch, (core.stats.move_ms, started))
+            if outcome == hosttable.NEW:
+                core.monitoring.note_statuses()
+            return out
+        return []
+
+    def _defend(self, seen, owned):
+        """Someone else speaks for one of our addresses or MACs: change nothing, count it, log it
+        (once per CLAIM_LOG_INTERVAL per address, with how many came meanwhile), and tell the LAN
+        the true binding again (one announcement at a time per address, however fast the claims
+        come)."""
+        core = self.core
+        if seen.src_ip in owned and seen.src_mac == core.own_mac(owned[seen.src_ip]):
+            return
+        core.stats.count("ownership_conflicts")
+        now = core.clock.monotonic()
+        logged, since = self.claims_logged.get(seen.src_ip, (float("-inf"), 0))
+        if now - logged >= CLAIM_LOG_INTERVAL:
+            more = " (%d more claims on it in the last %.0f s)" % (since, now - logged) if since else ""
+            LOG.warning("ownership conflict: %s claims %s (ARP op %d); re-announcing our binding%s",
+                        seen.src_mac, seen.src_ip, seen.opcode, more)
+            self.claims_logged[seen.src_ip] = (now, 0)
+        else:
+            self.claims_logged[seen.src_ip] = (logged, since + 1)
+        if seen.src_ip in owned:
+            self.announce({seen.src_ip})
+
+    # ------------------------------------------------------------------ announcements
+
+    def announce(self, addresses, switches=None):
+        """Gratuitous ARPs for `addresses`: garp_count of them, garp_interval apart, on
+        `switches` (None: every switch). An address already being announced is not announced
+        again, only on more switches."""
+        now = self.core.clock.monotonic()
+        for address in addresses:
+            pending = self.garps.get(address)
+            if pending is None:
+                if self.garp_count:
+                    self.garps[address] = [self.garp_count, now, None if switches is None else {s.dpid for s in switches}]
+            elif pending[2] is not None:
+                pending[2] = None if switches is None else pending[2] | {s.dpid for s in switches}
+
+    def _due_garps(self, now):
+        core = self.core
+        owned = core.owned()
+        out = []
+        for address, pending in sorted(self.garps.items()):
+            left, due, dpids = pending
+            if due > now:
+                continue
+            if address in owned:
+                mac = core.own_mac(owned[address])
+                for switch in core.switches.values():
+                    if dpids is None or switch.dpid in dpids:
+                        out.append((switch.dpid, PacketOut(packets.arp_request(mac, address, address), FLOOD)))
+                        core.stats.count("garps_sent")
+            pending[0], pending[1] = left - 1, now + self.garp_interval
+        self.garps = {address: pending for address, pending in self.garps.items() if pending[0] > 0}
+        return out
+
+    # ------------------------------------------------------------------ probes and ageing
+
+    def tick(self, now):
+        out = self._due_garps(now)
+        if now >= self.next_probe_round:
+            self.next_probe_round = now + self.core.options.probe_period
+            out += self._expire() + self._probe_members(now)
+        return out
+
+    def _expire(self):
+        """Forget members not heard from for host_max_age (they stopped answering probes)."""
+        core = self.core
+        gone = core.hosts.expire(core.clock.wall())
+        if not gone:
+            return []
+        core.monitoring.note_statuses()
+        return [message for switch in core.adopted() if switch.dpid in gone for message in core.changes.sync(switch)]
+
+    def _probe_members(self, now):
+        """ARP probes (RFC 5227: sender address 0.0.0.0) for members not located yet, or not heard
+        from for refresh_interval. A probe leaves no entry in anyone's ARP cache, and a dsr member,
+        which must not answer for the VIP on its loopback, still answers it."""
+        core = self.core
+        stale_before = core.clock.wall() - core.options.refresh_interval
+        asking = {}   # (dpid, host key) -> the VIP we ask from
+        for switch in core.switches.values():
+            for vip in core.config.vips:
+                for member in vip.members:
+                    key = (vip.network, member.address)
+                    known = core.hosts.host(switch.dpid, key)
+                    if known is None or known.last_seen < stale_before:
+                        asking.setdefault((switch.dpid, key), vip)
+        out = []
+        for dpid, key in self.probes.due(set(asking), now):
+            if dpid in core.switches:
+                mac = core.own_mac(asking[(dpid, key)].redundancy_group)
+                out.append((dpid, PacketOut(packets.arp_request(mac, packets.PROBE_SOURCE, key[1]), FLOOD)))
+                core.stats.count("probes_sent")
+        return out
