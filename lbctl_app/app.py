@@ -8,7 +8,6 @@ import os
 import time
 
 from ryu import cfg
-from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
@@ -22,7 +21,7 @@ from flows.dsr import stale_pins
 from flows.vip import IP_PROTO, cut_members
 from flows.ir import Meter, SelectGroup
 from flows.reconcile import adopt, diff
-from lbctl_app import health, hosts as hosttable, packets, rest, store
+from lbctl_app import health, hosts as hosttable, httpd, packets, rest, store
 from lbctl_app.model import Conflict, InvalidInput, LbError
 from lbctl_app.stats import Stats
 from lbctl_app.traffic import Traffic, counter_tables
@@ -128,7 +127,6 @@ class Reading:
 
 class LoadBalancerApp(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -167,10 +165,23 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.last_change = float("-inf")   # when the last VIP change came in (monotonic)
         self.switches = {}
         self._lock = hub.BoundedSemaphore(1)   # one sync at a time: messages of two syncs never interleave
-        kwargs["wsgi"].register(rest.LbctlRest, {rest.APP_KEY: self})
         self.threads.append(hub.spawn(self._probe_loop))
         self.threads.append(hub.spawn(self._monitor_loop))
         self.threads.append(hub.spawn(self._poll_loop))
+
+    def start(self):
+        """Called by ryu-manager once every app is made: serve the REST API on --wsapi-host and
+        --wsapi-port (options ryu-manager registers; it serves nothing itself, as no app asks
+        for its "wsgi" context)."""
+        super().start()
+        address = "%s:%d" % (CONF.wsapi_host, CONF.wsapi_port)
+        try:
+            listener = httpd.listen(CONF.wsapi_host, CONF.wsapi_port)
+        except OSError as e:
+            LOG.error("lbctl cannot start: wsapi: cannot listen on %s: %s", address, e)
+            raise SystemExit("lbctl cannot start: wsapi: cannot listen on %s: %s" % (address, e))
+        LOG.info("lbctl: REST API on http://%s", address)
+        self.threads.append(hub.spawn(httpd.serve, listener, rest.application(self), rest.MAX_BODY))
 
     # ------------------------------------------------------------ changes (called by REST)
 

@@ -1,4 +1,5 @@
-"""The REST API, JSON in and out, served by ryu-manager's WSGI server (--wsapi-host/--wsapi-port).
+"""The REST API, JSON in and out: a WSGI application (`application(lb)`), served by httpd.py on
+ryu-manager's --wsapi-host/--wsapi-port.
 
   GET    /v1/vips            all VIPs
   POST   /v1/vips            create one (201)
@@ -14,9 +15,10 @@
   GET    /metrics            all of it for Prometheus (text exposition format)
   GET    /v1/openapi.json    this API as an OpenAPI 3.1 document
 
-Errors are {"error": "<field>: <value> <why>"} with 400, 401, 404, 409, 412, 413 or 500. A PUT or
-DELETE with `If-Match: <revision>` (from GET) is refused with 412 if the VIP changed meanwhile. With
-[lbctl] token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
+HEAD answers like GET, without the body. Errors are {"error": "<field>: <value> <why>"} with 400,
+401, 404, 405 (with an Allow header), 409, 412, 413 or 500. A PUT or DELETE with
+`If-Match: <revision>` (from GET) is refused with 412 if the VIP changed meanwhile. With [lbctl]
+token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
 """
 import datetime
 import hmac
@@ -24,9 +26,9 @@ import json
 import logging
 import re
 
-from ryu.app.wsgi import ControllerBase, Response, route
-
 from prometheus_client import CONTENT_TYPE_LATEST
+from webob import Response
+from webob.dec import wsgify
 
 from flows import pipeline, render
 from flows.desired import vip_mac
@@ -35,20 +37,61 @@ from lbctl_app.health import UP
 from lbctl_app.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
 
 LOG = logging.getLogger("lbctl")
-APP_KEY = "lbctl"
 MAX_BODY = 1 << 20
-# Routes anchors its patterns with "$", which also matches before a final newline: (?!\n) keeps
-# "/v1/vips/web%0A" from being taken for "/v1/vips/web".
-NAME = {"name": NAME_RE.pattern + r"(?!\n)"}
-IP = {"ip": r"[0-9.]{7,15}(?!\n)"}
-# Every path of the API as a regex, and its methods: for the answer to a request no route took.
-KNOWN = [(re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path) + r"\Z"), sorted(m.upper() for m in item if m != "parameters"))
-         for path, item in openapi.DOCUMENT["paths"].items()]
+# What a {part} of a path may be; anything else on that path is a 404 that says so.
+PARTS = {"name": NAME_RE.pattern, "ip": r"[0-9.]{7,15}"}
+
+
+class _Path:
+    """One path of the API ("/v1/vips/{name}") and its handlers by method."""
+
+    def __init__(self, template):
+        self.template = template
+        self.shape = re.compile(re.sub(r"\{\w+\}", "[^/]+", template))   # any value in each {part}
+        self.exact = re.compile(re.sub(r"\{(\w+)\}", lambda m: "(?P<%s>%s)" % (m[1], PARTS[m[1]]), template))
+        self.handlers = {}
+
+    def allowed(self):
+        return sorted(set(self.handlers) | ({"HEAD"} if "GET" in self.handlers else set()))
+
+
+PATHS = {}
+
+
+def _route(method, template):
+    """Declares `handler(lb, req, **parts)` as the answer to `method` on `template`."""
+    def declare(handler):
+        PATHS.setdefault(template, _Path(template)).handlers[method] = handler
+        return handler
+    return declare
+
+
+def application(lb):
+    """The REST API of `lb` (the LoadBalancerApp) as a WSGI application."""
+    @wsgify
+    def answer(req):
+        # The path's bytes as latin-1 characters (PEP 3333): any bytes, UTF-8 or not, match or not.
+        received = req.environ.get("PATH_INFO", "")
+        shown = received.encode("latin-1").decode("utf-8", "replace")
+        path = next((p for p in PATHS.values() if p.shape.fullmatch(received)), None)
+        if path is None:
+            return _error(404, "path: %r is not part of this API (see /v1/openapi.json)" % shown)
+        if req.method not in path.allowed():
+            allowed = ", ".join(path.allowed())
+            response = _error(405, "method: %r is not allowed on %s (allowed: %s)" % (req.method, shown, allowed))
+            response.headers["Allow"] = allowed
+            return response
+        parts = path.exact.fullmatch(received)
+        if parts is None:
+            return _error(404, "path: %r names no VIP or host (not a valid name or address)" % shown)
+        handler = path.handlers["GET" if req.method == "HEAD" else req.method]   # webob drops a HEAD's body
+        return handler(lb, req, **parts.groupdict())
+    return answer
 
 
 def _json(status, doc=None):
     if doc is None:
-        return Response(status=status)
+        return Response(status=status, content_type=None)
     if isinstance(doc, bytes):   # /metrics: already in its format
         return Response(status=status, body=doc, headerlist=[("Content-Type", CONTENT_TYPE_LATEST)])
     return Response(status=status, content_type="application/json", charset="utf-8",
@@ -81,6 +124,18 @@ def _if_match(req):
     return value.strip().removeprefix("W/").strip('"')
 
 
+def _bearer(req):
+    """The bearer token of the Authorization header as bytes, or None if there is none or it is
+    malformed: the scheme's case does not matter (RFC 7235), a token is ASCII (RFC 6750's b64token)."""
+    scheme, _, credentials = req.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        return credentials.strip(" ").encode("ascii")
+    except UnicodeEncodeError:   # the header's bytes come as latin-1 characters (PEP 3333)
+        return None
+
+
 def _utc(seconds):
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -102,8 +157,10 @@ def _answer(work, req=None, token=None):
     """Run one request's work; turn the errors a user can cause into their status codes. With a
     `token`, the request (one that changes something) must carry it as a bearer token."""
     try:
-        if token is not None and not hmac.compare_digest(req.headers.get("Authorization", ""), "Bearer " + token):
-            raise _Unauthorized()
+        if token is not None:
+            given = _bearer(req)
+            if given is None or not hmac.compare_digest(given, token.encode()):
+                raise _Unauthorized()
         status, doc = work()
     except _Unauthorized:
         response = _error(401, "authorization: changes need the header 'Authorization: Bearer <token>'")
@@ -121,116 +178,105 @@ def _answer(work, req=None, token=None):
     return _json(status, doc)
 
 
-class LbctlRest(ControllerBase):
-    def __init__(self, req, link, data, **config):
-        super().__init__(req, link, data, **config)
-        self.lb = data[APP_KEY]
+@_route("GET", "/v1/vips")
+def list_vips(lb, req):
+    return _answer(lambda: (200, [_describe(lb, v) for v in lb.vips.vips]))
 
-    @route("vips", "/v1/vips", methods=["GET"])
-    def list_vips(self, req, **_):
-        return _answer(lambda: (200, [self._describe(v) for v in self.lb.vips.vips]))
 
-    @route("vips", "/v1/vips", methods=["POST"])
-    def create_vip(self, req, **_):
-        return _answer(lambda: (201, self._describe(self.lb.create_vip(parse_vip(_body(req))))), req, self.lb.token)
+@_route("POST", "/v1/vips")
+def create_vip(lb, req):
+    return _answer(lambda: (201, _describe(lb, lb.create_vip(parse_vip(_body(req))))), req, lb.token)
 
-    @route("vips", "/v1/vips/{name}", methods=["GET"], requirements=NAME)
-    def get_vip(self, req, name, **_):
-        return _answer(lambda: (200, self._describe(self.lb.vips.get(name))))
 
-    @route("vips", "/v1/vips/{name}", methods=["PUT"], requirements=NAME)
-    def replace_vip(self, req, name, **_):
-        return _answer(lambda: (200, self._describe(self.lb.replace_vip(name, parse_vip(_body(req), name=name),
-                                                                        _if_match(req)))),
-                       req, self.lb.token)
+@_route("GET", "/v1/vips/{name}")
+def get_vip(lb, req, name):
+    return _answer(lambda: (200, _describe(lb, lb.vips.get(name))))
 
-    @route("vips", "/v1/vips/{name}", methods=["DELETE"], requirements=NAME)
-    def delete_vip(self, req, name, **_):
-        def delete():
-            self.lb.delete_vip(name, _if_match(req))
-            return 204, None
-        return _answer(delete, req, self.lb.token)
 
-    @route("hosts", "/v1/hosts", methods=["GET"])
-    def list_hosts(self, req, **_):
-        return _answer(lambda: (200, [_host(h) for h in self.lb.hosts.all()]))
+@_route("PUT", "/v1/vips/{name}")
+def replace_vip(lb, req, name):
+    return _answer(lambda: (200, _describe(lb, lb.replace_vip(name, parse_vip(_body(req), name=name), _if_match(req)))),
+                   req, lb.token)
 
-    @route("hosts", "/v1/hosts/{ip}", methods=["GET"], requirements=IP)
-    def get_host(self, req, ip, **_):
-        def get():
-            found = self.lb.hosts.get(ip)
-            if not found:
-                raise NotFound("host %s is not known" % ip)
-            return 200, [_host(h) for h in found]
-        return _answer(get)
 
-    @route("hosts", "/v1/hosts/{ip}", methods=["DELETE"], requirements=IP)
-    def forget_host(self, req, ip, **_):
-        def forget():
-            if not self.lb.forget_host(ip):
-                raise NotFound("host %s is not known" % ip)
-            return 204, None
-        return _answer(forget, req, self.lb.token)
+@_route("DELETE", "/v1/vips/{name}")
+def delete_vip(lb, req, name):
+    def delete():
+        lb.delete_vip(name, _if_match(req))
+        return 204, None
+    return _answer(delete, req, lb.token)
 
-    @route("openapi", "/v1/openapi.json", methods=["GET"])
-    def openapi(self, req, **_):
-        return _answer(lambda: (200, openapi.DOCUMENT))
 
-    # Ryu connects a controller's routes in the alphabetical order of its method names, and the
-    # first route that matches wins: this catch-all must sort last.
-    @route("unknown", "/{path:.*}")
-    def zz_not_in_this_api(self, req, **_):
-        """A request no route took: 405 for a known path and another method, 404 otherwise (JSON,
-        like every other answer, rather than the framework's HTML page)."""
-        for pattern, methods in KNOWN:
-            if pattern.match(req.path_info) and req.method in methods:
-                return _error(404, "path: %r names no VIP or host (not a valid name or address)" % req.path_info)
-            if pattern.match(req.path_info):
-                response = _error(405, "method: %r is not allowed on %s (allowed: %s)"
-                                  % (req.method, req.path_info, ", ".join(methods)))
-                response.headers["Allow"] = ", ".join(methods)
-                return response
-        return _error(404, "path: %r is not part of this API (see /v1/openapi.json)" % req.path_info)
+@_route("GET", "/v1/hosts")
+def list_hosts(lb, req):
+    return _answer(lambda: (200, [_host(h) for h in lb.hosts.all()]))
 
-    @route("stats", "/v1/stats", methods=["GET"])
-    def stats(self, req, **_):
-        lb = self.lb
-        return _answer(lambda: (200, dict(lb.stats.to_dict(), switches=len(lb.switches),
-                                          pending_barriers=sum(len(s.pending) for s in lb.switches.values()),
-                                          vips=lb.traffic.report(lb.vips.vips), traffic_polled_at=lb.traffic.polled_at,
-                                          traffic_polls=lb.traffic.polls)))
 
-    @route("flows", "/v1/flows", methods=["GET"])
-    def flows(self, req, **_):
-        """What the controller has installed on each switch, as `ovs-ofctl dump-flows` and
-        `dump-groups` print it, with each flow's counters as of the last reading."""
-        def dump():
-            switches = []
-            for dpid, switch in sorted(self.lb.switches.items()):
-                counters = {key: value for of_vip in switch.counters.values() for key, value in of_vip.items()}
-                lines = render.state_text(switch.installed, counters).splitlines() if switch.installed else []
-                groups = [line for line in lines if line.startswith("group_id=")]
-                flows = [line for line in lines if not line.startswith(("group_id=", "meter="))]
-                switches.append({"dpid": "%016x" % dpid, "flows": flows, "groups": groups})
-            return 200, {"switches": switches}
-        return _answer(dump)
+@_route("GET", "/v1/hosts/{ip}")
+def get_host(lb, req, ip):
+    def get():
+        found = lb.hosts.get(ip)
+        if not found:
+            raise NotFound("host %s is not known" % ip)
+        return 200, [_host(h) for h in found]
+    return _answer(get)
 
-    @route("metrics", "/metrics", methods=["GET"])
-    def metrics(self, req, **_):
-        return _answer(lambda: (200, metrics.exposition(self.lb)))
 
-    def _describe(self, vip):
-        """A VIP as the API shows it: what was configured, plus how to find it on the switch."""
-        doc = vip.to_dict()
-        doc.update(id=vip.id, revision=vip.revision, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, self.lb.settings),
-                   cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
-        self.lb.note_statuses([vip])
-        for shown, member in zip(doc["members"], vip.members):
-            places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)
-                      for dpid in sorted(self.lb.switches)
-                      for place in [self.lb.hosts.where(dpid, member.address)] if place is not None]
-            status, since, reason = self.lb.statuses.get(vip.id, member.id)
-            shown.update(id=member.id, cookie="%#x" % pipeline.cookie(vip.id, member.id), locations=places,
-                         operating_status=status, status_since=_utc(since), status_reason=reason)
-        doc["members_up"] = sum(1 for m in doc["members"] if m["operating_status"] == UP)
-        return doc
+@_route("DELETE", "/v1/hosts/{ip}")
+def forget_host(lb, req, ip):
+    def forget():
+        if not lb.forget_host(ip):
+            raise NotFound("host %s is not known" % ip)
+        return 204, None
+    return _answer(forget, req, lb.token)
+
+
+@_route("GET", "/v1/openapi.json")
+def openapi_document(lb, req):
+    return _answer(lambda: (200, openapi.DOCUMENT))
+
+
+@_route("GET", "/v1/stats")
+def stats(lb, req):
+    return _answer(lambda: (200, dict(lb.stats.to_dict(), switches=len(lb.switches),
+                                      pending_barriers=sum(len(s.pending) for s in lb.switches.values()),
+                                      vips=lb.traffic.report(lb.vips.vips), traffic_polled_at=lb.traffic.polled_at,
+                                      traffic_polls=lb.traffic.polls)))
+
+
+@_route("GET", "/v1/flows")
+def installed_flows(lb, req):
+    """What the controller has installed on each switch, as `ovs-ofctl dump-flows` and
+    `dump-groups` print them, with each flow's counters as of the last reading."""
+    def dump():
+        switches = []
+        for dpid, switch in sorted(lb.switches.items()):
+            counters = {key: value for of_vip in switch.counters.values() for key, value in of_vip.items()}
+            lines = render.state_text(switch.installed, counters).splitlines() if switch.installed else []
+            groups = [line for line in lines if line.startswith("group_id=")]
+            flows = [line for line in lines if not line.startswith(("group_id=", "meter="))]
+            switches.append({"dpid": "%016x" % dpid, "flows": flows, "groups": groups})
+        return 200, {"switches": switches}
+    return _answer(dump)
+
+
+@_route("GET", "/metrics")
+def prometheus(lb, req):
+    return _answer(lambda: (200, metrics.exposition(lb)))
+
+
+def _describe(lb, vip):
+    """A VIP as the API shows it: what was configured, plus how to find it on the switch."""
+    doc = vip.to_dict()
+    doc.update(id=vip.id, revision=vip.revision, group_id=pipeline.group_id(vip.id), mac=vip_mac(vip, lb.settings),
+               cookie="%#x/%#x" % (pipeline.cookie(vip.id), pipeline.COOKIE_VIP_MASK))
+    lb.note_statuses([vip])
+    for shown, member in zip(doc["members"], vip.members):
+        places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)
+                  for dpid in sorted(lb.switches)
+                  for place in [lb.hosts.where(dpid, member.address)] if place is not None]
+        status, since, reason = lb.statuses.get(vip.id, member.id)
+        shown.update(id=member.id, cookie="%#x" % pipeline.cookie(vip.id, member.id), locations=places,
+                     operating_status=status, status_since=_utc(since), status_reason=reason)
+    doc["members_up"] = sum(1 for m in doc["members"] if m["operating_status"] == UP)
+    return doc

@@ -1,19 +1,20 @@
-"""Fixtures of the unit tests: the real app (WSGI application, REST controller, model) with no
-switch, called the way a client would."""
+"""Fixtures of the unit tests: the real app (its REST WSGI application, model) with no switch,
+called the way a client would."""
 import json
 
 import pytest
 from ryu import cfg
-from ryu.app.wsgi import WSGIApplication
 from webob import Request
 
+from lbctl_app import rest
 from lbctl_app.app import LoadBalancerApp
 
 
 @pytest.fixture
 def api_factory(tmp_path):
-    """Makes the real app (its WSGI application and REST controller) with no switch, and returns
-    a function that calls it like a client would."""
+    """Makes the real app (and its REST WSGI application) with no switch, and returns a function
+    that calls it like a client would: -> (status, the body parsed as JSON or None); the last
+    response itself is `call.response`."""
     made = []
 
     def make():
@@ -22,15 +23,15 @@ def api_factory(tmp_path):
         state = str(tmp_path / ("state%d.msgpack" % len(made)))
         conf.set_override("state_file", state, group="lbctl")
         conf.set_override("vips_file", None, group="lbctl")
-        wsgi = WSGIApplication()
-        app = LoadBalancerApp(wsgi=wsgi)
+        app = LoadBalancerApp()
+        wsgi = rest.application(app)
         made.append(app)
 
         def call(method, path, body=None, raw=None, headers=None):
             data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
             request = Request.blank(path, method=method, body=data, content_type="application/json",
                                     headers=headers or {})
-            response = request.get_response(wsgi)
+            response = call.response = request.get_response(wsgi)
             doc = json.loads(response.body) if response.body else None
             return response.status_int, doc
 
