@@ -4,17 +4,17 @@ import gc
 import logging
 import time
 
-from ryu.app.wsgi import WSGIApplication
+from ryu import cfg
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from lbctl import store
+from lbctl import rest, store
 from lbctl.core import Balancer, StartError
 from lbctl.service import Service
-from lbctl_app import ofp, options, rest
+from lbctl_app import httpd, ofp, options
 
 LOG = logging.getLogger("lbctl")
 TICK = 0.05   # seconds between two looks at what is due (health probes are timed to this)
@@ -22,7 +22,6 @@ TICK = 0.05   # seconds between two looks at what is due (health probes are time
 
 class LoadBalancerApp(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,8 +42,22 @@ class LoadBalancerApp(app_manager.RyuApp):
         self.datapaths = {}
         self.service = Service(self.core, self._send, hub.BoundedSemaphore(1), token)
         self.store.subscribe(lambda config: self.service.run(self.core.saved_elsewhere, config))
-        kwargs["wsgi"].register(rest.LbctlRest, {rest.APP_KEY: self.service})
         self.threads.append(hub.spawn(self._clock))
+
+    def start(self):
+        """Called by ryu-manager once every app is made: serve the REST API on --wsapi-host and
+        --wsapi-port (options ryu-manager registers; it serves nothing itself, as no app asks
+        for its "wsgi" context)."""
+        super().start()
+        conf = cfg.CONF
+        address = "%s:%d" % (conf.wsapi_host, conf.wsapi_port)
+        try:
+            listener = httpd.listen(conf.wsapi_host, conf.wsapi_port)
+        except OSError as e:
+            LOG.error("lbctl cannot start: wsapi: cannot listen on %s: %s", address, e)
+            raise SystemExit("lbctl cannot start: wsapi: cannot listen on %s: %s" % (address, e))
+        LOG.info("lbctl: REST API on http://%s", address)
+        self.threads.append(hub.spawn(httpd.serve, listener, rest.application(self.service), rest.MAX_BODY))
 
     def _send(self, out):
         """Send the core's messages, every one encoded before the first is sent."""

@@ -4,20 +4,19 @@ import json
 import threading
 
 import pytest
-from ryu.app.wsgi import WSGIApplication
 from webob import Request
 
-from lbctl import store
+from lbctl import rest, store
 from lbctl.core import Balancer, Options
 from lbctl.service import Service
-from lbctl_app import rest
 
 
 @pytest.fixture
 def api_factory(tmp_path):
     """Makes the real core and its REST application with no switch, and returns a function that
-    calls it like a client would (`call.core`, `call.service`: the core and its service;
-    `call.sent`: what the core asked to send)."""
+    calls it like a client would: -> (status, the body parsed as JSON or None). `call.response`:
+    the last response itself; `call.core`, `call.service`: the core and its service; `call.sent`:
+    what the core asked to send."""
     made = []
 
     def make(options=Options(), token=None):
@@ -26,18 +25,18 @@ def api_factory(tmp_path):
         made.append(files)
         sent = []
         service = Service(Balancer(options, files), sent.extend, threading.Lock(), token)
-        wsgi = WSGIApplication()
-        wsgi.register(rest.LbctlRest, {rest.APP_KEY: service})
+        wsgi = rest.application(service)
 
         def call(method, path, body=None, raw=None, headers=None):
             data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
             request = Request.blank(path, method=method, body=data, content_type="application/json",
                                     headers=headers or {})
-            response = request.get_response(wsgi)
+            response = call.response = request.get_response(wsgi)
             doc = json.loads(response.body) if response.body else None
             return response.status_int, doc
 
         call.state_file, call.service, call.core, call.sent = state, service, service.core, sent
+        call.wsgi = wsgi
         return call
 
     yield make

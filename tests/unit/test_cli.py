@@ -12,10 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
-from ryu.app.wsgi import WSGIApplication
 
+from lbctl import rest as rest_api
 from lbctl_cli import cli
-from lbctl_app.rest import APP_KEY, LbctlRest
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 # Captured from a lab (tests/integration's topology) with config/vips.yaml's `web` and the two VIPs
@@ -60,9 +59,7 @@ def _serve(server):
 def rest(api_factory):
     """The real REST app over HTTP; `rest.url`, and `rest.api` to look at it directly."""
     api = api_factory()
-    wsgi = WSGIApplication()
-    wsgi.register(LbctlRest, {APP_KEY: api.service})
-    server = make_server("127.0.0.1", 0, wsgi, handler_class=_Quiet)
+    server = make_server("127.0.0.1", 0, rest_api.application(api.service), handler_class=_Quiet)
     api.url = _serve(server)
     yield api
     server.shutdown()

@@ -5,6 +5,7 @@ import re
 import jsonschema
 import pytest
 
+from lbctl import rest
 from tests.unit.sample import DNS, WEB
 
 ONE_ARM = dict(WEB, name="arm", address="198.18.0.110", mode="one-arm", snat_pool={"addresses": ["198.18.0.200"]})
@@ -59,3 +60,11 @@ def test_a_stale_if_match_is_a_documented_refusal(api):
     assert status == 412
     schema = operation(document, "PUT", "/v1/vips/web")["responses"]["412"]["content"]["application/json"]["schema"]
     jsonschema.validate(doc, dict(schema, components=document["components"]))
+
+
+def test_the_document_lists_exactly_the_paths_and_methods_the_api_serves(api):
+    document = api("GET", "/v1/openapi.json")[1]
+    served = {(method, path.template) for path in rest.PATHS.values() for method in path.handlers}
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item
+                  if method != "parameters"}
+    assert served == documented

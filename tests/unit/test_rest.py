@@ -97,10 +97,13 @@ def test_vips_on_one_address_must_share_a_redundancy_group(api):
     assert status == 409 and doc["error"].startswith("redundancy_group: 2 differs from group 1 of vip 'web'")
 
 
+TOKEN = "s3cret-token-of-some-length"
+
+
 @pytest.fixture
 def guarded(tmp_path):
     token_file = tmp_path / "token"
-    token_file.write_text("s3cret-token-of-some-length\n")
+    token_file.write_text(TOKEN + "\n")
     token_file.chmod(0o600)
     return token_file
 
@@ -110,9 +113,59 @@ def test_with_a_token_changes_need_it_and_reads_do_not(guarded, api_factory):
     status, doc = api("POST", "/v1/vips", WEB)
     assert status == 401 and doc["error"].startswith("authorization:")
     assert api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer wrong"})[0] == 401
-    assert api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer s3cret-token-of-some-length"})[0] == 201
+    assert api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer " + TOKEN})[0] == 201
     assert api("GET", "/v1/vips")[0] == 200
     assert api("DELETE", "/v1/vips/web")[0] == 401
+
+
+@pytest.mark.parametrize("authorization",
+                         ["Bearer " + TOKEN, "bearer " + TOKEN, "BEARER " + TOKEN, "Bearer  %s " % TOKEN])
+def test_the_auth_scheme_is_case_insensitive(guarded, api_factory, authorization):
+    api = api_factory(token=store.read_token(str(guarded)))
+    assert api("POST", "/v1/vips", WEB, headers={"Authorization": authorization})[0] == 201
+
+
+@pytest.mark.parametrize("authorization", [
+    "Bearer " + TOKEN + "\u00e9",
+    # UTF-8 bytes in a header reach the application as latin-1 characters (PEP 3333)
+    "Bearer " + "s3cret-t\u00f6ken-of-some-length".encode().decode("latin-1"),
+    "Bearer \u00ff\u00fe",
+    "Bearer", "Bearer ", "Bearer" + TOKEN, "Basic " + TOKEN, TOKEN, "Bearer %s extra" % TOKEN, "",
+])
+def test_a_malformed_or_non_ascii_authorization_is_a_401(guarded, api_factory, authorization):
+    api = api_factory(token=store.read_token(str(guarded)))
+    status, doc = api("POST", "/v1/vips", WEB, headers={"Authorization": authorization})
+    assert status == 401 and doc["error"].startswith("authorization:")
+    assert api.response.headers["WWW-Authenticate"] == "Bearer"
+    assert api("GET", "/v1/vips")[1] == []
+
+
+def test_head_answers_like_get_without_the_body(guarded, api_factory):
+    api = api_factory(token=store.read_token(str(guarded)))
+    api("POST", "/v1/vips", WEB, headers={"Authorization": "Bearer " + TOKEN})
+    for path in ["/v1/vips", "/v1/vips/web", "/v1/hosts", "/v1/stats", "/v1/flows", "/v1/openapi.json"]:
+        api("GET", path)
+        got = api.response
+        assert api("HEAD", path) == (200, None), path
+        assert api.response.body == b""
+        assert api.response.headers["Content-Type"] == got.headers["Content-Type"]
+        assert int(api.response.headers["Content-Length"]) == len(got.body) > 0, path
+    status, _ = api("HEAD", "/v1/vips/nope")
+    assert status == 404 and api.response.body == b""
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("PATCH", "/v1/vips/web", "DELETE, GET, HEAD, PUT"),
+    ("PATCH", "/v1/vips/w%C3%A9b", "DELETE, GET, HEAD, PUT"),   # the method is checked before the name
+    ("DELETE", "/v1/vips", "GET, HEAD, POST"),
+    ("POST", "/v1/hosts/198.18.0.11", "DELETE, GET, HEAD"),
+    ("PUT", "/metrics", "GET, HEAD"),
+    ("OPTIONS", "/v1/openapi.json", "GET, HEAD"),
+])
+def test_a_method_a_path_does_not_take_is_a_405_with_allow(api, method, path, allowed):
+    status, doc = api(method, path)
+    assert status == 405 and doc["error"].endswith("(allowed: %s)" % allowed)
+    assert api.response.headers["Allow"] == allowed
 
 
 def test_a_token_file_others_can_read_is_refused(guarded):
@@ -122,9 +175,12 @@ def test_a_token_file_others_can_read_is_refused(guarded):
 
 
 @pytest.mark.parametrize("method, path, status, words", [
-    ("PATCH", "/v1/vips/web", 405, "method: 'PATCH' is not allowed on /v1/vips/web (allowed: DELETE, GET, PUT)"),
+    ("PATCH", "/v1/vips/web", 405, "method: 'PATCH' is not allowed on /v1/vips/web (allowed: DELETE, GET, HEAD, PUT)"),
     ("GET", "/v1/vips/w%C3%A9b", 404, "names no VIP or host"),
     ("GET", "/v1/vips/web%0A", 404, "names no VIP or host"),
+    ("GET", "/v1/vips/%FF", 404, "path: '/v1/vips/\ufffd' names no VIP or host"),
+    ("DELETE", "/v1/hosts/%C3", 404, "names no VIP or host"),
+    ("GET", "/v1/%FF", 404, "is not part of this API"),
     ("GET", "/v1/hosts/eb", 404, "names no VIP or host"),
     ("GET", "/v2/anything", 404, "path: '/v2/anything' is not part of this API"),
 ])
