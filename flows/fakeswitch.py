@@ -41,13 +41,13 @@ from typing import Dict, List
 from flows import pipeline
 from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Move, Multipath,
                       Output, OutputReg, Resubmit, SelectGroup, SetField, match)
-from flows.vip import CT_EST, CT_NEW, CT_RPL, CT_TRK, TCP_ACK, TCP_SYN
+from flows import addresses
+from flows.protocols import (CT_EST, CT_INV, CT_NEW, CT_RPL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IP, ICMP_ECHO_REPLY,
+                             ICMP_ECHO_REQUEST, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN)
+from flows.protocols import IP_PROTO_ICMP as ICMP
+from flows.protocols import IP_PROTO_TCP as TCP
+from flows.protocols import IP_PROTO_UDP as UDP
 
-CT_INV = 0x10   # Open vSwitch's ct_state bit for a packet conntrack refuses
-TCP_FIN, TCP_RST = 0x001, 0x004
-ETH_TYPE_IP, ETH_TYPE_ARP = 0x0800, 0x0806
-TCP, UDP, ICMP = 6, 17, 1
-ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 MAX_DEPTH = 64   # nested lookups (resubmit, goto, recirculation) before a pipeline counts as looping
 
@@ -104,7 +104,7 @@ def _to_int(name, value):
     if kind == "mac":
         return int(value.replace(":", ""), 16)
     if kind == "ipv4":
-        return pipeline.ipv4_int(value)
+        return addresses.to_int(value)
     raise PipelineError("%s: %r is not a value of this field" % (name, value))
 
 
@@ -114,7 +114,7 @@ def _from_int(name, value):
         text = "%012x" % value
         return ":".join(text[i:i + 2] for i in range(0, 12, 2))
     if kind == "ipv4":
-        return pipeline.ipv4_text(value)
+        return addresses.text(value)
     return value
 
 
@@ -301,8 +301,8 @@ def _translations(tup, nat):
     if nat is None or nat.kind is None:
         yield tup
         return
-    low = pipeline.ipv4_int(nat.address)
-    high = pipeline.ipv4_int(nat.address_max) if nat.address_max else low
+    low = addresses.to_int(nat.address)
+    high = addresses.to_int(nat.address_max) if nat.address_max else low
     if nat.port is None or tup.proto == ICMP:
         ports = [tup.dst_port if nat.kind == "dst" else tup.src_port]
     else:
@@ -310,9 +310,9 @@ def _translations(tup, nat):
     for address in range(low, high + 1):
         for port in ports:
             if nat.kind == "dst":
-                yield replace(tup, dst=pipeline.ipv4_text(address), dst_port=port)
+                yield replace(tup, dst=addresses.text(address), dst_port=port)
             else:
-                yield replace(tup, src=pipeline.ipv4_text(address), src_port=port)
+                yield replace(tup, src=addresses.text(address), src_port=port)
 
 
 # ---------------------------------------------------------------- results
@@ -603,10 +603,8 @@ class _Walk:
         self.actions(dict(packet), bucket.actions, flow, depth + 1)   # a bucket acts on a copy
 
     def learn(self, packet, learn, depth):
-        ports = {learn.l4 + "_src": packet[learn.l4 + "_src"], learn.l4 + "_dst": packet[learn.l4 + "_dst"]}
-        learned = Flow(learn.table, learn.priority,
-                       match(eth_type=ETH_TYPE_IP, ip_proto=learn.ip_proto, ipv4_src=packet["ipv4_src"],
-                             ipv4_dst=packet["ipv4_dst"], **ports),
+        copied = {name: packet[name] for name in learn.copy}
+        learned = Flow(learn.table, learn.priority, match(**dict(learn.fixed), **copied),
                        (SetField(learn.register, learn.value),), cookie=learn.cookie)
         self.switch._add_flow(learned)
         self.note(depth + 1, "learn: %s" % _flow_text(learned))

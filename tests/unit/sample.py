@@ -8,10 +8,17 @@ WEB = {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", 
 DNS = {"name": "dns", "address": "198.18.0.101", "port": 53, "protocol": "udp",
        "members": [{"address": "198.18.0.11", "port": 5353}, {"address": "198.18.0.12", "port": 5353, "weight": 0}]}
 
-# The host ids of the members of WEB and DNS, handed out in the order the members first appear.
+# Where the members are, by address; and by host id for the configuration of WEB and DNS (ids are
+# handed out in the order the members first appear), as flows.desired takes them.
+WHERE = {"198.18.0.11": Place("0a:00:00:00:00:11", 2), "198.18.0.12": Place("0a:00:00:00:00:12", 3),
+         "198.18.0.13": Place("0a:00:00:00:00:13", 4)}
 HOST = {"198.18.0.11": 1, "198.18.0.12": 2, "198.18.0.13": 3}
-PLACES = {HOST["198.18.0.11"]: Place("0a:00:00:00:00:11", 2), HOST["198.18.0.12"]: Place("0a:00:00:00:00:12", 3),
-          HOST["198.18.0.13"]: Place("0a:00:00:00:00:13", 4)}
+PLACES = {HOST[address]: place for address, place in WHERE.items()}
+
+
+def places(config):
+    """host id -> Place of the members of `config` that WHERE locates."""
+    return {host: WHERE[address] for (_, address), host in config.hosts.items() if address in WHERE}
 
 
 def vip_set(*bodies):

@@ -7,13 +7,13 @@ import pytest
 
 from flows import pipeline as p
 from flows.desired import Settings, desired_state
-from flows.fakeswitch import (CT_INV, FakeSwitch, PipelineError, Refused, arp_request, icmp_echo, tcp, udp)
+from flows.fakeswitch import FakeSwitch, PipelineError, Refused, arp_request, icmp_echo, tcp, udp
 from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Meter, Nat, Output, Resubmit,
                       SelectGroup, SetField, match)
 from flows.reconcile import Change, diff
-from flows.vip import CT_EST, CT_NEW, CT_RPL, TCP_ACK, TCP_SYN, TCP_SYN_ONLY, ct_state
-from lbctl_app.model import parse_vip
-from tests.unit.sample import DNS, PLACES, WEB, vip_set
+from flows.protocols import CT_EST, CT_INV, CT_NEW, CT_RPL, TCP_ACK, TCP_SYN, TCP_SYN_ONLY, ct_state
+from lbctl.model import parse_vip
+from tests.unit.sample import DNS, WEB, WHERE, places, vip_set
 
 CLIENT, CLIENT_MAC, CLIENT_PORT = "198.18.1.50", "0a:00:00:00:01:50", 1
 VIP_MAC = p.own_mac(0, 1)
@@ -31,7 +31,7 @@ class Balancer:
     def __init__(self, *bodies, settings=Settings()):
         self.vips = vip_set(*bodies)
         self.settings = settings
-        self.state = desired_state(self.vips.vips, PLACES, settings)
+        self.state = desired_state(self.vips.vips, places(self.vips), settings)
         self.switch = FakeSwitch(self.state)
 
     def vip(self, name):
@@ -56,7 +56,7 @@ class Balancer:
 
     def _follow(self, vips):
         """Bring the switch to the desired state of `vips` with reconcile's changes."""
-        after = desired_state(vips.vips, PLACES, self.settings, previous=self.state)
+        after = desired_state(vips.vips, places(vips), self.settings, previous=self.state)
         self.switch.apply(diff(self.state, after))
         self.vips, self.state = vips, after
 
@@ -73,7 +73,7 @@ def replace_flags(packet, flags):
 
 
 def member_place(address):
-    return PLACES[address].port, PLACES[address].mac
+    return WHERE[address].port, WHERE[address].mac
 
 
 # ---------------------------------------------------------------- routed
@@ -123,7 +123,7 @@ def test_a_new_connection_counts_once_on_its_members_new_connection_flow():
     lb.send(replace_flags(syn, TCP_ACK), CLIENT_PORT)
     counts = {f.priority: lb.switch.flow_packets[f.key] for f in lb.switch.table(p.TO_MEMBER.id)
               if f.cookie == p.cookie(1, 1)}
-    assert counts == {p.Priority.MEMBER_NEW: 1, p.Priority.MEMBER: 1}
+    assert counts == {p.TO_MEMBER.MEMBER_NEW: 1, p.TO_MEMBER.MEMBER: 1}
 
 
 def test_udp_datagrams_go_by_multipath_slot_and_answers_come_from_the_vip():
@@ -270,12 +270,12 @@ def test_arp_from_a_member_is_switched_and_punted_through_the_members_meter():
 
 
 @pytest.mark.parametrize("reply", [
-    tcp("198.18.0.11:80", MONITOR + ":33000", PLACES["198.18.0.11"].mac, VIP_MAC, flags=TCP_SYN | TCP_ACK),
-    icmp_echo("198.18.0.11", MONITOR, PLACES["198.18.0.11"].mac, VIP_MAC, reply=True),
+    tcp("198.18.0.11:80", MONITOR + ":33000", WHERE["198.18.0.11"].mac, VIP_MAC, flags=TCP_SYN | TCP_ACK),
+    icmp_echo("198.18.0.11", MONITOR, WHERE["198.18.0.11"].mac, VIP_MAC, reply=True),
 ], ids=["syn-ack", "echo-reply"])
 def test_replies_to_health_probes_go_to_the_controller_from_the_monitor_table(reply):
     lb = Balancer(WEB, settings=Settings(monitor_address=MONITOR))
-    out = lb.send(reply, PLACES["198.18.0.11"].port).single()
+    out = lb.send(reply, WHERE["198.18.0.11"].port).single()
     assert (out.port, out.table, out.packet) == (CONTROLLER, p.MONITOR.id, reply)
     assert lb.switch.meter_packets == {p.MONITOR_METER: 1}
     assert lb.switch.conntrack.connections() == [], "the member's reply catch never saw it"
@@ -283,7 +283,7 @@ def test_replies_to_health_probes_go_to_the_controller_from_the_monitor_table(re
 
 def test_traffic_to_no_vip_is_switched_normally_without_conntrack():
     lb = Balancer(WEB, DNS)
-    ssh = tcp(CLIENT + ":40000", "198.18.0.11:22", CLIENT_MAC, PLACES["198.18.0.11"].mac)
+    ssh = tcp(CLIENT + ":40000", "198.18.0.11:22", CLIENT_MAC, WHERE["198.18.0.11"].mac)
     out = lb.send(ssh, CLIENT_PORT).single()
     assert (out.port, out.packet) == (NORMAL, ssh)
     assert lb.switch.conntrack.connections() == []
