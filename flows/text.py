@@ -10,12 +10,13 @@ _PROTOCOLS.update({(ETH_TYPE_IP, number): name for name, number in IP_PROTO.item
 _PROTOCOLS.update({(ETH_TYPE_IPV6, number): name + "6" for name, number in IP_PROTO.items() if name != "icmp"})
 _PROTOCOLS[(ETH_TYPE_IPV6, IP_PROTO["icmpv6"])] = "icmp6"
 _MATCH_NAMES = [  # in the order ovs-ofctl prints them
-    ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
+    ("vlan_tci", "vlan_tci"), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
     ("ipv6_src", "ipv6_src"), ("ipv6_dst", "ipv6_dst"),
     ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
     ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
-    ("icmpv4_type", "icmp_type"),
+    ("icmpv4_type", "icmp_type"), ("nw_ttl", "nw_ttl"),
 ]
+_FRAG = {(1, 1): "yes", (0, 1): "no", (1, 3): "first", (3, 3): "later"}
 _CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
 _TCP_FLAG_BITS = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"]
 _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
@@ -29,7 +30,7 @@ _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 4
               "in_port": ("OXM_OF_IN_PORT", 32)}
 _NXM_NAMES.update({r.field: ("NXM_NX_%s" % r.field.upper(), r.bits) for r in pipeline.REGISTERS})
 _SET_FIELD_NAMES = {"ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "icmpv4_type": "icmp_type"}
-_HEX_FIELDS = {"ct_mark"} | {r.field for r in pipeline.REGISTERS}
+_HEX_FIELDS = {"ct_mark", "ct_label"} | {r.field for r in pipeline.REGISTERS}
 
 
 def match_text(m):
@@ -38,16 +39,20 @@ def match_text(m):
     if "ct_state" in fields:
         parts.append("ct_state=" + _flags_text(fields["ct_state"], _CT_STATE_BITS))
     if "ct_mark" in fields:
-        parts.append("ct_mark=%s" % _hex(fields["ct_mark"]))
+        parts.append("ct_mark=%s" % _value(fields["ct_mark"]))
     if "eth_type" in fields:
         parts.append(_PROTOCOLS[(fields["eth_type"], fields.get("ip_proto"))])
     for register in pipeline.REGISTERS:
         if register.field in fields:
-            parts.append("%s=%s" % (register.field, _hex(fields[register.field])))
+            parts.append("%s=%s" % (register.field, _value(fields[register.field])))
     for field, name in _MATCH_NAMES:
         if field in fields:
             value = fields[field]
+            if field == "vlan_tci":
+                value = tuple("%#06x" % v for v in value)
             parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
+    if "ip_frag" in fields:
+        parts.append("nw_frag=" + _FRAG[fields["ip_frag"]])
     if "tcp_flags" in fields:
         parts.append("tcp_flags=" + _flags_text(fields["tcp_flags"], _TCP_FLAG_BITS))
     return ",".join(parts)
@@ -62,6 +67,11 @@ def _flags_text(value_mask, names):
 def _hex(value):
     """Integers the way ovs-ofctl prints hexadecimal fields: 0, 0x1, 0x10."""
     return "%#x" % value if value else "0"
+
+
+def _value(value):
+    """A hexadecimal field's value, or value/mask."""
+    return "%s/%s" % (_hex(value[0]), _hex(value[1])) if isinstance(value, tuple) else _hex(value)
 
 
 def _field_text(field, ofs, n_bits):
@@ -109,9 +119,12 @@ def _learn_text(learn):
     fixed = dict(learn.fixed)
     head = ["table=%d" % learn.table, "idle_timeout=%d" % learn.idle_timeout,
             "fin_idle_timeout=%d" % learn.fin_idle_timeout, "priority=%d" % learn.priority,
-            "cookie=%#x" % learn.cookie, "eth_type=%#x" % fixed["eth_type"], "nw_proto=%d" % fixed["ip_proto"]]
+            "cookie=%#x" % learn.cookie] + (["limit=%d" % learn.limit] if learn.limit else []) + [
+        "eth_type=%#x" % fixed["eth_type"], "nw_proto=%d" % fixed["ip_proto"]]
     copied = [_field_text(field, 0, _NXM_NAMES[field][1]) for field in learn.copy]
-    load = "load:%#x->%s" % (learn.value, _field_text(learn.register, 0, _NXM_NAMES[learn.register][1]))
+    source = (_field_text(learn.load, 0, _NXM_NAMES[learn.load][1]) if isinstance(learn.load, str)
+              else "%#x" % learn.load)
+    load = "load:%s->%s" % (source, _field_text(learn.register, 0, _NXM_NAMES[learn.register][1]))
     return "learn(%s)" % ",".join(head + copied + [load])
 
 

@@ -7,6 +7,7 @@ COUNTERS = (
     "packet_in_arp",        # ... of which ARP
     "packet_in_reject",     # ... connections to a VIP with no live member
     "packet_in_monitor",    # ... replies to health probes
+    "arp_ignored",          # ARP from hosts that are no member (the controller learns members only)
     "flow_changes",         # flow, group and meter changes sent to switches
     "host_moves",           # a known address seen at a new MAC or port, and followed
     "duplicates",           # addresses frozen by duplicate detection
@@ -24,10 +25,11 @@ COUNTERS = (
 
 
 def percentile(sorted_values, fraction):
-    """The value below which `fraction` of the samples lie (nearest rank)."""
+    """The value below which `fraction` of the samples lie (nearest rank: the ceil(fraction x n)-th
+    smallest; 0.07 x 100 is the 7th, though 0.07 * 100 is 7.000000000000001 in floating point)."""
     if not sorted_values:
         return None
-    rank = min(max(1, math.ceil(fraction * len(sorted_values))), len(sorted_values))
+    rank = min(max(1, math.ceil(round(fraction * len(sorted_values), 9))), len(sorted_values))
     return sorted_values[rank - 1]
 
 

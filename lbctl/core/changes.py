@@ -94,7 +94,7 @@ class Changes:
         deleting the learned dsr pins in `stale`, last forgetting the conntrack entries of the
         (VIP, member) pairs `cut`."""
         desired = self.desired(switch, config, switch.installed)
-        messages = [DeleteLearned(pipeline.DSR_CONN.id, cookie, mask) for cookie, mask in stale]
+        messages = [DeleteLearned(pipeline.DSR_CONN.id, m) for m in stale]
         messages += list(diff(switch.installed, desired))
         messages += [CtFlush(pipeline.LB_ZONE, IP_PROTO[vip.protocol], (vip.address, vip.port),
                              (member.address, member.port)) for vip, member in cut]
