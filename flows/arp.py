@@ -9,7 +9,7 @@ from flows.ir import CONTROLLER, IN_PORT, NORMAL, Flow, Meter, Move, Output, Res
 from flows.ownership import own_mac
 from flows.protocols import ARP_REPLY, ARP_REQUEST, ETH_TYPE_ARP
 
-ANSWERED = (p.OWNED, p.OWNED)   # a reg6/reg8 match: owned said the address is the balancer's
+ANSWERED = (p.IS_OWNED, p.IS_OWNED)   # a reg6/reg8 match: owned said the address is the balancer's
 
 
 def pipeline_flows(settings):

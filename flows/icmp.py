@@ -21,6 +21,6 @@ def pipeline_flows(settings):
     return [
         Flow(p.CLASSIFY.id, p.CLASSIFY.ECHO, match(icmpv4_type=ICMP_ECHO_REQUEST, **icmp),
              (Move("ipv4_dst", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id), Resubmit(p.ECHO.id))),
-        Flow(p.ECHO.id, p.ECHO.REPLY, match((p.OWNED_REG, (p.OWNED, p.OWNED)), **icmp), reply),
+        Flow(p.ECHO.id, p.ECHO.REPLY, match((p.OWNED_REG, (p.IS_OWNED, p.IS_OWNED)), **icmp), reply),
         Flow(p.ECHO.id, p.ECHO.DEFAULT, match(), (Output(NORMAL),)),
     ] + [Flow(p.CLASSIFY.id, p.CLASSIFY.ICMP_ERROR, match(icmpv4_type=kind, **icmp), follow) for kind in ERRORS]

@@ -8,14 +8,14 @@ from flows import pipeline as p
 from flows.ir import NORMAL, Flow, Move, Output, SetField, match
 from flows.protocols import ETH_TYPE_IP, IP_PROTO_TCP, IP_PROTO_UDP
 
-TAGGED = (0x1000, 0x1000)   # vlan_tci: an 802.1Q tag is present
+TAGGED = (0x1000, 0x1000)   # vlan_vid: an 802.1Q tag is present (OpenFlow's OFPVID_PRESENT bit)
 
 
 def owned_flows(address, group, cookie):
     """An address the balancer owns, in redundancy group `group` (its MAC): its owned entry and its
     guard."""
     return [Flow(p.OWNED.id, p.OWNED.ADDRESS, match((p.ADDRESS_REG, addresses.to_int(address))),
-                 (SetField(p.OWNED_REG.field, p.OWNED | group),), cookie=cookie),
+                 (SetField(p.OWNED_REG.field, p.IS_OWNED | group),), cookie=cookie),
             Flow(p.CLASSIFY.id, p.CLASSIFY.GUARD, match(**addresses.fields(address, "src")), cookie=cookie)]
 
 
@@ -24,8 +24,8 @@ def pipeline_flows(settings):
     table's answer for an address that is not the balancer's."""
     own = p.own_mac_match(settings.cluster_id)
     return [
-        Flow(p.CLASSIFY.id, p.CLASSIFY.TAGGED_OWN, match(vlan_tci=TAGGED, eth_dst=own)),
-        Flow(p.CLASSIFY.id, p.CLASSIFY.TAGGED, match(vlan_tci=TAGGED), (Output(NORMAL),)),
+        Flow(p.CLASSIFY.id, p.CLASSIFY.TAGGED_OWN, match(vlan_vid=TAGGED, eth_dst=own)),
+        Flow(p.CLASSIFY.id, p.CLASSIFY.TAGGED, match(vlan_vid=TAGGED), (Output(NORMAL),)),
         Flow(p.CLASSIFY.id, p.CLASSIFY.OWN_MAC_REFUSE, match(eth_dst=own, eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_TCP),
              goto=p.REJECT.id),
         Flow(p.CLASSIFY.id, p.CLASSIFY.OWN_MAC_REFUSE, match(eth_dst=own, eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_UDP),

@@ -65,16 +65,16 @@ HOST_REG = Register("reg2", 32, "the host id of the host a packet goes to, for l
 ADDRESS_REG = Register("reg3", 32, "the address looked up in owned (an ARP target or sender, an echo's destination)")
 VIP_REG = Register("reg4", 32, "the VIP a packet is sent to (its id, with VIP_ROUTED for a routed VIP); 0: not to a VIP")
 MEMBER_REG = Register("reg5", 32, "the member a new connection goes to (its id, for commit); dsr moved slot: the old owner's host id")
-OWNED_REG = Register("reg6", 32, "owned's answer: OWNED and the redundancy group of the address looked up; 0: not ours")
+OWNED_REG = Register("reg6", 32, "owned's answer: IS_OWNED and the redundancy group of the address looked up; 0: not ours")
 PIN_REG = Register("reg7", 32, "dsr: the host id a connection's pin names (0: not pinned)")
-CLAIM_REG = Register("reg8", 32, "arp: owned's answer for the ARP's sender address (a claim if OWNED is set)")
+CLAIM_REG = Register("reg8", 32, "arp: owned's answer for the ARP's sender address (a claim if IS_OWNED is set)")
 REGISTERS = (PORT_REG, SLOT_REG, HOST_REG, ADDRESS_REG, VIP_REG, MEMBER_REG, OWNED_REG, PIN_REG, CLAIM_REG)
 
 VIP_ROUTED = 1 << 31          # in VIP_REG and ct_mark: a routed VIP (one hop: the TTL is decremented)
-OWNED = 1 << 16               # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 16 bits: its group
+IS_OWNED = 1 << 16            # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 16 bits: its group
 
 # Fields that only a few tables match or write, named once.
-L2 = frozenset({"in_port", "eth_src", "eth_dst", "eth_type", "vlan_tci"})
+L2 = frozenset({"in_port", "eth_src", "eth_dst", "eth_type", "vlan_vid"})
 L3 = frozenset({"ip_proto", "ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "ip_frag", "nw_ttl"})
 L4 = frozenset({"tcp_src", "tcp_dst", "udp_src", "udp_dst", "tcp_flags"})
 ARP_FIELDS = frozenset({"arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"})
@@ -143,7 +143,7 @@ DSR_MOVED = Table(17, "dsr_moved", "dsr, a slot that changed owner within the gr
                       Band("NEW", 300, "a SYN: pin it to the new owner"),
                       Band("OTHER", 200, "any other packet: its pin, else the old owner"),),
                   goes_to=("dsr_conn", "dsr_old", "dsr_deliver"),
-                  matches=frozenset({"eth_type", "tcp_flags"}))
+                  matches=frozenset({"eth_type", "tcp_flags"}), sets=frozenset({PIN_REG.field}))
 DSR_CONN = Table(18, "dsr_conn", "dsr: the pins learned in dsr_moved, one per connection that began within a "
                  "grace period (bounded: see DSR_PIN_LIMIT)", (
                      Band("PIN", 300, "a connection's pin"),),
@@ -155,6 +155,8 @@ DSR_OLD = Table(19, "dsr_old", "dsr, moved slot: a packet with a pin goes to it,
 CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: a VIP's new connections are spread over its "
                   "slots; established and related traffic goes on by direction", (
                       Band("VIP", 300, "a VIP's new connections (its SYNs, or datagrams): spread"),
+                      Band("NOT_OURS_TO_US", 251, "not to a VIP and no connection of ours, sent to one of the "
+                                                  "balancer's MACs: dropped, never flooded"),
                       Band("NOT_OURS", 250, "not to a VIP and no connection of ours (a member talking to someone "
                                             "directly, an unrelated ICMP error): switched"),
                       Band("STRAY", 240, "a TCP packet to a VIP, new to conntrack but no SYN: refused"),

@@ -2,7 +2,8 @@
 `dump-groups`, `dump-meters`) prints for them, so golden files, docs/pipeline.md and a live dump
 read alike. Pure: no Ryu."""
 from flows import pipeline
-from flows.ir import CONTROLLER, Ct, DecTtl, Group, Learn, Move, Multipath, Output, OutputReg, Resubmit, SetField
+from flows.ir import (CONTROLLER, Ct, DecTtl, Group, Learn, Meter, Move, Multipath, Output, OutputReg, Resubmit,
+                      SelectGroup, SetField)
 from flows.protocols import ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO
 
 _PROTOCOLS = {(ETH_TYPE_ARP, None): "arp", (ETH_TYPE_IP, None): "ip", (ETH_TYPE_IPV6, None): "ipv6"}
@@ -10,7 +11,7 @@ _PROTOCOLS.update({(ETH_TYPE_IP, number): name for name, number in IP_PROTO.item
 _PROTOCOLS.update({(ETH_TYPE_IPV6, number): name + "6" for name, number in IP_PROTO.items() if name != "icmp"})
 _PROTOCOLS[(ETH_TYPE_IPV6, IP_PROTO["icmpv6"])] = "icmp6"
 _MATCH_NAMES = [  # in the order ovs-ofctl prints them
-    ("vlan_tci", "vlan_tci"), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
+    ("vlan_vid", "vlan_tci"), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
     ("ipv6_src", "ipv6_src"), ("ipv6_dst", "ipv6_dst"),
     ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
     ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
@@ -48,7 +49,7 @@ def match_text(m):
     for field, name in _MATCH_NAMES:
         if field in fields:
             value = fields[field]
-            if field == "vlan_tci":
+            if field == "vlan_vid":
                 value = tuple("%#06x" % v for v in value)
             parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
     if "ip_frag" in fields:
@@ -85,7 +86,7 @@ def action_text(action):
             return "CONTROLLER:65535"
         return action.port if isinstance(action.port, str) else "output:%d" % action.port
     if isinstance(action, SetField):
-        value = "%#x" % action.value if action.field in _HEX_FIELDS else action.value
+        value = _hex(action.value) if action.field in _HEX_FIELDS else action.value
         return "set_field:%s->%s" % (value, _SET_FIELD_NAMES.get(action.field, action.field))
     if isinstance(action, Move):
         return "move:%s->%s" % (_field_text(action.src, action.src_ofs, action.n_bits),
@@ -132,8 +133,10 @@ def _nat_range(nat):
     low, high = nat.address, nat.address_max
     if ":" in low:   # IPv6 addresses are bracketed in a range
         low, high = "[%s]" % low, high and "[%s]" % high
-    ports = "%d" % nat.port + ("-%d" % nat.port_max if nat.port_max else "")
-    return low + ("-" + high if high else "") + ":" + ports
+    addresses = low + ("-" + high if high else "")
+    if nat.port is None:
+        return addresses
+    return addresses + ":%d" % nat.port + ("-%d" % nat.port_max if nat.port_max else "")
 
 
 def flow_text(flow, counters=None):
@@ -171,3 +174,12 @@ def state_text(state, counters=None):
     return "\n".join([flow_text(f, counters.get(f.key)) for f in flows]
                      + [group_text(g) for _, g in sorted(state.groups.items())]
                      + [meter_text(m) for _, m in sorted(state.meters.items())])
+
+
+def describe(item):
+    """A flow, group or meter, as a dump shows it."""
+    if isinstance(item, SelectGroup):
+        return group_text(item)
+    if isinstance(item, Meter):
+        return meter_text(item)
+    return flow_text(item)

@@ -23,7 +23,7 @@ from flows.protocols import (CT_EST, CT_NEW, CT_REL, CT_RPL, ETH_TYPE_IP, IP_PRO
 
 ROUTED = (p.VIP_ROUTED, p.VIP_ROUTED)   # a ct_mark / VIP register match: a routed VIP
 FRAGMENT = (1, 1)                        # ip_frag: any fragment of a datagram
-TTL_ENDS_HERE = (0, 0xFE)                # nw_ttl 0 or 1: one more hop and it is gone
+TTL_ENDS_HERE = (0, 1)                   # nw_ttl values a hop here ends (nw_ttl takes no mask)
 
 
 def endpoint(protocol, address, port, side, *pairs, **fields):
@@ -68,7 +68,7 @@ def pipeline_flows(settings):
         Flow(p.CLASSIFY.id, p.CLASSIFY.DEFAULT, match(), (Output(NORMAL),)),
         # Not to a VIP, and no connection of ours: a member talking to someone directly, an ICMP
         # error about something else. Switched, unless it was sent to the balancer's MAC.
-        Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS + 1, match((p.VIP_REG, 0), ct_mark=0, eth_dst=own)),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS_TO_US, match((p.VIP_REG, 0), ct_mark=0, eth_dst=own)),
         Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS, match((p.VIP_REG, 0), ct_mark=0), (Output(NORMAL),)),
         # Only a SYN opens a TCP connection. Any other TCP packet conntrack does not know (a late
         # packet of a connection cut by a member's removal, say) is refused with a reset rather
@@ -87,18 +87,18 @@ def pipeline_flows(settings):
                   Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE, match(ct_state=ct_state(state | CT_RPL), **ip),
                        goto=p.TO_CLIENT.id)]
     flows += [
-        Flow(p.TO_MEMBER.id, p.TO_MEMBER.ROUTED, match(ct_mark=ROUTED), (DecTtl(),) + deliver, goto=p.LOCATE.id),
-        Flow(p.TO_MEMBER.id, p.TO_MEMBER.DELIVER, match(), deliver, goto=p.LOCATE.id),
-        Flow(p.TO_CLIENT.id, p.TO_CLIENT.ROUTED, match(ct_mark=ROUTED), (DecTtl(),) + reply),
-        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DELIVER, match(), reply),
-        # A routed VIP's new connection whose TTL would run out at this hop is dropped before
-        # anything is committed for it (a SYN with TTL 1 leaves no conntrack entry behind).
-        Flow(p.COMMIT.id, p.COMMIT.TTL, match((p.VIP_REG, ROUTED), nw_ttl=TTL_ENDS_HERE, **ip)),
+        Flow(p.TO_MEMBER.id, p.TO_MEMBER.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + deliver, goto=p.LOCATE.id),
+        Flow(p.TO_MEMBER.id, p.TO_MEMBER.DELIVER, match(**ip), deliver, goto=p.LOCATE.id),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + reply),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DELIVER, match(**ip), reply),
         Flow(p.COMMIT.id, p.COMMIT.DEFAULT, match()),
         Flow(p.SLOT.id, p.SLOT.DEFAULT, match()),
         Flow(p.HAIRPIN.id, p.HAIRPIN.DEFAULT, match()),
         Flow(p.LOCATE.id, p.LOCATE.DEFAULT, match()),
     ]
+    # A routed VIP's new connection whose TTL would run out at this hop is dropped before
+    # anything is committed for it (a SYN with TTL 1 leaves no conntrack entry behind).
+    flows += [Flow(p.COMMIT.id, p.COMMIT.TTL, match((p.VIP_REG, ROUTED), nw_ttl=ttl, **ip)) for ttl in TTL_ENDS_HERE]
     return flows
 
 
@@ -134,7 +134,7 @@ def vip_flows(vip, located, previous_slots=None, down=frozenset()):
                           match(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(vip.address, "dst")),
                           (SetField(p.VIP_REG.field, register),) + lookup(vip.mode), cookie=vip_cookie))
     if vip.mode == "routed":
-        flows.append(Flow(p.HAIRPIN.id, p.HAIRPIN.VIP, match(ct_mark=register),
+        flows.append(Flow(p.HAIRPIN.id, p.HAIRPIN.VIP, match(ct_mark=register, eth_type=addresses.eth_type(vip.address)),
                           (Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=Nat("src", vip.address),
                               exec_=(SetField("ct_mark", register), Move("ct_label", "ct_label", 128))),),
                           cookie=vip_cookie))
@@ -146,7 +146,8 @@ def vip_flows(vip, located, previous_slots=None, down=frozenset()):
         member_cookie = p.cookie(vip.id, member.id)
         flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER, endpoint(vip.protocol, member.address, member.port, "src"),
                           REPLY_LOOKUP, cookie=member_cookie))
-        flows.append(Flow(p.COMMIT.id, p.COMMIT.MEMBER, match((p.VIP_REG, register), (p.MEMBER_REG, member.id)),
+        flows.append(Flow(p.COMMIT.id, p.COMMIT.MEMBER, match((p.VIP_REG, register), (p.MEMBER_REG, member.id),
+                                                             eth_type=addresses.eth_type(vip.address)),
                           commit(vip, member, register), cookie=member_cookie))
         choose[member.id] = ((SetField(p.MEMBER_REG.field, member.id),), p.COMMIT.id)
         if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,

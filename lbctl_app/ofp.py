@@ -100,19 +100,20 @@ class LimitedLearn(parser.NXActionLearn):
     def serialize(self, buf, offset):
         plain = bytearray()
         super().serialize(plain, 0)
-        head, specs = bytearray(plain[:32]), bytes(plain[32:]).rstrip(b"\0")
+        head, specs = bytearray(plain[:32]), bytes(plain[32:])
         struct.pack_into("!H", head, 8, self.SUBTYPE)
         body = bytes(head) + struct.pack("!IHxx", self.limit, 0) + _whole_specs(specs)
         body += bytes(-len(body) % 8)
         body = body[:2] + struct.pack("!H", len(body)) + body[4:]
         if len(buf) < offset:
             buf.extend(bytes(offset - len(buf)))
-        buf[offset:offset] = body
+        buf[offset:offset + len(body)] = body
+        self.len = len(body)   # what the instruction around it counts
 
 
 def _whole_specs(specs):
-    """Learn flow_mod specs with NXAST_LEARN's padding cut off (a spec's last bytes may be zero:
-    walk them rather than strip)."""
+    """Learn flow_mod specs with NXAST_LEARN's padding cut off: walked spec by spec up to the zero
+    header the padding starts with (a spec's own last bytes may be zero)."""
     i = 0
     while i + 2 <= len(specs):
         header = struct.unpack_from("!H", specs, i)[0]
@@ -141,8 +142,9 @@ def _ryu_nat(nat):
     ranges = ({"range_ipv4_min": nat.address, "range_ipv4_max": nat.address_max or ""}
               if addresses.family(nat.address) == 4 else
               {"range_ipv6_min": nat.address, "range_ipv6_max": nat.address_max or ""})
-    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, range_proto_min=nat.port,
-                     range_proto_max=nat.port_max or nat.port, **ranges)
+    if nat.port is not None:
+        ranges.update(range_proto_min=nat.port, range_proto_max=nat.port_max or nat.port)
+    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, **ranges)
 
 
 class _SerializedOnce:
@@ -199,7 +201,7 @@ def _match_field(name, value):
 # Open vSwitch checks each match field's prerequisites against the fields before it: eth_type and
 # ip_proto must come before what needs them (Ryu's own order puts Nicira fields such as nw_ttl
 # and ip_frag first, and the flow is refused).
-PREREQUISITE_ORDER = {"in_port": 0, "eth_dst": 1, "eth_src": 1, "vlan_tci": 1, "vlan_vid": 1, "eth_type": 2,
+PREREQUISITE_ORDER = {"in_port": 0, "eth_dst": 1, "eth_src": 1, "vlan_vid": 1, "eth_type": 2,
                       "ip_proto": 3}
 
 

@@ -42,6 +42,9 @@ CONF.register_opts([
                help="the source address of health probes, owned by the balancer (it answers ARP for it): "
                     "members must be able to reach it. Needed by VIPs with a health_monitor"),
     cfg.IntOpt("monitor_pps", default=1000, min=1, help="replies to health probes the controller takes per second at most"),
+    cfg.FloatOpt("dsr_grace", default=300.0, min=0.0,
+                 help="seconds after a dsr slot changes owner during which the old owner keeps the connections "
+                      "that began before (new ones go to the new owner and are pinned); 0: none"),
     cfg.FloatOpt("stats_interval", default=10.0, min=0.1,
                  help="seconds between two readings of the switches' flow and group counters"),
     cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
@@ -85,4 +88,4 @@ def options():
                    probe_period=opts.probe_period, refresh_interval=opts.refresh_interval,
                    host_max_age=opts.host_max_age, duplicate_moves=opts.duplicate_moves,
                    duplicate_window=opts.duplicate_window, garp_count=opts.garp_count,
-                   garp_interval=opts.garp_interval, stats_interval=opts.stats_interval)
+                   garp_interval=opts.garp_interval, stats_interval=opts.stats_interval, dsr_grace=opts.dsr_grace)

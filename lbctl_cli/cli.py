@@ -426,7 +426,12 @@ def _names(api, offline_ok):
 # the match and the actions follow, with no space after their commas.
 FLOW_FIELD = re.compile(r"([a-z_]+)=([^,\s]*), ")
 COUNTER_FIELDS = {"cookie", "table", "duration", "n_packets", "n_bytes", "idle_age", "hard_age"}
-NAT_TARGET = re.compile(r"nat\(dst=([0-9.]+:[0-9]+)\)|(0x[0-9a-f]+)->reg2|load:(0x[0-9a-f]+)->NXM_NX_REG2\[\]")
+# What a bucket chooses: a member (NAT modes: its id, in the member register) or a host (dsr: its id,
+# in the host register); a dsr bucket of a moved slot also names the old owner's host.
+BUCKET_TARGET = re.compile(r"(?:set_field:(0x[0-9a-f]+)->%s|load:(0x[0-9a-f]+)->NXM_NX_%s\[\])"
+                           % (pipeline.HOST_REG.field, pipeline.HOST_REG.field.upper()))
+BUCKET_MEMBER = re.compile(r"(?:set_field:(0x[0-9a-f]+)->%s|load:(0x[0-9a-f]+)->NXM_NX_%s\[\])"
+                           % (pipeline.MEMBER_REG.field, pipeline.MEMBER_REG.field.upper()))
 
 
 def parse_flow(line):
@@ -452,15 +457,13 @@ def parse_group(line):
         return None
     targets = Counter()
     for bucket in line.split(",bucket=")[1:]:
-        target = NAT_TARGET.search(bucket)
-        targets[_bucket_target(target) if target else "other"] += 1
+        host, member = BUCKET_TARGET.search(bucket), BUCKET_MEMBER.search(bucket)
+        targets[("host", _bucket_number(host)) if host else ("member", _bucket_number(member)) if member else "other"] += 1
     return {"group_id": int(found[1]), "type": found[2], "buckets": dict(targets)}
 
 
-def _bucket_target(found):
-    """A NAT bucket's member endpoint, or a dsr bucket's host id (an int)."""
-    endpoint, register, load = found.groups()
-    return endpoint or int(register or load, 16)
+def _bucket_number(found):
+    return int(found[1] or found[2], 16)
 
 
 def label_flows(lines, names, dpid=None):
@@ -478,11 +481,20 @@ def label_flows(lines, names, dpid=None):
             number = group["group_id"]
             buckets = Counter()
             for target, count in group["buckets"].items():
-                buckets[names.host(target) if isinstance(target, int) else target] += count
+                buckets[_bucket_name(names, number, target)] += count
             keyed.append(((0, number, 1 << 32, 0),
                           dict(group, buckets=dict(buckets), vip=names.groups.get(number, "group#%d" % number),
                                member="group %d" % number, table=None, dpid=dpid)))
     return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _bucket_name(names, group_id, target):
+    """A bucket's target as `lbctl flows` shows it: a member of the group's VIP (a VIP's group is
+    numbered like it), or a host."""
+    if target == "other":
+        return target
+    kind, number = target
+    return names.host(number) if kind == "host" else names.member(group_id, number)
 
 
 def _order(cookie, table_id):
@@ -553,9 +565,9 @@ def _read(source):
 
 # ---------------------------------------------------------------- trace
 
-# The conntrack state ofproto/trace gives each recirculation, by mode: the lookup in table 0, the
-# commit with DNAT in the select group's bucket (or a slot), and one-arm's SNAT commit.
-CT_NEXT = {"routed": ("trk,new", "trk,new,dnat"), "one-arm": ("trk,new", "trk,new,dnat", "trk,new,snat"), "dsr": ()}
+# The conntrack state ofproto/trace gives each recirculation, by mode: the lookup in table 0 (one-arm:
+# both its zones in one pass), then the commit in table commit (one-arm: DNAT and SNAT in one pass).
+CT_NEXT = {"routed": ("trk,new", "trk,new,dnat"), "one-arm": ("trk,new", "trk,new,snat"), "dsr": ()}
 # A select group's dp_hash stops a trace: the datapath would hash the packet and recirculate.
 HASH_RECIRC = re.compile(r"^Datapath actions: .*\bhash\(.*\),recirc\((0x[0-9a-f]+)\)\s*$")
 CT_RESUMED = "resume conntrack with"

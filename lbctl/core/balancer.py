@@ -46,12 +46,13 @@ class Options:
     garp_count: int = 3
     garp_interval: float = 1.0
     stats_interval: float = 10.0
+    dsr_grace: float = 300.0         # seconds a dsr slot's old owner keeps its connections after a change
 
     def settings(self):
         return Settings(cluster_id=self.cluster_id, arp_punt_pps=self.arp_punt_pps, arp_punt_burst=self.arp_punt_burst,
                         member_arp_pps=self.member_arp_pps, reject_pps=self.reject_pps, gateways=tuple(self.gateways),
                         gateway_group=self.gateway_group, monitor_address=self.monitor_address,
-                        monitor_pps=self.monitor_pps)
+                        monitor_pps=self.monitor_pps, dsr_grace=self.dsr_grace)
 
 
 class Clock:

@@ -15,7 +15,7 @@ class Switch:
         self.installed = None       # what it holds: unknown until its own state was read (adoption)
         self.found = SwitchState()  # what reading it found: its flows (keys), groups and meters ...
         self.found_places = {}      # ... where its locate flows said hosts are (host id -> Place) ...
-        self.found_serving = set()  # ... and (group id, target) its groups' buckets send to
+        self.found_slots = {}       # ... and what each VIP's slots load: VIP register value -> {slot: loads}
         self.reading = set()        # the parts of a reading still to come
         self.read_since = None      # when the reading started (monotonic)
         self.read_again = float("-inf")   # when an error last made the controller read it again
@@ -33,7 +33,7 @@ class Switch:
         return next(self._xids)
 
     def start_reading(self, now):
-        self.installed, self.found, self.found_places, self.found_serving = None, SwitchState(), {}, set()
+        self.installed, self.found, self.found_places, self.found_slots = None, SwitchState(), {}, {}
         self.reading = {"flows", "groups", "meters"}
         self.read_since = now
 

@@ -55,11 +55,11 @@ def test_flows_of_the_switch_are_labelled_with_the_vip(lab, lb, cli_vip):
     shown = rows(out)
     classify = [r for r in shown if r[:3] == ["cli", "-", "classify(0)"] and "tp_dst=8080" in r[4]]
     assert classify and int(classify[0][3]) >= 5, "the VIP's own flow, with the switch's packet count"
-    assert ["cli", "198.18.0.11:8080", "to_member(30)"] in [r[:3] for r in shown]
+    assert ["cli", "198.18.0.11:8080", "commit(22)"] in [r[:3] for r in shown]
     assert ["(host)", "198.18.0.11", "locate(31)"] in [r[:3] for r in shown]
     assert {r[0] for r in shown} == {"cli", "(host)"}
     code, out, _ = lbctl(lb, "flows", "--vip", "cli")     # the same, from GET /v1/flows
-    assert code == 0 and ["cli", "198.18.0.11:8080", "to_member(30)"] in [r[:3] for r in rows(out.split("\n", 1)[1])]
+    assert code == 0 and ["cli", "198.18.0.11:8080", "commit(22)"] in [r[:3] for r in rows(out.split("\n", 1)[1])]
 
 
 def test_trace_run_names_the_vip_the_tables_and_the_member(lab, lb, cli_vip):
@@ -69,7 +69,7 @@ def test_trace_run_names_the_vip_the_tables_and_the_member(lab, lb, cli_vip):
     assert code == 0, err
     assert "[classify; cli]" in out and "[conntrack; cli]" in out
     assert out.count("\n$ ovs-appctl") == 1, "a second trace goes on from the select group's hash"
-    member = re.search(r"\[to_member; cli (198\.18\.0\.1[12]):8080\]", out)[1]
+    member = re.search(r"\[commit; cli (198\.18\.0\.1[12]):8080\]", out)[1]
     assert "[locate; host %s]" % member in out
     host = next(h for h in lab.hosts.values() if h.ip == member)
     assert "Datapath actions: set(eth(src=02:6c:62:00:00:01,dst=%s))" % host.mac in out

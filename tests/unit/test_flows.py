@@ -2,6 +2,7 @@
 changes reconcile asks for when VIPs and members come and go. No switch needed."""
 import os
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -32,12 +33,13 @@ def test_every_vip_flow_carries_its_vip_in_the_cookie():
     members = {m.address for v in vips.vips for m in v.members}
     for flow in state.flows.values():
         owner = pipeline.owner(flow.cookie)
-        if owner.kind == "pipeline":
-            assert flow.priority in (0, pipeline.CLASSIFY.ARP, pipeline.ARP.FOR_US, pipeline.CONNTRACK.CT_STATE)
-        elif owner.kind == "host":
+        if owner.kind == "host":
             assert owner.id in {vips.hosts[(0, m)] for m in members}
-        else:
-            assert owner.kind == "vip" and owner.id in {v.id for v in vips.vips}
+        elif owner.kind == "vip":
+            assert owner.id in {v.id for v in vips.vips}
+            assert owner.member == 0 or owner.member in {m.id for m in vips.by_id[owner.id].members}
+        else:   # the pipeline's own flows name no address of a VIP or member
+            assert owner.kind == "pipeline" and not members & set(map(str, dict(flow.match).values())), flow
 
 
 def test_unresolved_member_is_left_out_of_the_group():
@@ -47,7 +49,7 @@ def test_unresolved_member_is_left_out_of_the_group():
     assert len({b.actions for b in group.buckets}) == 1, "every slot to the one located member"
     text = state_text(state)
     assert "nat(dst=198.18.0.12" not in text and "nat(dst=198.18.0.13" not in text
-    assert "nw_dst=198.18.0.12 actions" not in text, "no locate flow for an unknown place"
+    assert "reg2=0x2 actions" not in text, "no locate flow for an unknown place"
 
 
 def test_weights_become_slot_shares_and_zero_drains():
@@ -55,8 +57,8 @@ def test_weights_become_slot_shares_and_zero_drains():
     assert Counter(state.slots[1]) == {1: 51, 2: 51, 3: 154}                  # weights 1:1:3 of 256
     assert len(state.groups[1].buckets) == SLOTS and {b.weight for b in state.groups[1].buckets} == {1}
     assert Counter(state.slots[2]) == {1: SLOTS}                              # weight 0: no slot ...
-    delivery = [f for f in state.flows.values() if f.cookie == pipeline.cookie(2, 2)]
-    assert delivery, "... but established connections to a drained member are still delivered"
+    replies = [f for f in state.flows.values() if f.cookie == pipeline.cookie(2, 2) and f.table == pipeline.CLASSIFY.id]
+    assert replies, "... but a drained member's replies still go through conntrack (its connections go on)"
 
 
 def test_tcp_vips_hash_in_a_group_udp_and_source_ip_vips_with_multipath():
@@ -64,8 +66,11 @@ def test_tcp_vips_hash_in_a_group_udp_and_source_ip_vips_with_multipath():
     state = desired_state(vips.vips, PLACES)
     assert set(state.groups) == {1}
     text = state_text(state)
-    assert "udp,nw_dst=198.18.0.101,tp_dst=53 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
-    assert "tcp,nw_dst=198.18.0.100,tp_dst=443,tcp_flags=+syn-ack actions=multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG1[0..7]),goto_table:21" in text
+    assert ("ct_state=+new+trk,ct_mark=0,reg4=0x80000002 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,"
+            "NXM_NX_REG1[0..7]),goto_table:21") in text
+    assert ("ct_state=+new+trk,ct_mark=0,tcp,reg4=0x80000003,tcp_flags=+syn-ack actions=multipath(nw_src,0,modulo_n,256,0,"
+            "NXM_NX_REG1[0..7]),goto_table:21") in text
+    assert "table=21, priority=300,reg1=0x7,reg4=0x80000003 actions=set_field:" in text
     slot_flows = [f for f in state.flows.values() if f.table == pipeline.SLOT.id and f.priority == pipeline.SLOT.VIP]
     assert len(slot_flows) == 2 * SLOTS
 
@@ -82,12 +87,14 @@ def test_a_member_change_keeps_every_other_members_slots():
 def test_shared_flows_belong_to_the_lowest_vip_and_survive_its_deletion():
     both = vip_set(WEB, dict(WEB, name="web2", port=8080))
     state = desired_state(both.vips, PLACES)
-    arp = [f for f in state.flows.values() if f.table == pipeline.ARP.id and pipeline.owner(f.cookie).kind == "vip"]
-    assert len(arp) == 2 and {pipeline.owner(f.cookie).id for f in arp} == {1}   # answer + guard
+    address = [f for f in state.flows.values() if (f.table, f.priority) in
+               ((pipeline.OWNED.id, pipeline.OWNED.ADDRESS), (pipeline.CLASSIFY.id, pipeline.CLASSIFY.GUARD))]
+    assert len(address) == 2 and {pipeline.owner(f.cookie).id for f in address} == {1}   # owned entry + guard
     after, _ = both.delete("web")
     changes = diff(state, desired_state(after.vips, PLACES))
-    readded = [c.item for c in changes if c.op == "add_flow" and c.item.table == pipeline.ARP.id]
-    assert len(readded) == 2 and {pipeline.owner(f.cookie).id for f in readded} == {2}
+    readded = [c.item for c in changes if c.op == "add_flow" and c.item in
+               [replace(f, cookie=pipeline.cookie(2)) for f in address]]
+    assert len(readded) == 2, "web2 takes over the address's flows"
 
 
 def test_deleting_a_vip_removes_exactly_its_flows_and_group():
@@ -162,14 +169,16 @@ def test_vips_of_one_redundancy_group_share_its_mac():
     settings = Settings(cluster_id=3)
     state = desired_state(vip_set(WEB, dict(DNS, redundancy_group=2)).vips, PLACES, settings)
     text = state_text(state)
-    assert "set_field:02:6c:62:03:00:01->arp_sha,set_field:198.18.0.100->arp_spa" in text
-    assert "set_field:02:6c:62:03:00:02->arp_sha,set_field:198.18.0.101->arp_spa" in text
+    assert "table=11, priority=300,reg3=0xc6120064 actions=set_field:0x10001->reg6" in text   # .100: group 1
+    assert "table=11, priority=300,reg3=0xc6120065 actions=set_field:0x10002->reg6" in text   # .101: group 2
+    assert ("set_field:02:6c:62:03:00:00->arp_sha,move:NXM_NX_REG6[0..15]->NXM_NX_ARP_SHA[0..15]") in text, \
+        "the answer's MAC: the cluster's prefix and the address's group"
 
 
 def test_arp_that_claims_our_address_goes_only_to_the_rate_limited_controller_copy():
     state = desired_state(vip_set(WEB).vips, PLACES)
-    (guard,) = [f for f in state.flows.values() if dict(f.match).get("arp_spa") == "198.18.0.100"]
-    assert guard.priority > pipeline.ARP.REPLY and guard.actions == ()
+    (guard,) = [f for f in state.flows.values() if pipeline.CLAIM_REG.field in dict(f.match)]
+    assert guard.priority > pipeline.ARP_ANSWER.REPLY and guard.actions == ()
     assert guard.goto == pipeline.ARP_PUNT.id
     (punt,) = [f for f in state.flows.values() if f.table == pipeline.ARP_PUNT.id]
     assert punt.meter == pipeline.ARP_METER and state.meters[pipeline.ARP_METER].rate == Settings().arp_punt_pps
@@ -190,16 +199,24 @@ def test_member_ids_are_stable_across_a_replace():
     assert [(m.address, m.id) for m in vip.members] == [("198.18.0.13", 3), ("198.18.0.14", 4)]
 
 
-def test_one_arm_adds_source_nat_from_the_pool_and_catches_replies_to_it():
+def test_one_arm_commits_source_nat_from_the_pool_with_the_dnat_and_catches_replies_to_it():
     one_arm = dict(WEB, name="arm", port=8443, mode="one-arm",
                    snat_pool={"addresses": ["198.18.0.200", "198.18.0.201"], "ports": [1024, 65535]})
     text = state_text(desired_state(vip_set(one_arm).vips, PLACES))
-    assert ("table=22, priority=300,ct_mark=0x1,ip actions=ct(commit,table=30,zone=65,"
-            "nat(src=198.18.0.200-198.18.0.201:1024-65535),exec(set_field:0x1->ct_mark))") in text
-    assert "priority=350,ip,nw_dst=198.18.0.201 actions=ct(table=23,zone=65,nat)" in text
-    assert "table=20, priority=300,ct_state=+est-rpl+trk,ct_mark=0x1,ip actions=goto_table:22" in text
-    assert "nat(dst=198.18.0.11:80),exec(set_field:0x1->ct_mark" in text and "table=22,zone=64" in text
-    assert "arp,arp_tpa=198.18.0.200,arp_op=1" in text, "the balancer answers ARP for its pool"
+    assert ("tcp,nw_dst=198.18.0.100,tp_dst=8443 actions=set_field:0x1->reg4,ct(zone=64,nat),ct(table=20,zone=65,nat)"
+            in text), "both zones in one pass"
+    assert ("table=22, priority=300,reg4=0x1,reg5=0x1 actions=ct(commit,zone=64,nat(dst=198.18.0.11:80),"
+            in text)
+    assert "ct(commit,table=30,zone=65,nat(src=198.18.0.200-198.18.0.201:1024-65535)," in text
+    assert "priority=600,ip,nw_dst=198.18.0.201 actions=ct(zone=65,nat),ct(table=20,zone=64,nat)" in text
+    assert "table=11, priority=300,reg3=0xc61200c8 actions=set_field:0x10001->reg6" in text, \
+        "the balancer answers ARP and ping for its pool"
+
+
+def test_an_snat_pool_is_a_range_in_address_order():
+    pool = dict(WEB, name="arm", mode="one-arm", snat_pool={"addresses": ["198.18.0.10", "198.18.0.9"]})
+    text = state_text(desired_state(vip_set(pool).vips, PLACES))
+    assert "nat(src=198.18.0.9-198.18.0.10:1024-65535)" in text
 
 
 def test_goto_table_only_goes_forward_in_every_mode():
@@ -211,17 +228,18 @@ def test_goto_table_only_goes_forward_in_every_mode():
         assert flow.goto is None or flow.goto > flow.table, flow_text(flow)
 
 
-def test_pins_of_a_deleted_dsr_vip_or_a_removed_member_are_stale_and_no_others():
+def test_pins_of_a_dsr_vip_that_goes_are_stale_and_no_others():
     from flows.dsr import stale_pins
     direct = dict(WEB, name="direct", address="198.18.0.120", mode="dsr")
     before = vip_set(WEB, direct)
     fewer, _ = before.replace("direct", parse_vip(dict(direct, members=WEB["members"][:2]), name="direct"))
-    assert stale_pins(before.vips, fewer.vips) == [(pipeline.cookie(2, 3), pipeline.COOKIE_ALL_BITS)]
+    assert stale_pins(before.vips, fewer.vips) == [], "a removed member's pins idle out with their grace"
     gone, _ = before.delete("direct")
-    assert stale_pins(before.vips, gone.vips) == [(pipeline.cookie(2), pipeline.COOKIE_OWNER_MASK)]
-    drained, _ = before.replace("direct", parse_vip(dict(direct, members=[dict(m, weight=0) for m in WEB["members"]]),
-                                                     name="direct"))
-    assert stale_pins(before.vips, drained.vips) == [], "draining keeps pins"
+    (pins,) = stale_pins(before.vips, gone.vips)
+    assert dict(pins) == {"eth_type": 0x0800, "ip_proto": 6, "ipv4_dst": "198.18.0.120", "tcp_dst": 80}
+    moved, _ = before.replace("direct", parse_vip(dict(direct, port=8080, members=[dict(m, port=8080) for m in
+                                                                                    WEB["members"]]), name="direct"))
+    assert len(stale_pins(before.vips, moved.vips)) == 1, "the VIP's old port: its pins go"
 
 
 # What `ovs-ofctl -O OpenFlow13 ct-flush SWITCH zone=64 ORIG REPLY` (Open vSwitch 3.1.0) sent to a
