@@ -6,7 +6,7 @@ a packet matched when it goes astray.
 It models, in OpenFlow 1.3 / Open vSwitch 3.1 terms:
 - tables: the highest-priority matching flow wins (two matching flows of that priority are an
   error: Open vSwitch would pick one arbitrarily); masked matches (MACs, ct_state, tcp_flags,
-  vlan_tci, nw_ttl, ip_frag...); meter, then apply-actions in order, then goto_table; a table with
+  vlan_vid, nw_ttl, ip_frag...); meter, then apply-actions in order, then goto_table; a table with
   no match does nothing (the packet is dropped, or a resubmit returns to where it was);
 - flow, group and meter mods as `flows.reconcile.Change`s, refused where Open vSwitch refuses them:
   a goto_table backwards; a match field without its prerequisites; an action whose fields'
@@ -34,8 +34,8 @@ It models, in OpenFlow 1.3 / Open vSwitch 3.1 terms:
   `ct(table=N)` forks the packet: a copy continues in table N with the connection's state
   (registers kept, in_port restored); the packet itself goes on with the next action as it was.
   A ct without table rewrites the packet itself (its NAT) and the next action sees the result, so
-  `ct(zone=64,nat),ct(zone=65,nat,table=20)` runs two lookups in one pass: the second sees the
-  first one's NAT, and only the last one's state reaches table 20. After any ct the packet that
+  `ct(zone=A,nat),ct(zone=B,nat,table=T)` runs two lookups in one pass: the second sees the
+  first one's NAT, and only the last one's state reaches table T. After any ct the packet that
   goes on in the same pass is untracked (Open vSwitch clears its ct fields), and a table lookup
   after a ct without table that rewrote it is an error: Open vSwitch would match the packet as it
   was before that NAT while the datapath holds the rewritten one;
@@ -95,7 +95,7 @@ ICMP_ERRORS = frozenset({ICMP_DEST_UNREACH, 4, 5, 11, 12})
 # Every field a packet may carry, with its width and how it is written: "mac" and "ipv4" fields
 # hold text ("0a:00:00:00:00:11", "198.18.0.11"), the others integers.
 _HEADERS = {
-    "eth_src": (48, "mac"), "eth_dst": (48, "mac"), "eth_type": (16, "int"), "vlan_tci": (16, "int"),
+    "eth_src": (48, "mac"), "eth_dst": (48, "mac"), "eth_type": (16, "int"), "vlan_vid": (13, "int"),
     "arp_op": (16, "int"), "arp_spa": (32, "ipv4"), "arp_tpa": (32, "ipv4"),
     "arp_sha": (48, "mac"), "arp_tha": (48, "mac"),
     "ip_proto": (8, "int"), "ipv4_src": (32, "ipv4"), "ipv4_dst": (32, "ipv4"), "nw_ttl": (8, "int"),
@@ -247,7 +247,7 @@ def _endpoint(text):
 
 
 def _ipv4(src, dst, eth_src, eth_dst, proto, ttl):
-    return {"eth_src": _normal("eth_src", eth_src), "eth_dst": _normal("eth_dst", eth_dst), "vlan_tci": 0,
+    return {"eth_src": _normal("eth_src", eth_src), "eth_dst": _normal("eth_dst", eth_dst), "vlan_vid": 0,
             "eth_type": ETH_TYPE_IP, "ip_proto": proto, "ipv4_src": src, "ipv4_dst": dst, "nw_ttl": ttl,
             "ip_frag": 0}
 
@@ -289,13 +289,13 @@ def icmp_error(src, dst, eth_src, eth_dst, about, kind=ICMP_DEST_UNREACH, code=I
 def arp_request(sender_mac, sender_ip, target_ip):
     """A broadcast ARP request: who has `target_ip`?"""
     sender_mac = _normal("eth_src", sender_mac)
-    return {"eth_src": sender_mac, "eth_dst": BROADCAST, "vlan_tci": 0, "eth_type": ETH_TYPE_ARP, "arp_op": 1,
+    return {"eth_src": sender_mac, "eth_dst": BROADCAST, "vlan_vid": 0, "eth_type": ETH_TYPE_ARP, "arp_op": 1,
             "arp_sha": sender_mac, "arp_spa": sender_ip, "arp_tha": "00:00:00:00:00:00", "arp_tpa": target_ip}
 
 
 def tagged(packet, vid):
     """`packet` with an 802.1Q tag of VLAN `vid`."""
-    return dict(packet, vlan_tci=0x1000 | vid)
+    return dict(packet, vlan_vid=0x1000 | vid)
 
 
 def _headers(packet):
@@ -755,7 +755,7 @@ class FakeSwitch:
                 start[name] = _normal(name, value)
             else:
                 raise PipelineError("unknown header field %r" % name)
-        start.setdefault("vlan_tci", 0)
+        start.setdefault("vlan_vid", 0)
         if start.get("eth_type") == ETH_TYPE_IP:
             start.setdefault("nw_ttl", 64)
             start.setdefault("ip_frag", 0)

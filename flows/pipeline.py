@@ -99,6 +99,8 @@ CLASSIFY = Table(
         Band("MEMBER", 650, "from a member's service endpoint (its replies): un-NAT through conntrack"),
         Band("MEMBER_FRAGMENT", 640, "a UDP fragment from a member: un-NAT through conntrack"),
         Band("ECHO", 620, "an echo request: answered in place when it is to one of the balancer's addresses"),
+        Band("VIP_ICMP", 610, "another ICMP message to a one-arm VIP (an error about its replies): through both "
+                              "its zones in a request's order"),
         Band("POOL", 600, "to a one-arm SNAT pool address (replies of one-arm connections): un-NAT"),
         Band("ICMP_ERROR", 500, "an ICMP error: through conntrack, it follows the connection it is about"),
         Band("ARP", 300, "ARP, to the arp table"),

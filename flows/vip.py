@@ -18,8 +18,8 @@ from flows import slots
 from flows.ir import (NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg, Resubmit,
                       SelectGroup, SetField, match)
 from flows.ownership import own_mac
-from flows.protocols import (CT_EST, CT_NEW, CT_REL, CT_RPL, ETH_TYPE_IP, IP_PROTO, IP_PROTO_TCP, IP_PROTO_UDP,
-                             TCP_SYN_ONLY, ct_state)
+from flows.protocols import (CT_EST, CT_NEW, CT_REL, CT_RPL, ETH_TYPE_IP, IP_PROTO, IP_PROTO_ICMP, IP_PROTO_TCP,
+                             IP_PROTO_UDP, TCP_SYN_ONLY, ct_state)
 
 ROUTED = (p.VIP_ROUTED, p.VIP_ROUTED)   # a ct_mark / VIP register match: a routed VIP
 FRAGMENT = (1, 1)                        # ip_frag: any fragment of a datagram
@@ -155,6 +155,12 @@ def vip_flows(vip, located, previous_slots=None, down=frozenset()):
     if vip.mode == "one-arm":
         flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.POOL, match(**addresses.fields(address, "dst")), REPLY_LOOKUP,
                        cookie=vip_cookie) for address in vip.snat_addresses]
+        # An ICMP error about its replies, sent to the VIP, must meet its DNAT entry first, then
+        # its SNAT one (the order a request meets them): classify's ICMP_ERROR flows use the
+        # order of replies, which suits every other error.
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_ICMP,
+                          match(ip_proto=IP_PROTO_ICMP, **addresses.fields(vip.address, "dst")), lookup(vip.mode),
+                          cookie=vip_cookie))
     table = slots.assign(previous_slots, eligible)
     new = match((p.VIP_REG, register), ct_state=ct_state(CT_NEW), ct_mark=0)
     if vip.protocol == "tcp":   # only a SYN opens a connection (see CONNTRACK.STRAY)

@@ -26,16 +26,6 @@ DIRECT = dict(WEB, name="direct", address="198.18.0.120", mode="dsr")
 NOBODY = dict(WEB, name="nobody", address="198.18.0.130", members=[{"address": "198.18.0.99", "port": 80}])
 
 
-# The flows of this commit can be neither computed nor installed, so every test of them fails until
-# these lbctl bugs are fixed (strict: once they are, the tests pass and the marks must go).
-UNFIXED = pytest.mark.xfail(strict=True, reason=(
-    "lbctl bugs: (1) flows/pipeline.py binds OWNED twice (the owned bit 1 << 16, then table 11 owned), so "
-    "ownership.owned_flows computes Table | int and desired_state raises TypeError; then Open vSwitch refuses "
-    "(OFPBAC_MATCH_INCONSISTENT) (2) the commit (22) member flows and the hairpin (32) VIP flows, whose ct() "
-    "needs eth_type=ip in their match, and (3) the ROUTED flows of to_member (30) and to_client (40), whose "
-    "dec_ttl needs it too"))
-
-
 class Balancer:
     """A fake switch holding the desired state of some VIPs, and the VIPs themselves."""
 
@@ -90,7 +80,6 @@ def member_place(address):
 # ---------------------------------------------------------------- routed
 
 
-@UNFIXED
 def test_routed_syn_reaches_the_chosen_member_natted_from_the_vip_mac_one_hop_on():
     lb = Balancer(WEB)
     lb.force("web", "198.18.0.12")
@@ -102,7 +91,6 @@ def test_routed_syn_reaches_the_chosen_member_natted_from_the_vip_mac_one_hop_on
                               eth_src=VIP_MAC, eth_dst=mac, nw_ttl=63), result
 
 
-@UNFIXED
 def test_routed_reply_reaches_the_client_port_from_the_vip():
     lb = Balancer(WEB)
     lb.force("web", "198.18.0.12")
@@ -115,7 +103,6 @@ def test_routed_reply_reaches_the_client_port_from_the_vip():
     assert out.packet == dict(syn_ack, ipv4_src=WEB["address"], eth_src=VIP_MAC, eth_dst=CLIENT_MAC, nw_ttl=63)
 
 
-@UNFIXED
 def test_established_packets_follow_their_member_whatever_the_hash_says():
     lb = Balancer(WEB)
     lb.force("web", "198.18.0.12")
@@ -127,7 +114,6 @@ def test_established_packets_follow_their_member_whatever_the_hash_says():
         member_place("198.18.0.13")[0], "a new connection takes the slot it hashes to"
 
 
-@UNFIXED
 def test_a_new_connection_counts_once_on_its_members_commit_flow():
     lb = Balancer(WEB)
     lb.force("web", "198.18.0.11")
@@ -141,7 +127,6 @@ def test_a_new_connection_counts_once_on_its_members_commit_flow():
     assert lb.switch.flow_packets[commit.key] == 1
 
 
-@UNFIXED
 def test_udp_datagrams_go_by_multipath_slot_and_answers_come_from_the_vip():
     lb = Balancer(DNS)
     slot = lb.force("dns", "198.18.0.11")
@@ -162,7 +147,6 @@ def one_arm_connection(lb, client_port):
     return lb.send(client_syn(ONE_ARM["address"], client_port=client_port), CLIENT_PORT).single()
 
 
-@UNFIXED
 def test_one_arm_request_reaches_the_member_from_a_pool_address_with_its_ttl():
     lb = Balancer(ONE_ARM)
     out = one_arm_connection(lb, 40000)
@@ -173,7 +157,6 @@ def test_one_arm_request_reaches_the_member_from_a_pool_address_with_its_ttl():
                               tcp_src=out.packet["tcp_src"], ipv4_dst="198.18.0.11", eth_src=VIP_MAC, eth_dst=mac)
 
 
-@UNFIXED
 def test_one_arm_reply_to_the_pool_reaches_the_client_from_the_vip():
     lb = Balancer(ONE_ARM)
     request = one_arm_connection(lb, 40000).packet
@@ -189,7 +172,6 @@ def test_one_arm_reply_to_the_pool_reaches_the_client_from_the_vip():
     assert [c.replied for c in lb.switch.conntrack.connections()] == [True, True], "both zones saw the reply"
 
 
-@UNFIXED
 def test_one_arm_requests_of_an_established_connection_keep_its_pool_address_and_port():
     lb = Balancer(ONE_ARM)
     first = one_arm_connection(lb, 40000).packet
@@ -200,7 +182,6 @@ def test_one_arm_requests_of_an_established_connection_keep_its_pool_address_and
     assert (ack.port, ack.packet["ipv4_src"], ack.packet["tcp_src"]) == (port, first["ipv4_src"], first["tcp_src"])
 
 
-@UNFIXED
 def test_one_arm_gives_each_connection_to_a_member_its_own_pool_address_and_port():
     lb = Balancer(ONE_ARM)
     first, second = one_arm_connection(lb, 40000).packet, one_arm_connection(lb, 40001).packet
@@ -210,7 +191,6 @@ def test_one_arm_gives_each_connection_to_a_member_its_own_pool_address_and_port
 # ---------------------------------------------------------------- dsr
 
 
-@UNFIXED
 def test_dsr_rewrites_only_the_destination_mac():
     lb = Balancer(DIRECT)
     lb.force("direct", "198.18.0.13")
@@ -221,7 +201,6 @@ def test_dsr_rewrites_only_the_destination_mac():
     assert lb.switch.conntrack.connections() == [], "dsr passes no conntrack"
 
 
-@UNFIXED
 def test_dsr_members_answer_the_client_straight_from_the_vip():
     lb = Balancer(DIRECT)
     port, mac = member_place("198.18.0.13")
@@ -230,7 +209,6 @@ def test_dsr_members_answer_the_client_straight_from_the_vip():
     assert (out.port, out.packet) == (NORMAL, syn_ack)
 
 
-@UNFIXED
 def test_dsr_a_moved_slot_keeps_old_connections_on_the_old_owner_and_pins_new_ones_to_the_new():
     lb = Balancer(DIRECT)
     slot = lb.force("direct", "198.18.0.11")
@@ -256,18 +234,16 @@ def test_dsr_a_moved_slot_keeps_old_connections_on_the_old_owner_and_pins_new_on
 # ---------------------------------------------------------------- the balancer's own addresses
 
 
-@UNFIXED
 @pytest.mark.parametrize("body, address", [(WEB, WEB["address"]), (ONE_ARM, POOL[0])], ids=["vip", "pool"])
 def test_an_arp_request_for_an_address_of_the_balancer_is_answered_out_its_in_port_with_its_mac(body, address):
     lb = Balancer(body)
     out = lb.send(arp_request(CLIENT_MAC, CLIENT, address), CLIENT_PORT).single()
     assert out.port == CLIENT_PORT
-    assert out.packet == {"eth_src": VIP_MAC, "eth_dst": CLIENT_MAC, "vlan_tci": 0, "eth_type": 0x0806, "arp_op": 2,
+    assert out.packet == {"eth_src": VIP_MAC, "eth_dst": CLIENT_MAC, "vlan_vid": 0, "eth_type": 0x0806, "arp_op": 2,
                           "arp_sha": VIP_MAC, "arp_spa": address, "arp_tha": CLIENT_MAC, "arp_tpa": CLIENT}
     assert lb.switch.meter_packets == {}, "the controller never sees it"
 
 
-@UNFIXED
 @pytest.mark.parametrize("body, address", [(WEB, WEB["address"]), (ONE_ARM, POOL[0])], ids=["vip", "pool"])
 def test_a_ping_to_an_address_of_the_balancer_is_answered(body, address):
     lb = Balancer(body)
@@ -280,7 +256,6 @@ def test_a_ping_to_an_address_of_the_balancer_is_answered(body, address):
     assert lb.switch.conntrack.connections() == []
 
 
-@UNFIXED
 def test_a_syn_to_a_vip_with_no_member_goes_to_the_controller_from_the_reject_table():
     lb = Balancer(NOBODY)
     out = lb.send(client_syn(NOBODY["address"]), CLIENT_PORT).single()
@@ -288,7 +263,6 @@ def test_a_syn_to_a_vip_with_no_member_goes_to_the_controller_from_the_reject_ta
     assert lb.switch.meter_packets == {p.REJECT_METER: 1}
 
 
-@UNFIXED
 def test_a_tcp_packet_of_no_connection_to_a_live_vip_is_refused_not_spread():
     lb = Balancer(WEB)
     out = lb.send(replace_flags(client_syn(WEB["address"]), TCP_ACK), CLIENT_PORT).single()
@@ -296,7 +270,6 @@ def test_a_tcp_packet_of_no_connection_to_a_live_vip_is_refused_not_spread():
     assert lb.switch.conntrack.connections() == []
 
 
-@UNFIXED
 def test_arp_from_a_member_is_switched_and_punted_through_the_members_meter():
     lb = Balancer(WEB)
     port, mac = member_place("198.18.0.11")
@@ -306,8 +279,6 @@ def test_arp_from_a_member_is_switched_and_punted_through_the_members_meter():
     assert lb.switch.meter_packets == {p.MEMBER_ARP_METER: 1}
 
 
-@UNFIXED
-@UNFIXED
 @pytest.mark.parametrize("reply", [
     tcp("198.18.0.11:80", MONITOR + ":33000", WHERE["198.18.0.11"].mac, VIP_MAC, flags=TCP_SYN | TCP_ACK),
     icmp_echo("198.18.0.11", MONITOR, WHERE["198.18.0.11"].mac, VIP_MAC, reply=True),
@@ -320,7 +291,6 @@ def test_replies_to_health_probes_go_to_the_controller_from_the_monitor_table(re
     assert lb.switch.conntrack.connections() == [], "the member's reply catch never saw it"
 
 
-@UNFIXED
 def test_traffic_to_no_vip_is_switched_normally_without_conntrack():
     lb = Balancer(WEB, DNS)
     ssh = tcp(CLIENT + ":40000", "198.18.0.11:22", CLIENT_MAC, WHERE["198.18.0.11"].mac)
@@ -329,7 +299,6 @@ def test_traffic_to_no_vip_is_switched_normally_without_conntrack():
     assert lb.switch.conntrack.connections() == []
 
 
-@UNFIXED
 def test_reconciles_changes_take_the_switch_to_the_new_desired_state():
     lb = Balancer(WEB, DNS)
     lb.replace("dns", dict(DNS, members=DNS["members"][:1]))
@@ -384,12 +353,12 @@ def test_tcp_flags_masks_tell_a_syn_from_a_syn_ack():
 
 
 def test_ttl_and_vlan_tag_matches_with_masks():
-    switch = switch_with(Flow(0, 20, match(vlan_tci=(0x1000, 0x1000)), (Output(5),)),
+    switch = switch_with(Flow(0, 20, match(vlan_vid=(0x1000, 0x1000)), (Output(5),)),
                          Flow(0, 10, dict_match(IP, nw_ttl=(0, 0xFE)), (Output(2),)),
                          Flow(0, 0, match(), (Output(3),)))
     assert [switch.send(a_to_b(ttl=ttl), 1).ports for ttl in (0, 1, 2, 64)] == [[2], [2], [3], [3]]
     assert switch.send(tagged(a_to_b(ttl=1), 10), 1).ports == [5]
-    assert switch.send(tagged(a_to_b(), 10), 1).single().packet["vlan_tci"] == 0x100a
+    assert switch.send(tagged(a_to_b(), 10), 1).single().packet["vlan_vid"] == 0x100a
 
 
 def test_goto_carries_the_rewritten_packet_and_a_miss_drops_it():

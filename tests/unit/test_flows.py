@@ -205,7 +205,7 @@ def test_one_arm_commits_source_nat_from_the_pool_with_the_dnat_and_catches_repl
     text = state_text(desired_state(vip_set(one_arm).vips, PLACES))
     assert ("tcp,nw_dst=198.18.0.100,tp_dst=8443 actions=set_field:0x1->reg4,ct(zone=64,nat),ct(table=20,zone=65,nat)"
             in text), "both zones in one pass"
-    assert ("table=22, priority=300,reg4=0x1,reg5=0x1 actions=ct(commit,zone=64,nat(dst=198.18.0.11:80),"
+    assert ("table=22, priority=300,ip,reg4=0x1,reg5=0x1 actions=ct(commit,zone=64,nat(dst=198.18.0.11:80),"
             in text)
     assert "ct(commit,table=30,zone=65,nat(src=198.18.0.200-198.18.0.201:1024-65535)," in text
     assert "priority=600,ip,nw_dst=198.18.0.201 actions=ct(zone=65,nat),ct(table=20,zone=64,nat)" in text
