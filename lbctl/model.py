@@ -1,7 +1,7 @@
 """VIPs and members: validation of what an operator sends, and the configuration as a whole with
-its rules (unique names, one VIP per address/port/protocol, addresses owned once) and the ids it
-hands out (VIPs, members, hosts). Every change returns a new Config, so a rejected request leaves
-the old one untouched."""
+its rules (unique names, one VIP per address/port/protocol, an address either a VIP's or a SNAT
+pool's, addresses owned once) and the ids it hands out (VIPs, members, hosts). Every change
+returns a new Config, so a rejected request leaves the old one untouched."""
 import hashlib
 import ipaddress
 import json
@@ -427,6 +427,16 @@ class Config:
             if other.service == vip.service:
                 raise Conflict("address: %s:%d/%s is already served by vip %r"
                                % (vip.address, vip.port, vip.protocol, other.name))
+            # An address is a VIP's (any number of services on it) or a SNAT pool's (any number of
+            # one-arm VIPs may share the pool), never both: the switch takes every packet to a pool
+            # address for a reply to un-SNAT, so a service there would never be reached.
+            if vip.address in other.snat_addresses:
+                raise Conflict("address: %s is in the snat_pool of vip %r: an address is a VIP's or a "
+                               "SNAT pool's, not both" % (vip.address, other.name))
+            for i, address in enumerate(vip.snat_addresses):
+                if address == other.address:
+                    raise Conflict("snat_pool.addresses[%d]: %s is the address of vip %r: an address is a "
+                                   "VIP's or a SNAT pool's, not both" % (i, address, other.name))
             theirs = {other.address, *other.snat_addresses}
             shared = sorted(mine & theirs)
             if shared and other.redundancy_group != vip.redundancy_group:

@@ -31,6 +31,7 @@ class Options:
     """What the operator configures about the controller itself ([lbctl] in ryu-manager's config)."""
     cluster_id: int = 0              # byte 4 of the balancer's MACs
     gateways: tuple = ()             # the balancer's router addresses
+    gateway_networks: tuple = ()     # ... the subnets they are on ("198.18.0.0/24"), where known
     gateway_group: int = 1           # ... and their redundancy group
     monitor_address: str = None      # the source of health probes
     arp_punt_pps: int = 100

@@ -3,6 +3,7 @@ computed for every switch first, then saved (the Store), then sent, so a refused
 nothing and saves nothing. A switch that connects is read before anything is sent to it, and then
 *adopted*: every desired flow is re-added in place and only what is not desired is deleted, so a
 controller restart interrupts no traffic. A switch that refuses a message is read again."""
+import ipaddress
 import logging
 
 from flows import pipeline
@@ -24,6 +25,15 @@ ADOPT_TIMEOUT = 5          # seconds to read a connecting switch's flows before 
 READ_AGAIN_HOLDOFF = 10    # seconds between two repairs of one switch after errors
 
 
+def _addresses(vip):
+    """(the field, the address) of each address a VIP names: its own, its pool's, its members'."""
+    yield "address", vip.address
+    for i, address in enumerate(vip.snat_addresses):
+        yield "snat_pool.addresses[%d]" % i, address
+    for i, member in enumerate(vip.members):
+        yield "members[%d].address" % i, member.address
+
+
 class Changes:
     def __init__(self, core):
         self.core = core
@@ -31,13 +41,27 @@ class Changes:
     # ------------------------------------------------------------------ configuration changes
 
     def check(self, vip):
-        """A VIP with a health monitor needs the monitor address, which is nobody else's."""
-        address = self.core.settings.monitor_address
-        if vip.monitored and address is None:
+        """A VIP with a health monitor needs the monitor address. The balancer's own addresses (the
+        monitor address, the gateways) are nobody else's (409), and no VIP, pool or member sits on
+        the network or broadcast address of a gateway's subnet (400)."""
+        options = self.core.options
+        monitor = self.core.settings.monitor_address
+        if vip.monitored and monitor is None:
             raise InvalidInput("health_monitor.type", vip.health_monitor.type,
                                "needs [lbctl] monitor_address in the controller's configuration")
-        if address is not None and address in {vip.address, *vip.snat_addresses, *(m.address for m in vip.members)}:
-            raise Conflict("address: %s is the balancer's monitor address" % address)
+        gateways = set(options.gateways)
+        # /31 and /32 have no network nor broadcast address (RFC 3021): every address is a host's.
+        subnets = [network for network in map(ipaddress.IPv4Network, options.gateway_networks) if network.prefixlen <= 30]
+        for field, address in _addresses(vip):
+            if address == monitor:
+                raise Conflict("%s: %s is the balancer's monitor address" % (field, address))
+            if address in gateways:
+                raise Conflict("%s: %s is one of the balancer's gateway addresses" % (field, address))
+            ip = ipaddress.IPv4Address(address)
+            for network in subnets:
+                if ip in (network.network_address, network.broadcast_address):
+                    raise InvalidInput(field, address, "is the %s address of the gateways' subnet %s" % (
+                        "network" if ip == network.network_address else "broadcast", network))
 
     def apply(self, step):
         """Apply one change everywhere, or (on any error) nowhere. `step`: Config -> (the new

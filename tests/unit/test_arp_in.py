@@ -1,0 +1,80 @@
+"""ARP packet-ins through the core (lbctl.core.Balancer, no switch, a clock the test moves): ARP
+from hosts that are no member is counted and learns nothing, however many senders; a flood of
+claims on a VIP is answered with one announcement at a time and logged once."""
+import logging
+import random
+
+import pytest
+
+from flows import pipeline
+from lbctl import packets, store
+from lbctl.core import Balancer, Options
+from tests.unit.sample import WEB, vip_set
+
+DPID = 1
+VIP = "198.18.0.100"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def wall(self):
+        return self.now
+
+
+@pytest.fixture
+def core(tmp_path):
+    """The core serving WEB, with one switch connected and adopted (it held nothing), and the
+    announcement of the adoption over."""
+    files = store.FileStore(str(tmp_path / "state.msgpack"))
+    store.save_state(files.state_file, vip_set(WEB))
+    balancer = Balancer(Options(), files, Clock())
+    balancer.switch_connected(DPID)
+    balancer.flows_read(DPID, 0, [], False)
+    balancer.groups_read(DPID, [], False)
+    balancer.meters_read(DPID, [], False)
+    assert balancer.adopted()
+    run(balancer, 5.0)
+    yield balancer
+    files.close()
+
+
+def run(core, seconds, step=0.005):
+    """Move the clock on by `seconds`, ticking every `step`."""
+    for _ in range(round(seconds / step)):
+        core.clock.now += step
+        core.tick(core.clock.now)
+
+
+def arp_in(core, frame, in_port=1):
+    return core.packet_in(DPID, pipeline.ARP_PUNT.id, in_port, frame)
+
+
+def test_arp_from_thousands_of_non_members_is_counted_and_learns_nothing(core):
+    rng = random.Random(7)
+    for _ in range(2000):
+        sender = "198.19.%d.%d" % (rng.randrange(256), rng.randrange(1, 255))
+        mac = "0a:%02x:%02x:%02x:%02x:%02x" % tuple(rng.randrange(256) for _ in range(5))
+        assert arp_in(core, packets.arp_request(mac, sender, "198.19.255.254")) == []
+    assert core.stats.counters["arp_ignored"] == 2000
+    assert len(core.hosts) == 0
+    arp_in(core, packets.arp_request("0a:00:00:00:00:11", "198.18.0.11", "198.18.0.1"), in_port=2)
+    assert [(h.ip, h.port) for h in core.hosts.all()] == [("198.18.0.11", 2)], "a member is learned"
+
+
+def test_a_flood_of_claims_on_a_vip_gets_one_announcement_at_a_time_and_one_log_line(core, caplog):
+    garp_count, before = core.options.garp_count, core.stats.counters["garps_sent"]
+    with caplog.at_level(logging.WARNING, logger="lbctl"):
+        for _ in range(600):   # 200 claims a second for 3 s
+            arp_in(core, packets.arp_request("0a:00:00:00:00:99", VIP, VIP))
+            run(core, 0.005)
+        run(core, 5.0)         # the announcement under way finishes
+    assert core.stats.counters["ownership_conflicts"] == 600
+    # The first announcement (3 GARPs, 1 s apart) ends 2 s in; the claims still coming start a second.
+    assert core.stats.counters["garps_sent"] - before == 2 * garp_count
+    conflicts = [r.getMessage() for r in caplog.records if "ownership conflict" in r.getMessage()]
+    assert len(conflicts) == 1 and "0a:00:00:00:00:99 claims 198.18.0.100" in conflicts[0]
