@@ -213,12 +213,6 @@ def test_one_arm_commits_source_nat_from_the_pool_with_the_dnat_and_catches_repl
         "the balancer answers ARP and ping for its pool"
 
 
-def test_an_snat_pool_is_a_range_in_address_order():
-    pool = dict(WEB, name="arm", mode="one-arm", snat_pool={"addresses": ["198.18.0.10", "198.18.0.9"]})
-    text = state_text(desired_state(vip_set(pool).vips, PLACES))
-    assert "nat(src=198.18.0.9-198.18.0.10:1024-65535)" in text
-
-
 def test_goto_table_only_goes_forward_in_every_mode():
     every_mode = vip_set(WEB, DNS, dict(WEB, name="arm", port=8443, mode="one-arm",
                                         snat_pool={"addresses": ["198.18.0.200"]}),
