@@ -155,11 +155,12 @@ AB_SOCKET_TIMEOUT_S = 5           # ab -s: the longest wait for one response
 AB_MAX_FAILED_FRACTION = 0.001    # more failed requests than this: the measurement failed
 
 
-def run_ab(lab, host, url, requests, concurrency, deadline, run_timeout):
+def run_ab(lab, host, url, requests, concurrency, deadline, run_timeout,
+           max_failed_fraction=AB_MAX_FAILED_FRACTION):
     """One `ab` run from the host's namespace, without keepalive (every request a new
     connection) -> {"rate", "complete", "failed", "non_2xx", "failed_detail"}. The run must
-    complete every request with at most AB_MAX_FAILED_FRACTION of them failed, within
-    run_timeout seconds (or what is left of the deadline)."""
+    complete every request with at most max_failed_fraction of them failed, within run_timeout
+    seconds (or what is left of the deadline)."""
     # -r: a receive error counts as a failed request instead of ending the run; the failed
     # fraction decides whether the run is usable.
     argv = ["ab", "-q", "-r", "-s", str(AB_SOCKET_TIMEOUT_S),
@@ -181,7 +182,7 @@ def run_ab(lab, host, url, requests, concurrency, deadline, run_timeout):
     result["failed_detail"] = detail.group(1) if result["failed"] and detail else ""
     if result["complete"] != requests:
         raise MeasurementFailed(f"{url}: ab completed {result['complete']} of {requests} requests")
-    if result["failed"] > AB_MAX_FAILED_FRACTION * requests:
+    if result["failed"] > max_failed_fraction * requests:
         raise MeasurementFailed(f"{url}: {result['failed']} of {requests} requests failed "
                                 f"({result['failed_detail']})")
     return result
@@ -250,7 +251,8 @@ def bench_parser(doc):
     return result
 
 
-def run(name, args, measure, summarize, print_text, *, needs_ab=False, loadavg_at_end=True):
+def run(name, args, measure, summarize, print_text, *, needs_ab=False, unavailable=None,
+        loadavg_at_end=True):
     """Measure once and print the result; the exit status, for main() to return.
 
     measure(args, workdir) builds the lab in a new workdir, measures, and removes the lab
@@ -258,8 +260,11 @@ def run(name, args, measure, summarize, print_text, *, needs_ab=False, loadavg_a
     from the machine description and what measure() returned; print_text(result) prints it
     unless args.json. Statuses: 0 measured, 1 the benchmark cannot run here or the measurement
     failed (the workdir is kept and named), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
-    loadavg_at_end: add the load average after the run to the machine description."""
-    reason = unavailable_reason() or (AB_MISSING if needs_ab and not shutil.which("ab") else None)
+    unavailable: a function that says why the bench cannot run here (or None), checked after
+    the lab's own requirements. loadavg_at_end: add the load average after the run to the
+    machine description."""
+    reason = (unavailable_reason() or (AB_MISSING if needs_ab and not shutil.which("ab") else None)
+              or (unavailable() if unavailable else None))
     if reason:
         print(f"{name}: cannot run: {reason}", file=sys.stderr)
         return 1
