@@ -2,7 +2,8 @@
 direct path, lbctl in each mode, OVN's load balancer, and a reactive Ryu balancer. A measurement:
 it prints figures and asserts no timing.
 
-    sudo .venv/bin/python -m bench.peers [--requests 4000] [--concurrency 16] [--rounds 7] [--json]
+    sudo .venv/bin/python -m bench.peers [--requests 4000] [--concurrency 16] [--rounds 7]
+                                         [--systems direct,routed,one-arm,dsr,reactive,ovn] [--json]
 
 What runs: a private lab (lab/: Open vSwitch 3.1 with the userspace datapath in its own
 namespace) with the standard topology of lab/topology.py: client 198.18.0.10, members m1, m2, m3
@@ -51,12 +52,13 @@ record before ovn-controller starts, and the output says whether it was still hi
 lbctl and the reactive app take turns as the controller of lbctl's bridge: before each start the
 bridge's flows, groups and meters are deleted (lbctl's VIPs come back from its state file).
 
-Rounds: each round measures every system once, grouped by what runs (lbctl: direct, routed,
-one-arm, dsr; the reactive app; OVN) in alternating order (round 2 in reverse, so no set-up is
-repeated between rounds). Before each measured run of a system: TIME_WAIT sockets killed in every
-host (`ss -K state time-wait`: members close first and keep them), the datapath's conntrack
-flushed and its flows purged, then a warm-up run of 300 requests. After each measured run:
-the flows on the bridge the system uses (`ovs-ofctl dump-aggregate`) and the datapath's flows.
+Rounds: each round measures every system of --systems (the direct path always) once, grouped
+by what runs (lbctl: direct, routed, one-arm, dsr; the reactive app; OVN) in alternating order
+(round 2 in reverse, so no set-up is repeated between rounds). Before each measured run of a
+system: TIME_WAIT sockets killed in every host (`ss -K state time-wait`: members close first
+and keep them), the datapath's conntrack flushed and its flows purged, then a warm-up run of 300
+requests. After each measured run: flows counted (`ovs-ofctl dump-aggregate`, `ovs-appctl
+dpctl/dump-flows`).
 
 How to read it: per system the median rate over the rounds and its ratio to the direct path's
 median of the same run (quote figures only as such ratios), against the targets: dsr >= 0.95,
@@ -73,11 +75,12 @@ failed and non-2xx) are reported, not fatal.
 Exit status: 0 when measured, whether or not the targets were met (a system whose ab run could
 not finish, e.g. every request timed out, is reported as failed with the reason and left out of
 later rounds); 1 when the measurement itself failed (the lab, a controller or OVN would not start,
-the direct path failed, the time budget ran out) or OVN or ab is not installed; 130 on Ctrl-C.
-The lab is removed in every case; the workdir (logs) is kept only when the measurement failed,
-and its path is printed.
+the direct path failed, the time budget ran out) or ab (or OVN, if measured) is not installed;
+130 on Ctrl-C. The lab is removed in every case; the workdir (logs) is kept only when the
+measurement failed, and its path is printed.
 """
 
+import argparse
 import json
 import re
 import statistics
@@ -145,7 +148,7 @@ class Peers:
 
     # -- set-up -----------------------------------------------------------------------------
 
-    def build(self):
+    def build(self, with_ovn):
         topology.build(self.lab)
         for member in MEMBERS:
             dsr.configure_member(self.lab, member, LBCTL_VIPS["dsr"])
@@ -158,8 +161,9 @@ class Peers:
         (self.workdir / "reactive.conf").write_text(
             f"[reactive_lb]\nvip = {REACTIVE_VIP}\nvip_mac = {mac_for(REACTIVE_VIP)}\n"
             f"service_port = {SERVICE_PORT}\nmembers = {members}\nidle_timeout = {REACTIVE_IDLE_TIMEOUT_S}\n")
-        self.ovn = ovn.Ovn(self.lab, f"{self.lab.prefix}int").start()
-        self.ovn_topology()
+        if with_ovn:
+            self.ovn = ovn.Ovn(self.lab, f"{self.lab.prefix}int").start()
+            self.ovn_topology()
 
     def ovn_topology(self):
         """The logical switch, router and load balancer (the hosts' ports bind when they arrive)."""
@@ -311,10 +315,10 @@ def measure(args, workdir):
     with started_lab(workdir, "pe") as lab:
         peers = Peers(lab, workdir, deadline)
         try:
-            peers.build()
+            peers.build(with_ovn="ovn" in args.systems)
             rounds, errors = [], {}
             for i in range(args.rounds):
-                order = list(SYSTEMS) if i % 2 == 0 else list(SYSTEMS)[::-1]
+                order = args.systems if i % 2 == 0 else args.systems[::-1]
                 results = {}
                 for system in order:
                     if system in errors:
@@ -327,20 +331,22 @@ def measure(args, workdir):
                             raise
                         errors[system] = f"round {i + 1}: {e}"
                 rounds.append({"order": [s for s in order if s in results], **results})
-            zero_snat_hidden = peers.ovn.zero_snat_hidden()
-            versions = {"ovn": subprocess.run(["ovn-controller", "--version"], capture_output=True,
-                                              text=True).stdout.splitlines()[0]}
+            ovn_facts = None
+            if peers.ovn:
+                ovn_facts = {"version": subprocess.run(["ovn-controller", "--version"], capture_output=True,
+                                                       text=True).stdout.splitlines()[0],
+                             "ct_zero_snat_hidden_at_end": peers.ovn.zero_snat_hidden()}
         finally:
             if peers.ovn:
                 peers.ovn.stop()
-        return rounds, errors, zero_snat_hidden, versions
+        return rounds, errors, ovn_facts
 
 
 def summary(args, info, measured):
-    rounds, errors, zero_snat_hidden, versions = measured
+    rounds, errors, ovn_facts = measured
     direct = statistics.median(r["direct"]["rate"] for r in rounds)
     systems = {}
-    for system in SYSTEMS:
+    for system in args.systems:
         runs = [r[system] for r in rounds if system in r]
         entry = {"url": URLS[system], "rounds_measured": len(runs), "error": errors.get(system)}
         if runs:
@@ -365,19 +371,22 @@ def summary(args, info, measured):
             entry["target_ratio"] = TARGET_RATIOS[system]
             entry["target_met"] = bool(runs) and entry["ratio_to_direct"] >= TARGET_RATIOS[system]
         systems[system] = entry
-    ovn_rate = systems["ovn"].get("median_rate")
-    behind_ovn = [mode for mode in LBCTL_VIPS
-                  if ovn_rate is not None and systems[mode].get("median_rate", 0) <= ovn_rate]
+    ahead = None
+    if "ovn" in systems:
+        ovn_rate = systems["ovn"].get("median_rate")
+        behind = [mode for mode in LBCTL_VIPS if mode in systems
+                  and (ovn_rate is None or systems[mode].get("median_rate", 0) <= ovn_rate)]
+        ahead = {"target_met": ovn_rate is not None and not behind, "behind": behind}
     return {
         "benchmark": "peers",
-        "machine": dict(info, **versions),
+        "machine": info,
         "parameters": {"requests": args.requests, "concurrency": args.concurrency, "rounds": args.rounds,
-                       "keepalive": False, "warmup_requests": WARMUP_REQUESTS,
+                       "systems": args.systems, "keepalive": False, "warmup_requests": WARMUP_REQUESTS,
                        "reactive_idle_timeout_s": REACTIVE_IDLE_TIMEOUT_S, "snat_pool": SNAT_POOL},
         "rounds": [{"order": r["order"], **{s: r[s]["rate"] for s in r["order"]}} for r in rounds],
         "systems": systems,
-        "lbctl_ahead_of_ovn": {"target_met": ovn_rate is not None and not behind_ovn, "behind": behind_ovn},
-        "ovn_ct_zero_snat_hidden_at_end": zero_snat_hidden,
+        "lbctl_ahead_of_ovn": ahead,
+        "ovn": ovn_facts,
     }
 
 
@@ -385,10 +394,11 @@ def print_text(s):
     p, m = s["parameters"], s["machine"]
     print(f"lbctl and its peers, new connections/s: ab -n {p['requests']} -c {p['concurrency']}, no keepalive, "
           f"{p['rounds']} rounds, order alternating, each run after a {p['warmup_requests']}-request warm-up")
-    print(machine_text(m) + f"; {m['ovn']}")
-    print(f"OVN: the datapath's ct_zero_snat capability hidden from ovn-controller (Open vSwitch 3.1.0's "
-          f"userspace conntrack aborts when OVN commits with nat(src); fixed in 3.1.3); still hidden at the "
-          f"end: {'yes' if s['ovn_ct_zero_snat_hidden_at_end'] else 'NO'}")
+    print(machine_text(m))
+    if s["ovn"]:
+        print(f"OVN: {s['ovn']['version']}; the datapath's ct_zero_snat capability hidden from it (Open vSwitch "
+              f"3.1.0's userspace conntrack aborts when OVN commits with nat(src); fixed in 3.1.3), still "
+              f"hidden at the end: {'yes' if s['ovn']['ct_zero_snat_hidden_at_end'] else 'NO'}")
     for i, r in enumerate(s["rounds"], 1):
         print(f"  round {i}: " + "  ".join(f"{system} {r[system]:.0f}" for system in r["order"]))
     print(f"{'system':9} {'URL':26} {'median/s':>8} {'ratio':>6}  {'target':15} {'packet-ins':>10} "
@@ -408,12 +418,22 @@ def print_text(s):
         if x["error"]:
             print(f"{'':9} dropped after {x['rounds_measured']} rounds: {x['error']}")
     ahead = s["lbctl_ahead_of_ovn"]
-    print(f"every lbctl mode ahead of OVN: {'met' if ahead['target_met'] else 'MISSED'}"
-          + (f" (not ahead: {', '.join(ahead['behind'])})" if ahead["behind"] else ""))
+    if ahead:
+        print(f"every lbctl mode ahead of OVN: {'met' if ahead['target_met'] else 'MISSED'}"
+              + (f" (not ahead: {', '.join(ahead['behind'])})" if ahead["behind"] else ""))
     print("flows after each system's last measured run: on the bridge it uses (lbctl's for direct, lbctl "
           "and the reactive app, with\n  what the other lbctl VIPs hold, e.g. dsr's learned pins; OVN's for ovn), "
           "of its VIP (lbctl: the VIP's cookie;\n  reactive: its per-connection flows), and in the shared "
           "userspace datapath (purged before each system's warm-up)")
+
+
+def system_list(text):
+    """--systems: a comma-separated list of SYSTEMS -> them in measuring order, the direct path first."""
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = chosen - set(SYSTEMS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{', '.join(sorted(unknown))}: not one of {', '.join(SYSTEMS)}")
+    return [name for name in SYSTEMS if name in chosen or name == "direct"]
 
 
 def main(argv=None):
@@ -424,11 +444,13 @@ def main(argv=None):
                         help="ab's concurrent connections (default 16)")
     parser.add_argument("--rounds", type=positive_int, default=7,
                         help="measured runs of each system, order alternating (default 7)")
+    parser.add_argument("--systems", type=system_list, default=list(SYSTEMS),
+                        help=f"the systems to measure (default {','.join(SYSTEMS)}; direct always)")
     args = parser.parse_args(argv)
     if args.concurrency > args.requests:
         parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
     return run("peers", args, measure, summary, print_text, needs_ab=True,
-               unavailable=ovn.unavailable_reason)
+               unavailable=ovn.unavailable_reason if "ovn" in args.systems else None)
 
 
 if __name__ == "__main__":
