@@ -1,6 +1,6 @@
 """ARP load on real Open vSwitch with the real controller: ARP from thousands of addresses that are
-no member leaves the host table holding the members alone (the switch passes the controller a
-metered copy of every ARP, and the controller learns members only); a host that claims the VIP
+no member never reaches the controller (the switch sends it members' ARP, claims and answers to
+its probes only) and leaves the host table holding the members alone; a host that claims the VIP
 with hundreds of gratuitous ARPs a second gets a few announcements back and a log line or two,
 not one of each per claim. Every flood is bounded in count and time."""
 import re
@@ -11,7 +11,6 @@ from lab.lbctl import connect, served_by, wait_for
 
 VIP = "198.18.0.100"
 MEMBERS = ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
-ARP_PUNT_PPS, ARP_PUNT_BURST = 100, 50   # the controller's defaults (meter 1)
 GARP_COUNT = 3                           # GARPs per announcement (the default garp_count)
 
 # Runs inside a namespace: `count` ARP requests from the host's own MAC, `rate` a second, at most
@@ -72,19 +71,18 @@ def settled(lb, name, quiet=2.5, timeout=30.0):
     return value
 
 
-def test_arp_from_two_thousand_strangers_learns_only_the_members(lab, lb):
+def test_arp_from_two_thousand_strangers_never_reaches_the_controller(lab, lb):
     before = stats(lb)
     sent, seconds = flood(lab, "client", 2000, 400, "scan")
     assert sent == 2000
-    wait_for(lambda: stats(lb)["arp_ignored"] > before["arp_ignored"], "strangers' ARP counted as ignored")
+    time.sleep(1.0)   # what the switch would have sent is in by now (the meter passes 100/s)
     after = stats(lb)
-    punted = after["packet_in"] - before["packet_in"]
-    ignored = after["arp_ignored"] - before["arp_ignored"]
-    print("2000 ARPs from random senders in %.1f s: %d packet-ins, %d ignored" % (seconds, punted, ignored))
+    punted = after["packet_in_arp"] - before["packet_in_arp"]
+    print("2000 ARPs from random senders in %.1f s: %d ARP packet-ins" % (seconds, punted))
     assert sorted(h["ip"] for h in lb.call("GET", "/v1/hosts")[1]) == MEMBERS
-    # The ARP meter passes the controller arp_punt_pps a second after a burst; what it drops is
-    # still switched on. Loose: a bound on the meter, not a timing.
-    assert ignored <= punted <= 2 * (ARP_PUNT_PPS * seconds + ARP_PUNT_BURST) + 100
+    # Members' own ARP (refreshes, answers to probes) may arrive meanwhile; strangers' never does.
+    assert punted <= 10
+    assert after["arp_ignored"] == before["arp_ignored"]
     assert after["switch_errors"] == before["switch_errors"]
     assert set(served_by(connect(lab, VIP, 80, 30))) == {"m1", "m2", "m3"}
 
