@@ -251,6 +251,25 @@ def bench_parser(doc):
     return result
 
 
+def ab_options(parser, measured):
+    """The options of a bench of `ab` runs (new connections per second): --requests,
+    --concurrency, --rounds of each of the `measured` (e.g. "system"), in alternating order."""
+    parser.add_argument("--requests", "-n", type=positive_int, default=4000,
+                        help="requests (= new connections) per measured ab run (default 4000)")
+    parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
+                        help="ab's concurrent connections (default 16)")
+    parser.add_argument("--rounds", type=positive_int, default=7,
+                        help=f"measured runs of each {measured}, order alternating (default 7)")
+
+
+def ab_arguments(parser, argv):
+    """parse_args, refusing more concurrent connections than requests."""
+    args = parser.parse_args(argv)
+    if args.concurrency > args.requests:
+        parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
+    return args
+
+
 def run(name, args, measure, summarize, print_text, *, needs_ab=False, unavailable=None,
         loadavg_at_end=True):
     """Measure once and print the result; the exit status, for main() to return.

@@ -41,8 +41,8 @@ import statistics
 import sys
 import time
 
-from bench.lib import (AB_SOCKET_TIMEOUT_S, Deadline, bench_parser, controller_stats, machine_text,
-                       positive_int, run, run_ab, started_lab)
+from bench.lib import (AB_SOCKET_TIMEOUT_S, Deadline, ab_arguments, ab_options, bench_parser, controller_stats,
+                       machine_text, run, run_ab, started_lab)
 from flows.pipeline import LB_ZONE
 from lab import free_tcp_port, topology
 from lab.lbctl import REPO_VIPS, Controller
@@ -224,15 +224,8 @@ def print_text(s):
 
 def main(argv=None):
     parser = bench_parser(__doc__)
-    parser.add_argument("--requests", "-n", type=positive_int, default=4000,
-                        help="requests (= new connections) per ab run (default 4000)")
-    parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
-                        help="ab's concurrent connections (default 16)")
-    parser.add_argument("--rounds", type=positive_int, default=7,
-                        help="measured runs of each side, order alternating (default 7)")
-    args = parser.parse_args(argv)
-    if args.concurrency > args.requests:
-        parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
+    ab_options(parser, "side")
+    args = ab_arguments(parser, argv)
     # The machine load at the end is not part of this benchmark's figures.
     return run("new_conn_rate", args, measure, summary, print_text, needs_ab=True,
                loadavg_at_end=False)

@@ -89,8 +89,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from bench.lib import (Deadline, MeasurementFailed, bench_parser, controller_stats, datapath_flow_count,
-                       flow_count, machine_text, positive_int, run, run_ab, started_lab)
+from bench.lib import (Deadline, MeasurementFailed, ab_arguments, ab_options, bench_parser, controller_stats,
+                       datapath_flow_count, flow_count, machine_text, run, run_ab, started_lab)
 from lab import dsr, free_tcp_port, ovn, topology
 from lab.hosts import mac_for
 from lab.lbctl import Controller, shares, switch_text, wait_for
@@ -438,17 +438,10 @@ def system_list(text):
 
 def main(argv=None):
     parser = bench_parser(__doc__)
-    parser.add_argument("--requests", "-n", type=positive_int, default=4000,
-                        help="requests (= new connections) per measured ab run (default 4000)")
-    parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
-                        help="ab's concurrent connections (default 16)")
-    parser.add_argument("--rounds", type=positive_int, default=7,
-                        help="measured runs of each system, order alternating (default 7)")
+    ab_options(parser, "system")
     parser.add_argument("--systems", type=system_list, default=list(SYSTEMS),
                         help=f"the systems to measure (default {','.join(SYSTEMS)}; direct always)")
-    args = parser.parse_args(argv)
-    if args.concurrency > args.requests:
-        parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
+    args = ab_arguments(parser, argv)
     return run("peers", args, measure, summary, print_text, needs_ab=True,
                unavailable=ovn.unavailable_reason if "ovn" in args.systems else None)
 
