@@ -12,7 +12,6 @@ COUNTERS = (
     "host_moves",           # a known address seen at a new MAC or port, and followed
     "duplicates",           # addresses frozen by duplicate detection
     "frozen_arp",           # ARP from a frozen (duplicate) address, ignored
-    "arp_ignored",          # ARP from an address that is no member, learned from nothing
     "ownership_conflicts",  # ARP from someone else claiming one of our addresses
     "garps_sent",           # gratuitous ARPs the balancer sent for its own addresses
     "probes_sent",          # ARP requests the balancer sent to find members
