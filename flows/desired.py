@@ -271,7 +271,7 @@ class _Change:
             flow = self.first.get(key)
             if flow is None:   # its lowest VIP changed nothing this time: look in that VIP's flows
                 flow = next(f for f in self.state.parts[named[0]].flows if f.key == key)
-            return flow
+            return vipflows.shared(flow) if len(named) > 1 else flow
         return basis.gateways.get(key)
 
 

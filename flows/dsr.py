@@ -14,12 +14,19 @@ owner. Only moved slots pay a lookup per connection; when the grace ends, the sl
 (its pins idle out). A slot whose old owner left the VIP, or is no longer located, moves at once:
 its connections are cut with it, as a removal does in the NAT modes. Without SYNs to tell new from
 old, a UDP VIP's moved slot keeps its old owner until the grace ends.
+
+An ICMP error sent to the VIP (about the replies its members send straight to clients: a
+router's "fragmentation needed", say) cannot be told apart by connection without state: it goes
+to every located member, and each member's kernel takes the errors about its own connections and
+ignores the rest, so path MTU discovery works.
 """
+from flows import addresses
 from flows import pipeline as p
-from flows.ir import NORMAL, Flow, Learn, Move, Output, Resubmit, SetField, match
-from flows.protocols import ETH_TYPE_IP, IP_PROTO_TCP, TCP_SYN_ONLY
-from flows.slots import assign, moved
-from flows.vip import departures, endpoint, spread, with_fields
+from flows.ir import NORMAL, Flow, Learn, Move, Multipath, Output, Resubmit, SetField, match
+from flows.icmp import ERRORS
+from flows.protocols import ETH_TYPE_IP, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, TCP_SYN_ONLY
+from flows.slots import SLOTS, assign, moved
+from flows.vip import FRAGMENT, departures, endpoint, spread, with_fields
 
 SYN = dict(eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_TCP, tcp_flags=TCP_SYN_ONLY)
 FIVE_TUPLE = ("ipv4_src", "ipv4_dst", "tcp_src", "tcp_dst")
@@ -65,11 +72,35 @@ def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_
                               goto=p.LOCATE.id, cookie=member_cookie))
         if member.weight > 0 and member.id not in down:
             eligible[member.id] = member.weight
+    if host_of:
+        to_each = sum(((SetField(p.HOST_REG.field, host), Resubmit(p.LOCATE.id))
+                       for host in sorted(set(host_of.values()))), ())
+        flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_ICMP,
+                       match(ip_proto=IP_PROTO_ICMP, icmpv4_type=kind, **addresses.fields(vip.address, "dst")),
+                       to_each, cookie=vip_cookie) for kind in ERRORS]
     table = assign(previous_slots, eligible)
     moves = moved(previous_slots, table, previous_moves or {}, set(host_of), now, grace)
     spread_flows, group = spread(vip, _slot_actions(vip, table, moves, host_of), p.CLASSIFY.id, p.CLASSIFY.VIP,
                                  to_vip, first=(SetField(p.VIP_REG.field, vip.id),))
+    if vip.protocol == "udp":
+        flows += _fragment_flows(vip, table is not None)
     return flows + spread_flows, group, table, moves
+
+
+def _fragment_flows(vip, served):
+    """A UDP VIP's datagrams that arrive in fragments: a fragment has no ports to match or hash,
+    so all fragments of one client go to the member its address hashes to (the VIP's slot flows,
+    as source_ip would); their answers, fragmented too, go out as the members' replies do."""
+    vip_cookie = p.cookie(vip.id)
+    fragment = dict(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT)
+    flows = [Flow(p.CLASSIFY.id, p.CLASSIFY.DSR_REPLY, match(**fragment, **addresses.fields(vip.address, "src")),
+                  (Output(NORMAL),), cookie=vip_cookie)]
+    if served:
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT,
+                          match(**fragment, **addresses.fields(vip.address, "dst")),
+                          (SetField(p.VIP_REG.field, vip.id), Multipath("nw_src", SLOTS, p.SLOT_REG.field, 8)),
+                          goto=p.SLOT.id, cookie=vip_cookie))
+    return flows
 
 
 def _slot_actions(vip, table, moves, host_of):

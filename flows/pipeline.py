@@ -91,23 +91,25 @@ CLASSIFY = Table(
     "guard the balancer's addresses and MACs; the rest is plain L2 switching (NORMAL)", (
         Band("TAGGED_OWN", 1001, "a VLAN-tagged frame to one of the balancer's MACs: dropped (no tenant networks yet)"),
         Band("TAGGED", 1000, "any other VLAN-tagged frame: switched"),
-        Band("DSR_REPLY", 910, "a dsr member's reply, from the VIP's address and port: switched"),
+        Band("DSR_REPLY", 910, "a dsr member's reply, from the VIP's address and port (a UDP VIP's: any "
+                               "fragment from its address): switched"),
         Band("GUARD", 900, "anything else from one of the balancer's addresses: dropped (nobody else may use them)"),
         Band("MONITOR", 800, "a reply to a health probe, sent to the monitor address"),
         Band("VIP", 700, "to a VIP's address and port: through conntrack (NAT modes) or its group (dsr)"),
-        Band("VIP_FRAGMENT", 690, "a UDP fragment to the address of one UDP VIP: through its conntrack"),
+        Band("VIP_FRAGMENT", 690, "a UDP fragment to the address of one UDP VIP: through its conntrack (dsr: to "
+                                  "the member its client's address hashes to); of several, through conntrack only"),
         Band("MEMBER", 650, "from a member's service endpoint (its replies): un-NAT through conntrack"),
         Band("MEMBER_FRAGMENT", 640, "a UDP fragment from a member: un-NAT through conntrack"),
         Band("ECHO", 620, "an echo request: answered in place when it is to one of the balancer's addresses"),
         Band("VIP_ICMP", 610, "another ICMP message to a one-arm VIP (an error about its replies): through both "
-                              "its zones in a request's order"),
+                              "its zones in a request's order; an ICMP error to a dsr VIP: to each of its members"),
         Band("POOL", 600, "to a one-arm SNAT pool address (replies of one-arm connections): un-NAT"),
         Band("ICMP_ERROR", 500, "an ICMP error: through conntrack, it follows the connection it is about"),
         Band("ARP", 300, "ARP, to the arp table"),
         Band("OWN_MAC_REFUSE", 2, "any other TCP or UDP to one of the balancer's MACs: a reset or a port unreachable"),
         Band("OWN_MAC", 1, "anything else to one of the balancer's MACs: dropped, never flooded"),
         DEFAULT),
-    goes_to=("arp", "owned", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "reject"),
+    goes_to=("arp", "owned", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "locate", "reject"),
     matches=L2 | L3 | L4 | ICMP_FIELDS,
     sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field}))
 ARP = Table(10, "arp", "look up the ARP's sender and target addresses in owned, then answer", (
@@ -178,7 +180,8 @@ SLOT = Table(21, "slot", "new connections of multipath VIPs (UDP, source_ip): th
     sets=frozenset({MEMBER_REG.field, HOST_REG.field}))
 COMMIT = Table(22, "commit", "a new connection and its member: commit it with destination NAT (one-arm: and "
                "source NAT from the pool), recording the VIP, the client's MAC and port, the member's host", (
-                   Band("TTL", 310, "a routed VIP's packet whose TTL runs out here: dropped before any commit"),
+                   Band("TTL", 310, "a routed VIP's packet whose TTL runs out here: to the controller (through the reject "
+                                "meter), which answers ICMP time exceeded; nothing is committed"),
                    Band("MEMBER", 300, "one member of a VIP (its packet count: the member's new connections)"),
                    DEFAULT),
                goes_to=("to_member",),

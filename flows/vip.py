@@ -12,10 +12,12 @@ A VIP here is anything with `id`, `address`, `port`, `protocol`, `mode`, `algori
 `weight`), such as `lbctl.model.Vip`. Where members are on the switch matters only to host_flows
 (one `locate` flow per host); a VIP's own flows depend only on which of its members are located.
 """
+from dataclasses import replace
+
 from flows import addresses
 from flows import pipeline as p
 from flows import slots
-from flows.ir import (NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg, Resubmit,
+from flows.ir import (CONTROLLER, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg, Resubmit,
                       SelectGroup, SetField, match)
 from flows.ownership import own_mac
 from flows.protocols import (CT_EST, CT_NEW, CT_REL, CT_RPL, ETH_TYPE_IP, IP_PROTO, IP_PROTO_ICMP, IP_PROTO_TCP,
@@ -96,10 +98,25 @@ def pipeline_flows(settings):
         Flow(p.HAIRPIN.id, p.HAIRPIN.DEFAULT, match()),
         Flow(p.LOCATE.id, p.LOCATE.DEFAULT, match()),
     ]
-    # A routed VIP's new connection whose TTL would run out at this hop is dropped before
-    # anything is committed for it (a SYN with TTL 1 leaves no conntrack entry behind).
-    flows += [Flow(p.COMMIT.id, p.COMMIT.TTL, match((p.VIP_REG, ROUTED), nw_ttl=ttl, **ip)) for ttl in TTL_ENDS_HERE]
+    # A routed VIP's new connection whose TTL would run out at this hop goes to the controller,
+    # which answers ICMP time exceeded as a router does, before anything is committed for it (a
+    # SYN with TTL 1 leaves no conntrack entry behind).
+    flows += [Flow(p.COMMIT.id, p.COMMIT.TTL, match((p.VIP_REG, ROUTED), nw_ttl=ttl, **ip), (Output(CONTROLLER),),
+                   meter=p.REJECT_METER) for ttl in TTL_ENDS_HERE]
     return flows
+
+
+def shared(flow):
+    """The flow to install for a key that several VIPs name. A UDP VIP's fragment flow matches its
+    address alone (a fragment's ports are not there to match): when several UDP VIPs share the
+    address, it cannot say which VIP a new fragmented datagram is for, so it names none. The
+    fragments of a datagram of a known connection still follow it (conntrack's entry holds the
+    VIP); those of a new one are dropped rather than sent to another VIP's service. Any other
+    shared flow is the same for every VIP that names it."""
+    if (flow.table, flow.priority) != (p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT):
+        return flow
+    return replace(flow, actions=tuple(a for a in flow.actions
+                                       if not (isinstance(a, SetField) and a.field == p.VIP_REG.field)))
 
 
 def host_flows(host, address, place):

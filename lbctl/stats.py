@@ -16,6 +16,7 @@ COUNTERS = (
     "garps_sent",           # gratuitous ARPs the balancer sent for its own addresses
     "probes_sent",          # ARP requests the balancer sent to find members
     "rejected",             # new connections to a VIP with no live member, answered by reset/unreachable
+    "time_exceeded",        # routed packets whose TTL ran out at the balancer, answered with ICMP time exceeded
     "switch_errors",        # messages a switch refused (each makes the controller repair it)
     "monitor_probes",       # health probes sent to members
     "monitor_successes",    # probes that succeeded ...

@@ -174,6 +174,9 @@ class Balancer:
         if table_id == pipeline.REJECT.id:
             self.stats.count("packet_in_reject")
             return self._refuse(switch, data, in_port)
+        if table_id == pipeline.COMMIT.id:
+            self.stats.count("packet_in_reject")
+            return self._expire(switch, data, in_port)
         if table_id == pipeline.MONITOR.id:
             self.stats.count("packet_in_monitor")
             return self.monitoring.replied(switch, data, in_port)
@@ -190,6 +193,14 @@ class Balancer:
         if answer is None:
             return []
         self.stats.count("rejected")
+        return [(switch.dpid, PacketOut(answer, IN_PORT, in_port))]
+
+    def _expire(self, switch, data, in_port):
+        """A routed VIP's packet whose TTL runs out at the balancer: answer as the router it is."""
+        answer = packets.time_exceeded(data)
+        if answer is None:
+            return []
+        self.stats.count("time_exceeded")
         return [(switch.dpid, PacketOut(answer, IN_PORT, in_port))]
 
     def tick(self, now):

@@ -23,7 +23,7 @@ import pytest
 
 from flows import pipeline
 from flows.protocols import ICMP_DEST_UNREACH, TCP_ACK, TCP_FIN, TCP_SYN
-from lab import CommandFailed, dsr, topology
+from lab import dsr, topology
 from lab.lbctl import HTTP_CLIENT, NAME_SERVER, served_by, wait_for
 from lab.packets import Capture, endpoints, send_frames, tcp_frame
 from tests.integration.test_routed_vip import REFUSED
@@ -136,6 +136,10 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
 """
 
 
+# The same from a given client port (argv[5]): datagrams of one connection.
+UDP_SIZED_ASK_FROM = UDP_SIZED_ASK.replace("    s.settimeout(3)\n", "    s.settimeout(3)\n    s.bind(('', int(sys.argv[5])))\n")
+
+
 def ask(lab, address, port, size, reply):
     """One datagram of `size` bytes from the client to address:port asking for a `reply`-byte
     answer -> (the answer's length, the size the service received, its member, its port)."""
@@ -167,13 +171,9 @@ def test_udp_datagrams_and_answers_larger_than_a_frame_cross_the_balancer(lab, l
         large_datagrams_both_ways(lab, address, 53)
 
 
-@pytest.mark.xfail(strict=True, raises=CommandFailed, reason=(
-    "dsr UDP VIPs have no fragment flows. In the bridge's `normal` frag mode every fragment has "
-    "tp_src=tp_dst=0 in OpenFlow: the request's fragments miss classify's VIP band (udp,nw_dst=VIP,tp_dst=5353), "
-    "hit OWN_MAC_REFUSE and reach the controller, which answers each one with a port unreachable (the client "
-    "gets ECONNREFUSED); the member's answer fragments miss DSR_REPLY (udp,nw_src=VIP,tp_src=5353) and are "
-    "dropped by the VIP's GUARD flow (ip,nw_src=VIP, priority 900): the client times out"))
 def test_udp_datagrams_and_answers_larger_than_a_frame_cross_a_dsr_vip(lab, lb):
+    """A fragment has no ports: a dsr VIP sends a client's fragments to the member its address
+    hashes to, and lets its members' answer fragments out."""
     address = "198.18.0.122"
     for member in MEMBERS:
         dsr.configure_member(lab, member, address)
@@ -187,21 +187,22 @@ def test_udp_datagrams_and_answers_larger_than_a_frame_cross_a_dsr_vip(lab, lb):
             dsr.unconfigure_member(lab, member, address)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "classify's VIP_FRAGMENT flow matches a UDP VIP's address only (fragments carry no ports in OpenFlow): "
-    "two UDP VIPs on one address name the same match, the lower VIP id's wins, and a fragmented datagram "
-    "to the other VIP's port is spread over the first VIP's slots and committed with its "
-    "nat(dst=member:5353): the first service answers it, and conntrack makes the answer look like the "
-    "second VIP's"))
-def test_a_large_datagram_reaches_the_udp_service_it_was_sent_to_when_two_share_an_address(lab, lb):
+def test_a_large_datagram_never_reaches_the_other_udp_service_when_two_share_an_address(lab, lb):
+    """Fragments carry no port in OpenFlow: when two UDP VIPs share an address, a new datagram
+    that arrives fragmented cannot be told apart and is dropped (never sent to the other
+    service); once a small datagram has opened the connection, its large ones follow it."""
     address = "198.18.0.105"
     first = over_members("first-udp", address, 5353, "udp", "routed", None)
     second = over_members("second-udp", address, 5354, "udp", "routed", None)
     with on_members(lab, "udp-first", UDP_SIZES, "5353"), on_members(lab, "udp-second", UDP_SIZES, "5354"), \
             vip(lb, dict(first, port=53)), vip(lb, dict(second, port=54)):
-        assert ask(lab, address, 54, 20, 20)[3] == 5354, "a small datagram reaches the second service"
-        assert ask(lab, address, 53, 3000, 20)[3] == 5353, "a large one the first"
-        assert ask(lab, address, 54, 3000, 20)[3] == 5354, "a large one the second"
+        fresh = lab.run("client", [sys.executable, "-c", UDP_SIZED_ASK, address, "54", "3000", "20"], check=False)
+        assert fresh.returncode != 0 and "TimeoutError" in fresh.stderr, "dropped, not answered by 5353"
+        port = "45054"
+        opened = lab.run("client", [sys.executable, "-c", UDP_SIZED_ASK_FROM, address, "54", "20", "20", port]).stdout
+        assert opened.split()[3] == "5354", "a small datagram reaches the second service"
+        large = lab.run("client", [sys.executable, "-c", UDP_SIZED_ASK_FROM, address, "54", "3000", "20", port]).stdout
+        assert large.split()[1:4:2] == ["3000", "5354"], "then a large one of the same connection follows it"
 
 
 # ---------------------------------------------------------------- ICMP errors
@@ -295,13 +296,9 @@ def test_path_mtu_discovery_works_through_the_balancer_both_ways(lab, lb, mode, 
     assert all("ICMP %s unreachable - need to frag" % address in line for line in errors.lines), "about the VIP"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "an ICMP error to a dsr VIP takes classify's ICMP_ERROR band into conntrack, which holds no dsr "
-    "connection: it leaves as +new+trk with ct_mark=0 and reg4=0, and conntrack's NOT_OURS_TO_US flow "
-    "(priority 251, to the balancer's MAC) drops it. The member never learns the client's path MTU; a "
-    "stateless dsr VIP could send such errors to every one of its members (each kernel ignores the "
-    "errors about connections it does not hold)"))
 def test_path_mtu_discovery_reaches_a_dsr_member(lab, lb):
+    """A stateless dsr VIP sends an ICMP error to each of its members: the one whose connection it
+    quotes takes it."""
     address = "198.18.0.123"
     for member in MEMBERS:
         dsr.configure_member(lab, member, address)
@@ -342,12 +339,9 @@ def test_a_udp_datagram_to_a_tcp_vip_gets_a_port_unreachable(lab, lb):
     assert lab.run("client", [sys.executable, "-c", REFUSED, WEB, "80", "udp"]).stdout.strip() == "refused"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "the controller answers every fragment that reaches the reject table, and lbctl/packets.refusal reads a "
-    "later fragment's payload as a UDP header: one refused 3000-byte datagram gets three port unreachables, two "
-    "of them about a port made of the datagram's bytes (RFC 1122 3.2.2: no ICMP error about a fragment other "
-    "than the first)"))
 def test_a_refused_large_datagram_gets_one_port_unreachable_about_its_port(lab, lb):
+    """Every fragment reaches the reject table; only the first is answered (RFC 1122 3.2.2: no
+    ICMP error about a later fragment, whose payload is no UDP header)."""
     nobody = {"name": "nobody", "address": "198.18.0.104", "port": 7000, "protocol": "udp",
               "members": [{"address": "198.18.0.99", "port": 7000}]}   # no such host: never located
     with vip(lb, nobody, resolved=False), Capture(lab, "client", "icmp") as refusals:
@@ -383,9 +377,9 @@ def test_nothing_sent_to_the_balancers_mac_reaches_another_host(lab, lb):
 # ---------------------------------------------------------------- TTL
 
 # Runs in the client: one TCP connection with the given IP TTL; prints its source port and whether
-# it connected.
+# it connected (or the errno name of its failure: EHOSTUNREACH for an ICMP time exceeded).
 CONNECT_WITH_TTL = """
-import socket, sys
+import errno, socket, sys
 address, port, ttl = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with socket.socket() as s:
     s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
@@ -395,7 +389,7 @@ with socket.socket() as s:
         s.connect((address, port))
         print(s.getsockname()[1], "connected")
     except OSError as e:
-        print(s.getsockname()[1], type(e).__name__)
+        print(s.getsockname()[1], errno.errorcode.get(e.errno, type(e).__name__))
 """
 
 
@@ -403,13 +397,17 @@ def conntrack(lab, *options, zone=pipeline.LB_ZONE):
     return lab.switch.appctl("dpctl/dump-conntrack", *options, "zone=%d" % zone).splitlines()
 
 
-def test_a_routed_syn_whose_ttl_runs_out_leaves_no_connection_behind(lab, lb):
+def test_a_routed_syn_whose_ttl_runs_out_gets_time_exceeded_and_leaves_no_connection_behind(lab, lb):
     def attempt(ttl):
         port, outcome = lab.run("client", [sys.executable, "-c", CONNECT_WITH_TTL, WEB, "80", str(ttl)]).stdout.split()
         return outcome, [e for e in conntrack(lab) if "src=%s,dst=%s,sport=%s," % (CLIENT, WEB, port) in e]
 
-    outcome, entries = attempt(1)
-    assert outcome != "connected" and entries == [], "TTL 1: no hop further, nothing committed"
+    with Capture(lab, "client", "icmp") as answers:
+        outcome, entries = attempt(1)
+        time.sleep(0.3)
+    assert outcome == "EHOSTUNREACH" and entries == [], "TTL 1: no hop further, nothing committed"
+    assert len(answers.lines) == 1 and "%s > %s: ICMP time exceeded in-transit" % (WEB, CLIENT) in answers.lines[0], \
+        answers.lines
     outcome, entries = attempt(64)
     assert outcome == "connected" and len(entries) == 1
 

@@ -39,6 +39,35 @@ def test_every_fragment_of_a_large_reply_reaches_the_client_from_the_vip():
         assert (out.port, out.packet["ipv4_src"]) == (CLIENT_PORT, DNS["address"]), "never the member's own address"
 
 
+def test_fragments_to_an_address_of_two_udp_vips_never_reach_the_other_vips_service():
+    """Fragments carry no port: a new fragmented datagram cannot tell the two VIPs apart and is
+    dropped; the fragments of a known connection follow it."""
+    other = dict(DNS, name="dns2", port=54, members=[{"address": "198.18.0.13", "port": 5454}])
+    lb = Balancer(DNS, other)
+    lb.force("dns2", "198.18.0.13")
+    ask = udp(CLIENT + ":41000", DNS["address"] + ":54", CLIENT_MAC, VIP_MAC)
+    assert lb.send(fragment(ask), CLIENT_PORT).egress == [], "not to dns's member"
+    port, mac = member_place("198.18.0.13")
+    whole = lb.send(ask, CLIENT_PORT).single()
+    assert (whole.port, whole.packet["udp_dst"]) == (port, 5454)
+    for piece in (fragment(ask), fragment(ask, later=True)):
+        out = lb.send(piece, CLIENT_PORT).single()
+        assert (out.port, out.packet["ipv4_dst"]) == (port, "198.18.0.13")
+
+
+def test_a_clients_fragments_to_a_dsr_udp_vip_reach_one_member_and_its_answers_go_out():
+    direct_dns = dict(DNS, name="ddns", address="198.18.0.121", mode="dsr", port=5353,
+                      members=[{"address": "198.18.0.11"}, {"address": "198.18.0.12"}])
+    lb = Balancer(direct_dns)
+    mac_at = dict(member_place(m["address"]) for m in direct_dns["members"])   # port -> MAC
+    ask = udp(CLIENT + ":41000", direct_dns["address"] + ":5353", CLIENT_MAC, VIP_MAC)
+    first, later = (lb.send(piece, CLIENT_PORT).single() for piece in (fragment(ask), fragment(ask, later=True)))
+    assert first.port == later.port in mac_at and later.packet["eth_dst"] == mac_at[first.port], "one member, whole"
+    assert later.packet["ipv4_dst"] == direct_dns["address"], "dsr: the IP header untouched"
+    answer = udp(direct_dns["address"] + ":5353", CLIENT + ":41000", mac_at[first.port], CLIENT_MAC)
+    assert lb.send(fragment(answer, later=True), first.port).ports == [NORMAL], "not taken for a spoofed address"
+
+
 # ---------------------------------------------------------------- ICMP errors
 
 @pytest.mark.parametrize("body", [WEB, ONE_ARM], ids=["routed", "one-arm"])
@@ -69,6 +98,19 @@ def test_an_icmp_error_about_a_request_reaches_the_client_translated(body):
     error = icmp_error(ROUTER, delivered["ipv4_src"], mac, VIP_MAC, about=delivered)
     out = lb.send(error, port).single()
     assert (out.port, out.packet["ipv4_dst"], out.packet["ipv4_src"]) == (CLIENT_PORT, CLIENT, body["address"])
+
+
+def test_a_clients_icmp_error_to_a_dsr_vip_reaches_every_member_unchanged():
+    """No state tells which member a dsr reply came from: each member's kernel takes the error
+    about its own connection (it holds the VIP) and ignores the others."""
+    lb = Balancer(DIRECT)
+    reply = tcp(DIRECT["address"] + ":80", CLIENT + ":40000", member_place("198.18.0.11")[1], CLIENT_MAC,
+                flags=TCP_SYN | TCP_ACK)
+    error = icmp_error(CLIENT, DIRECT["address"], CLIENT_MAC, VIP_MAC, about=reply)
+    out = lb.send(error, CLIENT_PORT)
+    members = [member_place(m["address"]) for m in DIRECT["members"]]
+    assert sorted((e.port, e.packet["eth_dst"]) for e in out.egress) == sorted(members)
+    assert {(e.packet["ipv4_dst"], e.packet["icmpv4_type"]) for e in out.egress} == {(DIRECT["address"], 3)}
 
 
 def test_an_icmp_error_about_nothing_of_ours_to_the_balancers_mac_is_dropped_not_flooded():
@@ -118,10 +160,11 @@ def test_a_tagged_frame_to_a_vip_is_not_served_nor_flooded():
 
 # ---------------------------------------------------------------- TTL, and addresses of the balancer
 
-def test_a_routed_syn_whose_ttl_runs_out_here_commits_nothing():
+def test_a_routed_syn_whose_ttl_runs_out_here_commits_nothing_and_goes_to_the_controller():
     lb = Balancer(WEB)
     lb.force("web", "198.18.0.11")
-    assert lb.send(dict(client_syn(WEB["address"]), nw_ttl=1), CLIENT_PORT).ports == []
+    expired = lb.send(dict(client_syn(WEB["address"]), nw_ttl=1), CLIENT_PORT)
+    assert [(e.port, e.table) for e in expired.egress] == [(CONTROLLER, p.COMMIT.id)], "to answer time exceeded"
     assert lb.switch.conntrack.connections(p.LB_ZONE) == []
     assert lb.send(client_syn(WEB["address"]), CLIENT_PORT).single().packet["nw_ttl"] == 63
 
