@@ -34,11 +34,16 @@ FIVE_TUPLE = ("ipv4_src", "ipv4_dst", "tcp_src", "tcp_dst")
 
 def pipeline_flows(grace):
     """The moved slots' tables, shared by every dsr VIP: pins live as long as a grace period."""
+    # The learn says whether the pin is in place: past the pins' limit (a flood of SYNs during a
+    # grace), a new connection goes to the old owner, where its unpinned packets will follow it.
     learn = Learn(p.DSR_CONN.id, (("eth_type", ETH_TYPE_IP), ("ip_proto", IP_PROTO_TCP)), FIVE_TUPLE,
                   p.HOST_REG.field, p.PIN_REG.field, int(grace), p.DSR_FIN_IDLE_TIMEOUT, p.DSR_CONN.PIN,
-                  p.PINS_COOKIE, limit=p.DSR_PIN_LIMIT)
+                  p.PINS_COOKIE, limit=p.DSR_PIN_LIMIT, result=(p.PIN_REG.field, p.PIN_LEARNED_BIT))
     return [
-        Flow(p.DSR_MOVED.id, p.DSR_MOVED.NEW, match(**SYN), (learn,), goto=p.DSR_DELIVER.id),
+        Flow(p.DSR_MOVED.id, p.DSR_MOVED.NEW, match(**SYN), (SetField(p.PIN_REG.field, 0), learn),
+             goto=p.DSR_OLD.id),
+        Flow(p.DSR_OLD.id, p.DSR_OLD.LEARNED, match((p.PIN_REG, (p.PIN_LEARNED, p.PIN_LEARNED))),
+             goto=p.DSR_DELIVER.id),
         Flow(p.DSR_MOVED.id, p.DSR_MOVED.OTHER, match(), (SetField(p.PIN_REG.field, 0), Resubmit(p.DSR_CONN.id)),
              goto=p.DSR_OLD.id),
         Flow(p.DSR_OLD.id, p.DSR_OLD.UNPINNED, match((p.PIN_REG, 0)), (Move(p.MEMBER_REG.field, p.HOST_REG.field, 32),),

@@ -896,13 +896,17 @@ class _Walk:
             table[learned.key] = learned
             self.switch._ranked.pop(learn.table, None)
             self.note(depth + 1, "learn: refreshed %s" % _flow_text(learned))
-            return
-        if learn.limit and sum(f.cookie == learn.cookie for f in table.values()) >= learn.limit:
+            there = True
+        elif learn.limit and sum(f.cookie == learn.cookie for f in table.values()) >= learn.limit:
             self.note(depth + 1, "learn: table %d holds %d flows of cookie %#x already, nothing learned"
                       % (learn.table, learn.limit, learn.cookie))
-            return
-        self.switch._add_flow(learned)
-        self.note(depth + 1, "learn: %s" % _flow_text(learned))
+            there = False
+        else:
+            self.switch._add_flow(learned)
+            self.note(depth + 1, "learn: %s" % _flow_text(learned))
+            there = True
+        if learn.result is not None:
+            _write_bits(packet, learn.result[0], learn.result[1], 1, int(there))
 
     def conntrack(self, packet, ct, depth):
         """ct(...) (see the module's docstring): with a table, a copy of the packet is tracked and

@@ -66,11 +66,14 @@ ADDRESS_REG = Register("reg3", 32, "the address looked up in owned (an ARP targe
 VIP_REG = Register("reg4", 32, "the VIP a packet is sent to (its id, with VIP_ROUTED for a routed VIP); 0: not to a VIP")
 MEMBER_REG = Register("reg5", 32, "the member a new connection goes to (its id, for commit); dsr moved slot: the old owner's host id")
 OWNED_REG = Register("reg6", 32, "owned's answer: IS_OWNED and the redundancy group of the address looked up; 0: not ours")
-PIN_REG = Register("reg7", 32, "dsr: the host id a connection's pin names (0: not pinned)")
+PIN_REG = Register("reg7", 32, "dsr: the host id a connection's pin names (0: not pinned; PIN_LEARNED: a new "
+                              "connection pinned just now)")
 CLAIM_REG = Register("reg8", 32, "arp: owned's answer for the ARP's sender address (a claim if IS_OWNED is set)")
 REGISTERS = (PORT_REG, SLOT_REG, HOST_REG, ADDRESS_REG, VIP_REG, MEMBER_REG, OWNED_REG, PIN_REG, CLAIM_REG)
 
 VIP_ROUTED = 1 << 31          # in VIP_REG and ct_mark: a routed VIP (one hop: the TTL is decremented)
+PIN_LEARNED_BIT = 31          # in PIN_REG: dsr_moved's learn put the new connection's pin in place
+PIN_LEARNED = 1 << PIN_LEARNED_BIT
 IS_OWNED = 1 << 16            # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 16 bits: its group
 
 # Fields that only a few tables match or write, named once.
@@ -144,15 +147,16 @@ ECHO = Table(16, "echo", "an echo request to one of the balancer's addresses: th
     sets=frozenset({"eth_src", "eth_dst", "ipv4_src", "ipv4_dst", "icmpv4_type", "in_port"}))
 DSR_MOVED = Table(17, "dsr_moved", "dsr, a slot that changed owner within the grace period: a new connection "
                   "goes to the new owner and is pinned; another packet to its pin, or to the old owner", (
-                      Band("NEW", 300, "a SYN: pin it to the new owner"),
+                      Band("NEW", 300, "a SYN: pin it to the new owner (if the pins' limit is reached: the old owner)"),
                       Band("OTHER", 200, "any other packet: its pin, else the old owner"),),
-                  goes_to=("dsr_conn", "dsr_old", "dsr_deliver"),
+                  goes_to=("dsr_conn", "dsr_old"),
                   matches=frozenset({"eth_type", "tcp_flags"}), sets=frozenset({PIN_REG.field}))
 DSR_CONN = Table(18, "dsr_conn", "dsr: the pins learned in dsr_moved, one per connection that began within a "
                  "grace period (bounded: see DSR_PIN_LIMIT)", (
                      Band("PIN", 300, "a connection's pin"),),
                  matches=frozenset({"eth_type"}) | L3 | L4, sets=frozenset({PIN_REG.field}))
 DSR_OLD = Table(19, "dsr_old", "dsr, moved slot: a packet with a pin goes to it, one without to the old owner", (
+    Band("LEARNED", 300, "a new connection just pinned: the new owner"),
     Band("UNPINNED", 200, "no pin: the old owner"),
     Band("PINNED", 100, "the pin's host"),),
     goes_to=("dsr_deliver",), matches=frozenset({PIN_REG.field}), sets=frozenset({HOST_REG.field}))

@@ -77,7 +77,9 @@ def _value(value):
 
 def _field_text(field, ofs, n_bits):
     name, width = _NXM_NAMES[field]
-    return "%s[]" % name if (ofs, n_bits) == (0, width) else "%s[%d..%d]" % (name, ofs, ofs + n_bits - 1)
+    if (ofs, n_bits) == (0, width):
+        return "%s[]" % name
+    return "%s[%d]" % (name, ofs) if n_bits == 1 else "%s[%d..%d]" % (name, ofs, ofs + n_bits - 1)
 
 
 def action_text(action):
@@ -120,7 +122,8 @@ def _learn_text(learn):
     fixed = dict(learn.fixed)
     head = ["table=%d" % learn.table, "idle_timeout=%d" % learn.idle_timeout,
             "fin_idle_timeout=%d" % learn.fin_idle_timeout, "priority=%d" % learn.priority,
-            "cookie=%#x" % learn.cookie] + (["limit=%d" % learn.limit] if learn.limit else []) + [
+            "cookie=%#x" % learn.cookie] + (["limit=%d" % learn.limit] if learn.limit else []) + (
+        ["result_dst=%s" % _field_text(learn.result[0], learn.result[1], 1)] if learn.result else []) + [
         "eth_type=%#x" % fixed["eth_type"], "nw_proto=%d" % fixed["ip_proto"]]
     copied = [_field_text(field, 0, _NXM_NAMES[field][1]) for field in learn.copy]
     source = (_field_text(learn.load, 0, _NXM_NAMES[learn.load][1]) if isinstance(learn.load, str)

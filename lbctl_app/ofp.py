@@ -79,8 +79,8 @@ def _ryu_learn(learn):
               for name in learn.copy]
     source = (learn.load, 0) if isinstance(learn.load, str) else learn.load
     specs.append(parser.NXFlowSpecLoad(src=source, dst=(learn.register, 0), n_bits=32))
-    kind = LimitedLearn if learn.limit else parser.NXActionLearn
-    extra = {"limit": learn.limit} if learn.limit else {}
+    kind = LimitedLearn if learn.limit or learn.result else parser.NXActionLearn
+    extra = {"limit": learn.limit, "result": learn.result} if kind is LimitedLearn else {}
     return kind(table_id=learn.table, specs=specs, idle_timeout=learn.idle_timeout, **extra,
                                 priority=learn.priority, cookie=learn.cookie,
                                 fin_idle_timeout=learn.fin_idle_timeout)
@@ -88,21 +88,29 @@ def _ryu_learn(learn):
 
 class LimitedLearn(parser.NXActionLearn):
     """Open vSwitch's learn with a limit (NXAST_LEARN2, Nicira subtype 45), which Ryu 4.34 lacks: no
-    flow is learned while the table holds `limit` flows of the learned flow's cookie. Its bytes
-    are NXAST_LEARN's with the subtype changed and (limit, result_dst_ofs 0, 2 pad bytes) after
-    the 32-byte head, then the flow_mod specs, padded to 8 bytes again."""
+    flow is learned while the table holds `limit` flows of the learned flow's cookie; with a
+    `result` (register, bit), that bit is set to whether the flow is there. Its bytes are
+    NXAST_LEARN's with the subtype changed (and the write-result flag), then (limit,
+    result_dst_ofs, 2 pad bytes) after the 32-byte head, the result register's header, the
+    flow_mod specs, padded to 8 bytes again."""
     SUBTYPE = 45
+    WRITE_RESULT = 1 << 2   # NX_LEARN_F_WRITE_RESULT
 
-    def __init__(self, *args, limit, **kwargs):
+    def __init__(self, *args, limit, result=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.limit = limit
+        self.limit, self.result = limit, result
 
     def serialize(self, buf, offset):
         plain = bytearray()
         super().serialize(plain, 0)
         head, specs = bytearray(plain[:32]), bytes(plain[32:])
         struct.pack_into("!H", head, 8, self.SUBTYPE)
-        body = bytes(head) + struct.pack("!IHxx", self.limit, 0) + _whole_specs(specs)
+        result_header, result_ofs = bytearray(), 0
+        if self.result is not None:
+            field, result_ofs = self.result
+            struct.pack_into("!H", head, 24, struct.unpack_from("!H", head, 24)[0] | self.WRITE_RESULT)
+            ofp.oxm_serialize_header(ofp.oxm_from_user_header(field), result_header, 0)
+        body = bytes(head) + struct.pack("!IHxx", self.limit, result_ofs) + bytes(result_header) + _whole_specs(specs)
         body += bytes(-len(body) % 8)
         body = body[:2] + struct.pack("!H", len(body)) + body[4:]
         if len(buf) < offset:

@@ -78,3 +78,30 @@ def test_a_flood_of_claims_on_a_vip_gets_one_announcement_at_a_time_and_one_log_
     assert core.stats.counters["garps_sent"] - before == 2 * garp_count
     conflicts = [r.getMessage() for r in caplog.records if "ownership conflict" in r.getMessage()]
     assert len(conflicts) == 1 and "0a:00:00:00:00:99 claims 198.18.0.100" in conflicts[0]
+
+
+DSR = dict(WEB, name="direct", mode="dsr")
+
+
+def serving(core, vip_id):
+    """The member ids the switch's slot table of a VIP names, as the core last sent it."""
+    return set(core.switches[DPID].installed.slots.get(vip_id, ()))
+
+
+def test_members_found_by_one_round_of_probes_go_into_service_together_and_move_no_slot(tmp_path):
+    files = store.FileStore(str(tmp_path / "state.msgpack"))
+    store.save_state(files.state_file, vip_set(DSR))
+    core = Balancer(Options(), files, Clock())
+    core.switch_connected(DPID)
+    core.flows_read(DPID, 0, [], False)
+    core.groups_read(DPID, [], False)
+    core.meters_read(DPID, [], False)
+    for port, member in enumerate(("198.18.0.11", "198.18.0.12", "198.18.0.13"), start=2):
+        assert arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 1),
+                                              packets.PROBE_SOURCE), in_port=port) == []
+        core.clock.now += 0.002
+    assert serving(core, 1) == set(), "not yet: more answers may be on their way"
+    run(core, 0.2)
+    assert serving(core, 1) == {1, 2, 3}
+    assert core.switches[DPID].installed.moves == {}, "no slot went from one new member to the next"
+    files.close()

@@ -231,6 +231,23 @@ def test_dsr_a_moved_slot_keeps_old_connections_on_the_old_owner_and_pins_new_on
     assert lb.send(replace_flags(new_syn, TCP_ACK), CLIENT_PORT).single().port == new_port, "it follows its pin"
 
 
+def test_dsr_past_the_pins_limit_a_new_connection_in_a_moved_slot_stays_whole_on_the_old_owner(monkeypatch):
+    monkeypatch.setattr(p, "DSR_PIN_LIMIT", 1)
+    lb = Balancer(DIRECT)
+    slot = lb.force("direct", "198.18.0.11")
+    old_port = member_place("198.18.0.11")[0]
+    drained = dict(DIRECT, members=[dict(m, weight=0) if m["address"] == "198.18.0.11" else m
+                                    for m in DIRECT["members"]])
+    lb.replace("direct", drained)
+    lb.switch.choose = lambda chooser, packet: slot
+    first = client_syn(DIRECT["address"], client_port=40001)
+    assert lb.send(first, CLIENT_PORT).single().port != old_port, "pinned to the new owner"
+    crowded = client_syn(DIRECT["address"], client_port=40002)
+    assert lb.send(crowded, CLIENT_PORT).single().port == old_port, "no room for its pin: the old owner"
+    assert len(lb.switch.table(p.DSR_CONN.id)) == 1
+    assert lb.send(replace_flags(crowded, TCP_ACK), CLIENT_PORT).single().port == old_port, "and it stays there"
+
+
 # ---------------------------------------------------------------- the balancer's own addresses
 
 
