@@ -8,7 +8,8 @@ import pytest
 
 from flows import pipeline
 from flows.desired import Settings, SwitchState, desired_state
-from flows.reconcile import diff
+from flows.ir import Flow, match
+from flows.reconcile import adopt, diff
 from flows.slots import SLOTS
 from flows.text import flow_text, state_text
 from lbctl.hosts import Place
@@ -281,3 +282,31 @@ def test_a_change_cuts_the_members_it_takes_away_and_no_drained_or_dsr_one():
     assert cut_members(before, (dns,)) == [(web, m) for m in web.members]
     dsr = replace(web, mode="dsr")
     assert cut_members((dsr, dns), (dns,)) == []     # dsr: no conntrack
+
+
+def test_a_member_change_modifies_the_vips_group_in_place():
+    before = desired_state(vip_set(WEB).vips, PLACES)
+    after = desired_state(vip_set(dict(WEB, members=WEB["members"][:2])).vips, PLACES)
+    group_changes = [(c.op, c.item.group_id) for c in diff(before, after) if c.op.endswith("_group")]
+    assert group_changes == [("modify_group", pipeline.group_id(1))], "never deleted and added: no packet misses it"
+
+
+def test_adopting_a_switch_deletes_what_it_holds_beyond_the_desired_state_but_learned_pins():
+    desired = desired_state(vip_set(WEB).vips, PLACES)
+    stray = Flow(pipeline.CLASSIFY.id, 555, match(ipv4_dst="198.18.0.77", eth_type=0x0800), cookie=0xdead)
+    pin = Flow(pipeline.DSR_CONN.id, pipeline.DSR_CONN.PIN, match(ipv4_src="198.18.0.10", eth_type=0x0800),
+               cookie=pipeline.PINS_COOKIE)
+    found = SwitchState(flows={**{key: flow for key, flow in desired.flows.items()}, stray.key: stray, pin.key: pin},
+                        groups=dict(desired.groups), meters=dict(desired.meters))
+    changes = adopt(found, desired, keep_tables=(pipeline.DSR_CONN.id,))
+    assert [c.item for c in changes if c.op == "delete_flow"] == [stray]
+    assert {c.op for c in changes if c.op.endswith("_group")} == {"modify_group"}
+
+
+def test_a_dsr_member_held_down_owns_no_slot_but_keeps_its_delivery():
+    direct = dict(WEB, name="direct", mode="dsr")
+    vips = vip_set(direct)
+    state = desired_state(vips.vips, PLACES, down={1: frozenset({3})})
+    assert 3 not in state.slots[1] and set(state.slots[1]) == {1, 2}
+    assert any(f.table == pipeline.DSR_DELIVER.id and f.cookie == pipeline.cookie(1, 3) for f in state.flows.values()), \
+        "its open connections' packets still reach it while their slots are in grace"
