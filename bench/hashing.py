@@ -50,8 +50,9 @@ d. Removing one member of 8 (m4: PUT the VIP without it).
         conntrack holds the connection as closed, so a SYN on the same 5-tuple starts a new one
         (Open vSwitch may then give it another client port towards the member, as in
         bench/new_conn_rate.py; that is what the member sees, not what was hashed). In dsr a
-        learned flow pins each connection to its member and outlives it (seconds after a FIN,
-        up to its idle timeout otherwise), so the VIP's pins are deleted between passes
+        slot moved within its grace period pins each new connection to its member, and the pin
+        outlives it (seconds after a FIN, up to its idle timeout otherwise), so the pins are
+        deleted between passes
         (`ovs-appctl revalidator/purge`, else cached datapath flows re-learn them, then
         `ovs-ofctl del-flows`; the controller does not track learned flows); also before parts
         a-c, so that no pin of an earlier part steers a reused client port. Conntrack is not
@@ -64,6 +65,8 @@ d. Removing one member of 8 (m4: PUT the VIP without it).
         method is exact), then the change, then B. Reported: the fraction of the 5-tuples whose
         member differs between A2 and B, against 1/N + 2 % (14.5 %), and how many of them were
         not on m4 (moved without need; minimal movement means 0).
+   (iii) Adding m4 back: --held more connections, opened to the 7 members from the next client
+        ports, then m4 added back (PUT): every one must be answered by the member that held it.
 
 For dsr the script also prints how many learned pins the closed connections of part a left in the
 switch when part b began (and how many of them never matched a packet after the SYN), and how
@@ -236,8 +239,9 @@ def vip_body(mode, weights=None, algorithm="5-tuple"):
 
 def switch_slots(lab, doc):
     """{member name: slots} as the switch holds them: the buckets of the VIP's select group, or
-    its slot flows (`reg1=<slot>`). A bucket or slot flow names its member by address
-    (`nat(dst=...)`), by address as a number (`0xc612000b`, dsr) or by MAC."""
+    its slot flows (`reg1=<slot>`). A bucket or slot flow names its member by the member's id in
+    reg5 (NAT modes: the commit to choose), or in dsr by its host's id in reg2 (the first
+    set_field: a moved slot's new owner)."""
     texts = []
     for line in lab.ofctl("dump-groups").splitlines():
         if line.strip().startswith(f"group_id={doc['group_id']},"):
@@ -245,15 +249,14 @@ def switch_slots(lab, doc):
     for line in lab.ofctl("dump-flows", f"cookie={doc['cookie']}").splitlines():
         if "reg1=" in line.partition("actions=")[0]:
             texts.append(line.partition("actions=")[2])
-    names = {}
-    for name, address, _ in MEMBERS:
-        number = "0x" + "".join(f"{int(o):02x}" for o in address.split("."))
-        names[name] = re.compile(r"(?<![\d.])%s(?!\d)|%s(?![0-9a-f])|%s" % (
-            re.escape(address), number, re.escape(lab.host(name).mac)))
+    name_of = {address: name for name, address, _ in MEMBERS}
+    register, key = ("reg2", "host") if doc["mode"] == "dsr" else ("reg5", "id")
+    names = {member[key]: name_of.get(member["address"], "?") for member in doc["members"]}
+    loads = re.compile(r"set_field:(0x[0-9a-f]+|\d+)->%s\b" % register)
     count = Counter()
     for text in texts:
-        owners = [name for name, pattern in names.items() if pattern.search(text)]
-        count[owners[0] if len(owners) == 1 else "?"] += 1
+        found = loads.search(text)
+        count[names.get(int(found.group(1), 0), "?") if found else "?"] += 1
     return dict(sorted(count.items()))
 
 
@@ -527,7 +530,8 @@ def disruption(lab, controller, mode, vip_id, args, deadline):
             "on_removed_member_outcome": Counter(after.get(p, "no answer") if after.get(p) not in lab.hosts
                                                  else f"answered by {after[p]}" for p in lost),
         }
-    return {"members_before": n, "removed": REMOVED, "slots_after": slots,
+    return {"members_before": n, "removed": REMOVED, "slots_after": slots, "added_back": added_back(
+                lab, controller, mode, vip_id, held_ports + args.held, args.held, deadline) if held else None,
             "flows": len(both), "control_changed": control,
             "on_removed_before": on_removed, "moved": len(moved),
             "moved_fraction": round(len(moved) / len(both), 4) if both else None,
@@ -535,6 +539,23 @@ def disruption(lab, controller, mode, vip_id, args, deadline):
             "limit_fraction": round(limit, 4),
             "target_met": bool(both) and len(moved) / len(both) <= limit and control == 0,
             "established": established}
+
+
+def added_back(lab, controller, mode, vip_id, first_port, count, deadline):
+    """d (iii): `count` idle connections to the 7 members, then the removed member added back:
+    every one must be answered afterwards by the member that held it."""
+    held = HeldConnections(lab, first_port, count, vip_id, deadline)
+    try:
+        before = held.owners()
+        apply(controller, lab, "PUT", vip_body(mode), deadline)
+        after = held.ask()
+    finally:
+        held.close()
+    known = {p: owner for p, owner in before.items() if owner in lab.hosts}
+    return {"opened": len(before), "owner_unknown": len(before) - len(known),
+            "survived": sum(1 for p, owner in known.items() if after.get(p) == owner),
+            "broke": Counter(after.get(p, "no answer") if after.get(p) not in lab.hosts else "other member"
+                             for p, owner in known.items() if after.get(p) != owner)}
 
 
 def measure_mode(lab, controller, mode, args, deadline):
@@ -658,6 +679,13 @@ def print_text(s):
                   + f"; {est['on_removed_member']} on {d['removed']}: "
                   + ", ".join(f"{n} {what}" for what, n in sorted(est["on_removed_member_outcome"].items()))
                   + (f"; owner unknown: {est['owner_unknown']}" if est["owner_unknown"] else ""))
+        back = d["added_back"]
+        if back:
+            broke = sum(back["broke"].values())
+            print(f"     (iii) adding {d['removed']} back: {back['opened']} open idle connections on the others: "
+                  f"{back['survived']} answered by the same member after the change, {broke} broke"
+                  + (f" ({dict(back['broke'])})" if broke else "")
+                  + (f"; owner unknown: {back['owner_unknown']}" if back["owner_unknown"] else ""))
         frac = d["moved_fraction"]
         print(f"     (ii) new connections, the same {d['flows']} 5-tuples before and after: "
               f"{d['moved']} changed member = {100 * frac:.2f} %; {d['on_removed_before']} "
@@ -690,8 +718,9 @@ def main(argv=None):
                         help="ab's concurrent connections (default 16)")
     parser.add_argument("--flows", type=bounded(int, 100, MAX_FLOWS), default=2000,
                         help="fixed 5-tuples sent before and after a member is removed (default 2000)")
-    parser.add_argument("--held", type=bounded(int, 0, MAX_HELD), default=200,
-                        help="connections held open across the removal (default 200; 0: skip)")
+    parser.add_argument("--held", type=bounded(int, 0, MAX_HELD // 2), default=200,
+                        help="connections held open across the removal, and again across adding the member "
+                             "back (default 200; 0: skip)")
     parser.add_argument("--sources", type=bounded(int, 0, MAX_SOURCES), default=32,
                         help="extra client addresses for source_ip (default 32; 0: skip)")
     return run("hashing", parser.parse_args(argv), measure, summary, print_text, needs_ab=True)
