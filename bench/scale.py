@@ -10,10 +10,11 @@ What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its 
 client 198.18.0.10 (OpenFlow port 1) and --members hosts m1, m2, ... at 198.18.0.11, .12, ...
 (ports 2, 3, ...), all on 198.18.0.0/15, and the real controller, `ryu-manager lbctl_app`, with
 lbctl's defaults (the lab's probe_period of 0.2 s aside; --stats-interval sets stats_interval) and
-no VIP at start. Each member sends a gratuitous ARP, so the controller knows where every member is
-before the first VIP arrives: each VIP gets its whole select group and member flows at once (an
-unlocated member would be left out, and the figures would be those of smaller VIPs). The members
-of the VIPs that get connections serve HTTP with nginx.
+one VIP at start, `seed` (198.19.255.254, port 9), which lists every member: the controller learns
+only members, so it locates every one of them (probes, and a gratuitous ARP from each) before the
+first timed VIP arrives, and each VIP gets its whole select group and member flows at once (an
+unlocated member would be left out, and the figures would be those of smaller VIPs). The seed's
+flows are part of the baseline. The members of the VIPs that get connections serve HTTP with nginx.
 
 1. Creation. VIP i (0, 1, ...) is `s<i>`, 198.19.<i // 250>.<1 + i % 250>:80 tcp routed, members
    every host at port 10000 + i (so no two VIPs share a member's flows). The POSTs go one after
@@ -125,6 +126,10 @@ def members(n):
 
 def vip_address(i):
     return f"198.19.{i // 250}.{1 + i % 250}"
+
+
+def seed_vip(hosts):
+    return {"name": "seed", "address": "198.19.255.254", "port": 9, "members": [{"address": ip} for _, ip, _ in hosts]}
 
 
 def vip_body(i, hosts):
@@ -387,8 +392,8 @@ def measure(args, workdir):
     hosts = members(args.members)
     with started_lab(workdir, "sc") as lab:
         build(lab, hosts)
-        vips_file = Path(workdir) / "no-vips.yaml"
-        vips_file.write_text("vips: []\n")
+        vips_file = Path(workdir) / "seed.yaml"
+        vips_file.write_text(json.dumps({"vips": [seed_vip(hosts)]}))   # JSON is YAML
         options = {"stats_interval": args.stats_interval} if args.stats_interval else {}
         controller = Controller(lab, free_tcp_port(), vips_file, options=options).start()
         pids = {key: lab_pid(lab, key) for key in ("controller", "ovs-vswitchd")}

@@ -404,7 +404,27 @@ class Config:
                 users[key] -= 1
                 if not users[key]:
                     del users[key], hosts[key]
-        return Config(vips, self.next_id if next_id is None else next_id, hosts, next_host, users), added
+        new = Config(vips, self.next_id if next_id is None else next_id, hosts, next_host, users)
+        if removed is None and added is not None:
+            self._grow_derived(new, added)
+        return new, added
+
+    def _grow_derived(self, new, added):
+        """Give `new` (this configuration and the VIP `added`) what this one has derived already,
+        grown by `added`: a create costs a copy, not a walk over every VIP's members."""
+        known = self.__dict__
+        derived = new.__dict__
+        if "member_addresses" in known:
+            derived["member_addresses"] = known["member_addresses"] | {m.address for m in added.members}
+        if "services" in known:
+            derived["services"] = known["services"] | {added.service}
+        if "by_id" in known:
+            derived["by_id"] = {**known["by_id"], added.id: added}
+        if "addresses" in known:
+            owned = dict(known["addresses"])
+            for address in (added.address,) + added.snat_addresses:
+                owned.setdefault(address, added.redundancy_group)
+            derived["addresses"] = owned
 
     def _adding(self, vip):
         """This configuration with `vip`, whose ids (host ids too) are already set."""
