@@ -99,7 +99,7 @@ CLONE_NEWNET = 0x40000000
 #  event=ADDED table=31 cookie=0xffffffff00000003 reg2=0x3 actions=set_field:..->eth_dst,output:5
 # (a locate flow: reg2 and the cookie's low half are the host's id).
 MONITOR_LINE = re.compile(r"event=(?:ADDED|MODIFIED) table=\d+ cookie=(0x[0-9a-f]+) "
-                          r".*\breg2=(0x[0-9a-f]+)\b.*\boutput:(\d+)\s*$")
+                          r".*\breg2=0x[0-9a-f]+\b.*\boutput:(\d+)\s*$")
 METER_IN = re.compile(r"packet_in_count:(\d+)")
 METER_BAND = re.compile(r"^\s*0: packet_count:(\d+)", re.M)
 N_PACKETS = re.compile(r"n_packets=(\d+)")
@@ -183,14 +183,13 @@ class HostSocket:
 # -- the switch side ----------------------------------------------------------------------------
 
 class DeliveryMonitor:
-    """`ovs-ofctl monitor` on table 31 (locate): when each locate flow of `address` last got
-    a new output port, timestamped as its line arrives here."""
+    """`ovs-ofctl monitor` on the locate table: when each locate flow (by its cookie, which
+    names its host) last got a new output port, timestamped as its line arrives here."""
 
     KEY = "ofmonitor"
 
-    def __init__(self, lab, address):
+    def __init__(self, lab):
         self.lab = lab
-        self.address = address
         self.latest = {}   # cookie -> (output port, monotonic time seen)
         self.changed = threading.Condition()
         self.proc = None
@@ -209,9 +208,9 @@ class DeliveryMonitor:
         for line in self.proc.stdout:
             seen = time.monotonic()
             found = MONITOR_LINE.search(line)
-            if found and int(found.group(2), 16) == int(ipaddress.IPv4Address(self.address)):
+            if found:
                 with self.changed:
-                    self.latest[found.group(1)] = (int(found.group(3)), seen)
+                    self.latest[found.group(1)] = (int(found.group(2)), seen)
                     self.changed.notify_all()
 
     def wait_moved(self, cookies, port, since, timeout):
@@ -529,7 +528,7 @@ def measure(args, workdir):
                  "create_seconds": round(sum(post_ms) / 1000, 2)}
 
         # The monitor's process is in the lab's record: the lab's removal ends it whatever happens.
-        monitor = DeliveryMonitor(lab, MOVER_IP)
+        monitor = DeliveryMonitor(lab)
         monitor.start()
         mover = Mover(lab, controller, monitor, cookies)
         try:
@@ -581,7 +580,7 @@ def print_text(s):
     print(machine_text(m))
     print(f"setup: {p['bench_vips']} VIPs created by POST in {su['create_seconds']} s (per POST: first 10 "
           f"mean {su['post_first10_mean_ms']} ms, last 10 mean {su['post_last10_mean_ms']} ms); the switch "
-          f"holds {su['delivery_flows']} to_member flows")
+          f"holds {su['delivery_flows']} commit flows (one per VIP member)")
     print(f"1. moves: {mv['confirmed']} confirmed, {mv['not_confirmed']} not confirmed within "
           f"{p['move_wait_s']:.0f} s; {mv['flow_changes_per_move']} flow changes per move")
     d = mv["move_to_barrier_ms"]

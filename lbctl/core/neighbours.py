@@ -62,9 +62,12 @@ class Neighbours:
             # Members found by one round of probes answer within milliseconds of each other: one
             # change takes them all, so a VIP's slot table goes at once to all of them (in dsr,
             # slots handed from one newly found member to the next would be moved slots, graced).
+            # The last one missing brings the change at once.
             LOG.info("member %s is at %s port %d", key[1], mac, port)
-            core.changes.sync_soon(switch, NEW_HOST_SETTLE)
             core.monitoring.note_statuses()
+            if all(core.hosts.host(switch.dpid, member) is not None for member in core.config.hosts):
+                return core.changes.sync(switch)
+            core.changes.sync_soon(switch, NEW_HOST_SETTLE)
         return []
 
     def _defend(self, seen, owned):

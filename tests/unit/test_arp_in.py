@@ -96,12 +96,28 @@ def test_members_found_by_one_round_of_probes_go_into_service_together_and_move_
     core.flows_read(DPID, 0, [], False)
     core.groups_read(DPID, [], False)
     core.meters_read(DPID, [], False)
-    for port, member in enumerate(("198.18.0.11", "198.18.0.12", "198.18.0.13"), start=2):
-        assert arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 1),
-                                              packets.PROBE_SOURCE), in_port=port) == []
-        core.clock.now += 0.002
-    assert serving(core, 1) == set(), "not yet: more answers may be on their way"
-    run(core, 0.2)
-    assert serving(core, 1) == {1, 2, 3}
+    answers = [arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 1),
+                                              packets.PROBE_SOURCE), in_port=port)
+               for port, member in enumerate(("198.18.0.11", "198.18.0.12"), start=2)]
+    assert answers == [[], []] and serving(core, 1) == set(), "not yet: more answers may be on their way"
+    run(core, 0.01)
+    assert serving(core, 1) == set()
+    arp_in(core, packets.arp_reply("0a:00:00:00:00:04", "198.18.0.13", pipeline.own_mac(0, 1), packets.PROBE_SOURCE),
+           in_port=4)
+    assert serving(core, 1) == {1, 2, 3}, "the last one missing: at once"
     assert core.switches[DPID].installed.moves == {}, "no slot went from one new member to the next"
     files.close()
+
+
+def test_a_member_found_while_another_is_missing_goes_into_service_soon_anyway(core):
+    arp_in(core, packets.arp_request("0a:00:00:00:00:11", "198.18.0.11", "198.18.0.1"), in_port=2)
+    assert serving(core, 1) == set()
+    run(core, 0.2)
+    assert serving(core, 1) == {1}
+
+
+def test_arp_sent_from_a_mac_of_the_balancer_teaches_nothing_and_counts_as_a_conflict(core):
+    before = core.stats.counters["ownership_conflicts"]
+    claim = packets.arp_request(pipeline.own_mac(0, 1), "198.18.0.11", "198.18.0.1")   # a member's address
+    assert arp_in(core, claim, in_port=2) == []
+    assert len(core.hosts) == 0 and core.stats.counters["ownership_conflicts"] == before + 1
