@@ -248,6 +248,20 @@ def test_dsr_past_the_pins_limit_a_new_connection_in_a_moved_slot_stays_whole_on
     assert lb.send(replace_flags(crowded, TCP_ACK), CLIENT_PORT).single().port == old_port, "and it stays there"
 
 
+
+def test_dsr_udp_a_moved_slot_keeps_its_old_owner_through_the_grace():
+    """No SYN tells a new datagram from one of an old exchange: the old owner keeps them all."""
+    direct_udp = dict(DIRECT, protocol="udp")
+    lb = Balancer(direct_udp)
+    slot = lb.force("direct", "198.18.0.11")
+    lb.replace("direct", dict(direct_udp, members=[dict(m, weight=0) if m["address"] == "198.18.0.11" else m
+                                                   for m in DIRECT["members"]]))
+    assert lb.state.slots[1][slot] != 1 and slot in lb.state.moves[1]
+    lb.switch.choose = lambda chooser, packet: slot
+    ask = udp(CLIENT + ":41000", DIRECT["address"] + ":80", CLIENT_MAC, VIP_MAC)
+    assert lb.send(ask, CLIENT_PORT).single().port == member_place("198.18.0.11")[0]
+
+
 # ---------------------------------------------------------------- the balancer's own addresses
 
 

@@ -310,3 +310,69 @@ def test_a_dsr_member_held_down_owns_no_slot_but_keeps_its_delivery():
     assert 3 not in state.slots[1] and set(state.slots[1]) == {1, 2}
     assert any(f.table == pipeline.DSR_DELIVER.id and f.cookie == pipeline.cookie(1, 3) for f in state.flows.values()), \
         "its open connections' packets still reach it while their slots are in grace"
+
+
+
+def test_a_dsr_member_held_down_frees_only_its_own_slots():
+    vips = vip_set(DIRECT)
+    before = desired_state(vips.vips, places(vips))
+    after = desired_state(vips.vips, places(vips), previous=before, down={1: frozenset({3})})
+    assert 3 not in after.slots[1]
+    assert all(after.slots[1][i] == owner for i, owner in enumerate(before.slots[1]) if owner != 3), \
+        "no connection of another member changes member"
+
+
+def test_a_dsr_vip_whose_first_member_is_not_located_yet_spreads_over_the_others():
+    vips = vip_set(DIRECT)
+    located = {host: place for host, place in places(vips).items() if host != vips.hosts[(0, "198.18.0.11")]}
+    assert Counter(desired_state(vips.vips, located).slots[1]) == {2: SLOTS // 2, 3: SLOTS // 2}
+
+
+def test_a_change_that_takes_a_whole_vip_away_also_cuts_the_members_of_the_vips_after_it():
+    from flows.vip import cut_members
+    before = vip_set(WEB, DNS).vips
+    web, dns = before
+    fewer = replace(dns, members=dns.members[1:])
+    assert cut_members(before, (fewer,)) == [(web, m) for m in web.members] + [(dns, dns.members[0])]
+
+
+def test_a_vip_with_no_member_located_refuses_only_its_own_new_connections_under_its_own_cookie():
+    nobody = dict(WEB, name="nobody", port=9999, members=[{"address": "198.18.0.99"}])
+    state = desired_state(vip_set(WEB, nobody).vips, PLACES)
+    (refuse,) = [f for f in state.flows.values() if f.goto == pipeline.REJECT.id and f.table == pipeline.CONNTRACK.id
+                 and f.priority == pipeline.CONNTRACK.VIP]
+    assert pipeline.owner(refuse.cookie).id == 2
+    assert dict(refuse.match)[pipeline.VIP_REG.field] == 2 | pipeline.VIP_ROUTED, "its new connections, no others"
+
+
+def test_a_snat_pool_of_three_addresses_is_the_range_from_first_to_last():
+    arm = dict(ARM, snat_pool={"addresses": ["198.18.0.10", "198.18.0.8", "198.18.0.9"], "ports": [2000, 2999]})
+    text = state_text(desired_state(vip_set(arm).vips, PLACES))
+    assert "nat(src=198.18.0.8-198.18.0.10:2000-2999)" in text
+
+
+def test_a_state_diffed_against_a_switch_it_was_not_computed_from_is_compared_in_full():
+    web_only = desired_state(vip_set(WEB).vips, PLACES)
+    both = desired_state(vip_set(WEB, DNS).vips, PLACES, previous=web_only)
+    added = [c.item for c in diff(SwitchState(), both) if c.op == "add_flow"]
+    assert len(added) == len(both.flows), "an empty switch gets every flow, not only those that changed"
+
+
+def test_adopting_a_switch_adds_and_modifies_before_the_flows_and_deletes_an_unused_group_after_them():
+    """A switch read at connect time, with no meter yet, the group of its VIP, the group of a VIP
+    deleted since and two stray flows."""
+    from flows.ir import SelectGroup
+    desired = desired_state(vip_set(WEB).vips, PLACES)
+    stray = Flow(pipeline.CLASSIFY.id, 555, match(ipv4_dst="198.18.0.77", eth_type=0x0800), cookie=0xdead)
+    older = Flow(pipeline.CLASSIFY.id, 556, match(ipv4_dst="198.18.0.78", eth_type=0x0800), cookie=0xdead)
+    found = SwitchState(flows={stray.key: stray, older.key: older}, groups={1: SelectGroup(1), 7: SelectGroup(7)})
+    changes = adopt(found, desired)
+    ops = [c.op for c in changes]
+    assert [c.item for c in changes if c.op == "add_meter"] == sorted(desired.meters.values(), key=lambda m: m.meter_id)
+    assert [(c.op, c.item) for c in changes if c.op in ("add_group", "modify_group")] == [
+        ("modify_group", desired.groups[1])]
+    assert sorted(c.item.key for c in changes if c.op == "add_flow") == sorted(desired.flows), "every flow re-added"
+    assert [(c.op, c.item) for c in changes if c.op.startswith("delete")] == [
+        ("delete_flow", older), ("delete_flow", stray), ("delete_group", SelectGroup(7))], "higher priority first"
+    assert max(ops.index("add_meter"), ops.index("modify_group")) < ops.index("delete_flow") < ops.index("add_flow")
+    assert ops[-1] == "delete_group", "a group goes only after the flows that could point at it are replaced"

@@ -74,6 +74,30 @@ def damage_unknown_algorithm(doc):
     doc["vips"][0]["algorithm"] = "round-robin"
 
 
+def damage_vips_not_a_list(doc):
+    doc["vips"] = {"web": 1}
+
+
+def damage_vip_not_an_object(doc):
+    doc["vips"][1] = "dns"
+
+
+def damage_members_not_a_list(doc):
+    doc["vips"][0]["members"] = "all"
+
+
+def damage_member_id_zero(doc):
+    members(doc, 0)[0]["id"] = 0
+
+
+def damage_host_id_text(doc):
+    members(doc, 1)[0]["host"] = "1"
+
+
+def damage_next_host_missing(doc):
+    del doc["next_host"]
+
+
 @pytest.mark.parametrize("damage, why", [
     (damage_members_not_objects, "vips[0].members[0]: 1 is not an object"),
     (damage_next_id_text, "next_id: '7' is not an id (an integer from 1)"),
@@ -87,6 +111,12 @@ def damage_unknown_algorithm(doc):
     (damage_pool_on_a_vip_address, "vips[1]: 'dns' breaks a rule: snat_pool.addresses[0]: 198.18.0.100 is the address "
                                    "of vip 'web'"),
     (damage_unknown_algorithm, "vips[0].algorithm: 'round-robin' is not one of 5-tuple, source_ip"),
+    (damage_vips_not_a_list, "vips: {'web': 1} is not a list"),
+    (damage_vip_not_an_object, "vips[1]: 'dns' is not an object"),
+    (damage_members_not_a_list, "vips[0].members: 'all' is not a list"),
+    (damage_member_id_zero, "vips[0].members[0].id: 0 is not an id (an integer from 1)"),
+    (damage_host_id_text, "vips[1].members[0].host: '1' is not an id (an integer from 1)"),
+    (damage_next_host_missing, "next_host: None is not an id (an integer from 1)"),
 ])
 def test_a_readable_but_damaged_state_file_is_set_aside_and_the_yaml_file_used(tmp_path, damage, why):
     doc = saved_doc()
