@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from flows import pipeline
-from flows.desired import Settings, SwitchState, desired_state
+from flows.desired import Settings, SwitchState, desired_state, graces_end
 from flows.ir import Flow, match
 from flows.reconcile import adopt, diff
 from flows.slots import SLOTS
@@ -376,3 +376,18 @@ def test_adopting_a_switch_adds_and_modifies_before_the_flows_and_deletes_an_unu
         ("delete_flow", older), ("delete_flow", stray), ("delete_group", SelectGroup(7))], "higher priority first"
     assert max(ops.index("add_meter"), ops.index("modify_group")) < ops.index("delete_flow") < ops.index("add_flow")
     assert ops[-1] == "delete_group", "a group goes only after the flows that could point at it are replaced"
+
+
+def test_every_vip_loads_its_own_id_whatever_its_mode():
+    arms = [dict(WEB, name="arm%d" % i, address="198.18.0.%d" % (140 + i), mode="one-arm",
+                 snat_pool={"addresses": ["198.18.0.210"]}) for i in range(3)]
+    vips = vip_set(*arms).vips
+    loads = {vip.id: {a.value for f in desired_state(vips, PLACES).flows.values() if f.cookie == pipeline.cookie(vip.id)
+                      and f.table == pipeline.CLASSIFY.id and f.priority == pipeline.CLASSIFY.VIP
+                      for a in f.actions if getattr(a, "field", None) == pipeline.VIP_REG.field}
+             for vip in vips}
+    assert loads == {vip.id: {vip.id} for vip in vips}
+
+
+def test_a_switch_with_no_vip_has_no_grace_to_wait_for():
+    assert graces_end(desired_state((), {})) == float("inf")
