@@ -679,13 +679,6 @@ def print_text(s):
                   + f"; {est['on_removed_member']} on {d['removed']}: "
                   + ", ".join(f"{n} {what}" for what, n in sorted(est["on_removed_member_outcome"].items()))
                   + (f"; owner unknown: {est['owner_unknown']}" if est["owner_unknown"] else ""))
-        back = d["added_back"]
-        if back:
-            broke = sum(back["broke"].values())
-            print(f"     (iii) adding {d['removed']} back: {back['opened']} open idle connections on the others: "
-                  f"{back['survived']} answered by the same member after the change, {broke} broke"
-                  + (f" ({dict(back['broke'])})" if broke else "")
-                  + (f"; owner unknown: {back['owner_unknown']}" if back["owner_unknown"] else ""))
         frac = d["moved_fraction"]
         print(f"     (ii) new connections, the same {d['flows']} 5-tuples before and after: "
               f"{d['moved']} changed member = {100 * frac:.2f} %; {d['on_removed_before']} "
@@ -694,6 +687,13 @@ def print_text(s):
               f"target <= {100 * d['limit_fraction']:.1f} %: {met(d['target_met'])}")
         print(f"          control, the same 5-tuples twice with no change: {d['control_changed']} of "
               f"{d['flows']} changed member")
+        back = d["added_back"]
+        if back:
+            broke = sum(back["broke"].values())
+            print(f"     (iii) adding {d['removed']} back: {back['opened']} open idle connections on the others: "
+                  f"{back['survived']} answered by the same member after the change, {broke} broke"
+                  + (f" ({dict(back['broke'])})" if broke else "")
+                  + (f"; owner unknown: {back['owner_unknown']}" if back["owner_unknown"] else ""))
         if r["pins_left_by_delete"]:
             print(f"  after DELETE of the VIP, {r['pins_left_by_delete']} learned pins were still in the "
                   f"switch "
