@@ -1,7 +1,7 @@
 """How fast the controller follows a member that moves (GARP to barrier, with many VIPs), and what an
 ARP storm does to it. A measurement: it prints figures and asserts no timing.
 
-    sudo .venv/bin/python bench/garp_mobility.py [--vips 100] [--moves 200] [--pace-ms 20]
+    sudo .venv/bin/python -m bench.garp_mobility [--vips 100] [--moves 200] [--pace-ms 20]
                                                  [--storm-seconds 5] [--storm-frames 500000] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace, the
@@ -45,7 +45,6 @@ no move was confirmed); 130 on Ctrl-C. The lab is removed in every case; the wor
 only when the measurement failed, and its path is printed.
 """
 
-import argparse
 import ctypes
 import ipaddress
 import json
@@ -57,20 +56,15 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
-    sys.path.insert(0, str(BENCH_DIR))
+from bench.lib import (Deadline, MeasurementFailed, bench_parser, bounded, controller_stats,
+                       distribution, machine_text, ms, run, started_lab)
+from flows import pipeline
+from lab import free_tcp_port, topology
+from lab.arp import BROADCAST, REQUEST, ZERO_MAC
+from lab.lbctl import REPO_VIPS, Controller
 
-# common also puts the repo root (lab/, flows/) on sys.path.
-from common import (REPO_ROOT, Deadline, MeasurementFailed, bounded,  # noqa: E402
-                    controller_stats, distribution, ignore_interrupts, ms, new_lab, run)
-from lab import free_tcp_port, topology  # noqa: E402
-from lab.arp import BROADCAST, REQUEST, ZERO_MAC  # noqa: E402
-from lab.lbctl import Controller  # noqa: E402
-
-VIPS_FILE = REPO_ROOT / "config" / "vips.yaml"   # the `web` VIP: DEMO_VIP:80 -> m1, m2, m3
+VIPS_FILE = REPO_VIPS   # the `web` VIP: DEMO_VIP:80 -> m1, m2, m3
 MOVER, MOVER_IP, MOVER_OFPORT = topology.MEMBERS[2]   # m3, 198.18.0.13, port 4
 TWIN, TWIN_OFPORT = "m3b", 5                       # the same address on another port
 CLIENT = topology.CLIENT[0]
@@ -102,11 +96,10 @@ TIME_BUDGET_S = 240            # lab start to the end of the storm
 
 CLONE_NEWNET = 0x40000000
 # `ovs-ofctl monitor` (OpenFlow 1.0 + Nicira flow monitor) prints e.g.
-#  event=ADDED table=30 cookie=0x100000003 ct_mark=0x1,tcp,nw_dst=198.18.0.13,tp_dst=80 actions=...,output:5
-# A locate flow as the monitor shows it: "... cookie=0xffffffffc612000d reg2=0xc612000d actions=
-# set_field:..->eth_dst,output:5" (reg2: the host's address in hex).
+#  event=ADDED table=31 cookie=0xffffffff00000003 reg2=0x3 actions=set_field:..->eth_dst,output:5
+# (a locate flow: reg2 and the cookie's low half are the host's id).
 MONITOR_LINE = re.compile(r"event=(?:ADDED|MODIFIED) table=\d+ cookie=(0x[0-9a-f]+) "
-                          r".*\breg2=(0x[0-9a-f]+)\b.*\boutput:(\d+)\s*$")
+                          r".*\breg2=0x[0-9a-f]+\b.*\boutput:(\d+)\s*$")
 METER_IN = re.compile(r"packet_in_count:(\d+)")
 METER_BAND = re.compile(r"^\s*0: packet_count:(\d+)", re.M)
 N_PACKETS = re.compile(r"n_packets=(\d+)")
@@ -190,21 +183,20 @@ class HostSocket:
 # -- the switch side ----------------------------------------------------------------------------
 
 class DeliveryMonitor:
-    """`ovs-ofctl monitor` on table 31 (locate): when each locate flow of `address` last got
-    a new output port, timestamped as its line arrives here."""
+    """`ovs-ofctl monitor` on the locate table: when each locate flow (by its cookie, which
+    names its host) last got a new output port, timestamped as its line arrives here."""
 
     KEY = "ofmonitor"
 
-    def __init__(self, lab, address):
+    def __init__(self, lab):
         self.lab = lab
-        self.address = address
         self.latest = {}   # cookie -> (output port, monotonic time seen)
         self.changed = threading.Condition()
         self.proc = None
 
     def start(self):
         mgmt = self.lab.workdir / f"{self.lab.bridge}.mgmt"
-        self.proc = subprocess.Popen(["ovs-ofctl", "monitor", str(mgmt), "watch:!initial,table=31"],
+        self.proc = subprocess.Popen(["ovs-ofctl", "monitor", str(mgmt), f"watch:!initial,table={pipeline.LOCATE.id}"],
                                      env=self.lab.switch.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      bufsize=1, start_new_session=True)
@@ -216,9 +208,9 @@ class DeliveryMonitor:
         for line in self.proc.stdout:
             seen = time.monotonic()
             found = MONITOR_LINE.search(line)
-            if found and int(found.group(2), 16) == int(ipaddress.IPv4Address(self.address)):
+            if found:
                 with self.changed:
-                    self.latest[found.group(1)] = (int(found.group(3)), seen)
+                    self.latest[found.group(1)] = (int(found.group(2)), seen)
                     self.changed.notify_all()
 
     def wait_moved(self, cookies, port, since, timeout):
@@ -252,14 +244,16 @@ def meter_counts(lab):
 
 
 def arp_table_packets(lab):
-    """Packets the switch's ARP table (10) has matched, all flows together."""
-    return sum(int(n) for n in N_PACKETS.findall(lab.ofctl("dump-flows", "table=10")))
+    """Packets the switch's ARP table has matched, all flows together."""
+    return sum(int(n) for n in N_PACKETS.findall(lab.ofctl("dump-flows", f"table={pipeline.ARP.id}")))
 
 
 def switch_holds(lab, n_deliveries, n_vips):
-    """Every VIP's to_member flows and select group (256 slot buckets each) are on the switch."""
-    flows = lab.ofctl("dump-flows", "--no-stats", "table=30").splitlines()
-    deliveries = sum(1 for line in flows if "priority=300" in line)
+    """Every VIP's commit flows (one per member) and select group (256 slot buckets each) are on
+    the switch."""
+    flows = lab.ofctl("dump-flows", "--no-stats", f"table={pipeline.COMMIT.id}").splitlines()
+    member = f"priority={pipeline.COMMIT.MEMBER},"
+    deliveries = sum(1 for line in flows if member in line)
     groups = lab.ofctl("dump-groups")
     return deliveries == n_deliveries and groups.count("group_id=") == n_vips \
         and groups.count("bucket=") == 256 * n_vips
@@ -511,10 +505,7 @@ def measure_storm(lab, controller, mover, args, deadline):
 
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    lab = new_lab(workdir, "gm")
-    monitor = mover = None
-    try:
-        lab.start()
+    with started_lab(workdir, "gm") as lab:
         topology.build(lab)
         lab.add_host(TWIN, MOVER_IP, topology.PREFIXLEN, ofport=TWIN_OFPORT)
         controller = Controller(lab, free_tcp_port(), VIPS_FILE, options=CONTROLLER_OPTIONS).start()
@@ -536,26 +527,25 @@ def measure(args, workdir):
                  "post_last10_mean_ms": round(sum(post_ms[-10:]) / len(post_ms[-10:]), 2),
                  "create_seconds": round(sum(post_ms) / 1000, 2)}
 
-        monitor = DeliveryMonitor(lab, MOVER_IP)
+        # The monitor's process is in the lab's record: the lab's removal ends it whatever happens.
+        monitor = DeliveryMonitor(lab)
         monitor.start()
         mover = Mover(lab, controller, monitor, cookies)
-        mover.open()
-        time.sleep(0.2)   # the monitor's session is up
-        moves = measure_moves(controller, mover, args.moves, args.pace_ms / 1000, deadline)
-        if not moves["confirmed"]:
-            raise MeasurementFailed(f"none of {args.moves} moves was confirmed by GET /v1/stats")
-        storm = measure_storm(lab, controller, mover, args, deadline)
-        return setup, moves, storm
-    finally:
-        ignore_interrupts()
-        if mover:
+        try:
+            mover.open()
+            time.sleep(0.2)   # the monitor's session is up
+            moves = measure_moves(controller, mover, args.moves, args.pace_ms / 1000, deadline)
+            if not moves["confirmed"]:
+                raise MeasurementFailed(f"none of {args.moves} moves was confirmed by GET /v1/stats")
+            storm = measure_storm(lab, controller, mover, args, deadline)
+        finally:
             mover.close()
-        if monitor:
             monitor.stop()
-        lab.stop()
+        return setup, moves, storm
 
 
-def summary(args, info, setup, moves, storm):
+def summary(args, info, measured):
+    setup, moves, storm = measured
     p99 = moves["move_to_barrier_ms"]["p99"]
     return {
         "benchmark": "garp_mobility",
@@ -587,11 +577,10 @@ def print_text(s):
           f"{p['moving_address']}, which moves between {MOVER} (port {MOVER_OFPORT}) and {TWIN} "
           f"(port {TWIN_OFPORT}) {p['moves']} times, "
           f"{p['pace_ms']} ms apart")
-    print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, "
-          f"load average {m['loadavg_at_start']} at start, {m['loadavg_at_end']} at end")
+    print(machine_text(m))
     print(f"setup: {p['bench_vips']} VIPs created by POST in {su['create_seconds']} s (per POST: first 10 "
           f"mean {su['post_first10_mean_ms']} ms, last 10 mean {su['post_last10_mean_ms']} ms); the switch "
-          f"holds {su['delivery_flows']} to_member flows")
+          f"holds {su['delivery_flows']} commit flows (one per VIP member)")
     print(f"1. moves: {mv['confirmed']} confirmed, {mv['not_confirmed']} not confirmed within "
           f"{p['move_wait_s']:.0f} s; {mv['flow_changes_per_move']} flow changes per move")
     d = mv["move_to_barrier_ms"]
@@ -631,7 +620,7 @@ def print_text(s):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--vips", type=bounded(int, 1, MAX_VIPS), default=100,
                         help=f"VIPs to create besides `web` (default 100, at most {MAX_VIPS})")
     parser.add_argument("--moves", type=bounded(int, 1, MAX_MOVES), default=200,
@@ -642,11 +631,7 @@ def main(argv=None):
                         help="length of the ARP storm (default 5, 2 to 30)")
     parser.add_argument("--storm-frames", type=bounded(int, 1000, 5_000_000), default=500_000,
                         help="ARP frames the storm sends at most, spread over its length (default 500000)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    args = parser.parse_args(argv)
-
-    return run("garp_mobility", lambda workdir: measure(args, workdir),
-               lambda info, measured: summary(args, info, *measured), print_text, as_json=args.json)
+    return run("garp_mobility", parser.parse_args(argv), measure, summary, print_text)
 
 
 if __name__ == "__main__":

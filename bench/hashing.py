@@ -2,7 +2,7 @@
 source_ip stickiness, and what removing a member disturbs. A measurement: it prints figures and
 asserts nothing.
 
-    sudo .venv/bin/python bench/hashing.py [--modes routed,dsr,one-arm] [--connections 10000]
+    sudo .venv/bin/python -m bench.hashing [--modes routed,dsr,one-arm] [--connections 10000]
                   [--concurrency 16] [--flows 2000] [--held 200] [--sources 32] [--json]
 
 The default run takes about 40 s for the three modes on a 2-core machine.
@@ -50,8 +50,9 @@ d. Removing one member of 8 (m4: PUT the VIP without it).
         conntrack holds the connection as closed, so a SYN on the same 5-tuple starts a new one
         (Open vSwitch may then give it another client port towards the member, as in
         bench/new_conn_rate.py; that is what the member sees, not what was hashed). In dsr a
-        learned flow pins each connection to its member and outlives it (seconds after a FIN,
-        up to its idle timeout otherwise), so the VIP's pins are deleted between passes
+        slot moved within its grace period pins each new connection to its member, and the pin
+        outlives it (seconds after a FIN, up to its idle timeout otherwise), so the pins are
+        deleted between passes
         (`ovs-appctl revalidator/purge`, else cached datapath flows re-learn them, then
         `ovs-ofctl del-flows`; the controller does not track learned flows); also before parts
         a-c, so that no pin of an earlier part steers a reused client port. Conntrack is not
@@ -64,6 +65,8 @@ d. Removing one member of 8 (m4: PUT the VIP without it).
         method is exact), then the change, then B. Reported: the fraction of the 5-tuples whose
         member differs between A2 and B, against 1/N + 2 % (14.5 %), and how many of them were
         not on m4 (moved without need; minimal movement means 0).
+   (iii) Adding m4 back: --held more connections, opened to the 7 members from the next client
+        ports, then m4 added back (PUT): every one must be answered by the member that held it.
 
 For dsr the script also prints how many learned pins the closed connections of part a left in the
 switch when part b began (and how many of them never matched a packet after the SYN), and how
@@ -84,19 +87,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
-    sys.path.insert(0, str(BENCH_DIR))
-
-# common also puts the repo root (lab/, flows/) on sys.path.
-from common import (HTTP_ANSWER, Deadline, MeasurementFailed, bounded,  # noqa: E402
-                    ignore_interrupts, new_lab, run)
-from flows.pipeline import COOKIE_OWNER_MASK  # noqa: E402
-from flows.slots import SLOTS  # noqa: E402
-from lab import dsr, free_tcp_port, topology  # noqa: E402
-from lab.lbctl import Controller  # noqa: E402
+from bench.lib import (HTTP_ANSWER, Deadline, MeasurementFailed, bench_parser, bounded,
+                       machine_text, run, run_ab, started_lab)
+from flows.pipeline import COOKIE_OWNER_MASK
+from flows.slots import SLOTS
+from lab import dsr, free_tcp_port, topology
+from lab.lbctl import Controller
 
 MODES = ("routed", "dsr", "one-arm")
 CLIENT, CLIENT_IP, CLIENT_OFPORT = topology.CLIENT            # client, 198.18.0.10, port 1
@@ -116,9 +113,8 @@ TARGET_MAX_MEAN = 1.05
 TARGET_WEIGHT_PP = 5.0
 TARGET_MOVED_EXTRA = 0.02          # moved <= 1/N + 2 %
 
-MAX_FAILED_FRACTION = 0.001        # ab: more failed requests than this: the measurement failed
 MAX_CLIENT_ERRORS = 0.01           # Python clients: more errors than this: the measurement failed
-AB_SOCKET_TIMEOUT_S = 5
+AB_RUN_TIMEOUT_S = 90             # the longest one ab run may take
 APPLY_TIMEOUT_S = 10.0             # REST change -> the switch holds the new slot table
 PIN_CLEAR_SETTLE_S = (0.2, 0.5, 1.0, 2.0)   # rounds of: purge the datapath, wait, delete pins, wait
 DELETE_SETTLE_S = 0.5              # DELETE of the VIP -> its flows are gone from the switch
@@ -243,8 +239,9 @@ def vip_body(mode, weights=None, algorithm="5-tuple"):
 
 def switch_slots(lab, doc):
     """{member name: slots} as the switch holds them: the buckets of the VIP's select group, or
-    its slot flows (`reg1=<slot>`). A bucket or slot flow names its member by address
-    (`nat(dst=...)`), by address as a number (`0xc612000b`, dsr) or by MAC."""
+    its slot flows (`reg1=<slot>`). A bucket or slot flow names its member by the member's id in
+    reg5 (NAT modes: the commit to choose), or in dsr by its host's id in reg2 (the first
+    set_field: a moved slot's new owner)."""
     texts = []
     for line in lab.ofctl("dump-groups").splitlines():
         if line.strip().startswith(f"group_id={doc['group_id']},"):
@@ -252,15 +249,14 @@ def switch_slots(lab, doc):
     for line in lab.ofctl("dump-flows", f"cookie={doc['cookie']}").splitlines():
         if "reg1=" in line.partition("actions=")[0]:
             texts.append(line.partition("actions=")[2])
-    names = {}
-    for name, address, _ in MEMBERS:
-        number = "0x" + "".join(f"{int(o):02x}" for o in address.split("."))
-        names[name] = re.compile(r"(?<![\d.])%s(?!\d)|%s(?![0-9a-f])|%s" % (
-            re.escape(address), number, re.escape(lab.host(name).mac)))
+    name_of = {address: name for name, address, _ in MEMBERS}
+    register, key = ("reg2", "host") if doc["mode"] == "dsr" else ("reg5", "id")
+    names = {member[key]: name_of.get(member["address"], "?") for member in doc["members"]}
+    loads = re.compile(r"set_field:(0x[0-9a-f]+|\d+)->%s\b" % register)
     count = Counter()
     for text in texts:
-        owners = [name for name, pattern in names.items() if pattern.search(text)]
-        count[owners[0] if len(owners) == 1 else "?"] += 1
+        found = loads.search(text)
+        count[names.get(int(found.group(1), 0), "?") if found else "?"] += 1
     return dict(sorted(count.items()))
 
 
@@ -329,19 +325,7 @@ def log_lengths(lab):
 def ab_per_member(lab, n, concurrency, deadline):
     """`ab -n n -c concurrency` from the client's own address -> {member: connections}."""
     before = log_lengths(lab)
-    argv = ["ab", "-q", "-r", "-s", str(AB_SOCKET_TIMEOUT_S), "-n", str(n), "-c", str(concurrency),
-            f"http://{VIP}:{VIP_PORT}/"]
-    try:
-        proc = lab.run(CLIENT, argv, timeout=deadline.timeout(90), check=False)
-    except subprocess.TimeoutExpired as e:
-        raise MeasurementFailed(f"{' '.join(argv)}: no result after {e.timeout:.0f} s") from None
-    complete = re.search(r"^Complete requests:\s+(\d+)", proc.stdout, re.M)
-    failed = re.search(r"^Failed requests:\s+(\d+)", proc.stdout, re.M)
-    if proc.returncode != 0 or not complete:
-        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-3:]
-        raise MeasurementFailed(f"{' '.join(argv)} exited with {proc.returncode}: " + " / ".join(detail))
-    if int(complete.group(1)) != n or int(failed.group(1)) > MAX_FAILED_FRACTION * n:
-        raise MeasurementFailed(f"{' '.join(argv)}: {complete.group(1)} complete, {failed.group(1)} failed")
+    run_ab(lab, CLIENT, f"http://{VIP}:{VIP_PORT}/", n, concurrency, deadline, AB_RUN_TIMEOUT_S)
     settle = time.monotonic() + ACCESS_LOG_SETTLE_S
     while True:
         added = {name: len(lab.access_log(name)) - before[name] for name in before}
@@ -546,7 +530,8 @@ def disruption(lab, controller, mode, vip_id, args, deadline):
             "on_removed_member_outcome": Counter(after.get(p, "no answer") if after.get(p) not in lab.hosts
                                                  else f"answered by {after[p]}" for p in lost),
         }
-    return {"members_before": n, "removed": REMOVED, "slots_after": slots,
+    return {"members_before": n, "removed": REMOVED, "slots_after": slots, "added_back": added_back(
+                lab, controller, mode, vip_id, held_ports + args.held, args.held, deadline) if held else None,
             "flows": len(both), "control_changed": control,
             "on_removed_before": on_removed, "moved": len(moved),
             "moved_fraction": round(len(moved) / len(both), 4) if both else None,
@@ -554,6 +539,23 @@ def disruption(lab, controller, mode, vip_id, args, deadline):
             "limit_fraction": round(limit, 4),
             "target_met": bool(both) and len(moved) / len(both) <= limit and control == 0,
             "established": established}
+
+
+def added_back(lab, controller, mode, vip_id, first_port, count, deadline):
+    """d (iii): `count` idle connections to the 7 members, then the removed member added back:
+    every one must be answered afterwards by the member that held it."""
+    held = HeldConnections(lab, first_port, count, vip_id, deadline)
+    try:
+        before = held.owners()
+        apply(controller, lab, "PUT", vip_body(mode), deadline)
+        after = held.ask()
+    finally:
+        held.close()
+    known = {p: owner for p, owner in before.items() if owner in lab.hosts}
+    return {"opened": len(before), "owner_unknown": len(before) - len(known),
+            "survived": sum(1 for p, owner in known.items() if after.get(p) == owner),
+            "broke": Counter(after.get(p, "no answer") if after.get(p) not in lab.hosts else "other member"
+                             for p, owner in known.items() if after.get(p) != owner)}
 
 
 def measure_mode(lab, controller, mode, args, deadline):
@@ -593,17 +595,21 @@ def measure_mode(lab, controller, mode, args, deadline):
 
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    lab = new_lab(workdir, "hb")
-    try:
-        lab.start()
+    with started_lab(workdir, "hb") as lab:
         build(lab, args.sources)
         vips_file = workdir / "vips.yaml"
         vips_file.write_text("vips: []\n")
         controller = Controller(lab, free_tcp_port(), vips_file).start()
         return {mode: measure_mode(lab, controller, mode, args, deadline) for mode in args.modes}
-    finally:
-        ignore_interrupts()
-        lab.stop()
+
+
+def summary(args, info, results):
+    return {"benchmark": "hashing", "machine": info,
+            "parameters": {"modes": args.modes, "connections": args.connections,
+                           "concurrency": args.concurrency, "flows": args.flows, "held": args.held,
+                           "sources": args.sources, "vip": f"{VIP}:{VIP_PORT}", "removed": REMOVED,
+                           "weights": WEIGHTS, "snat_pool": SNAT_POOL},
+            "modes": results}
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -622,8 +628,7 @@ def print_text(s):
           f"({MEMBERS[0][1]}-{MEMBERS[-1][1].split('.')[-1]}), "
           f"{p['connections']} connections per ab run (-c {p['concurrency']}), "
           f"{p['flows']} fixed 5-tuples, {p['held']} held connections, {p['sources']} extra client addresses")
-    print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, "
-          f"load average {m['loadavg_at_start']} at start, {m['loadavg_at_end']} at end")
+    print(machine_text(m))
     for mode, r in s["modes"].items():
         if not r["available"]:
             print(f"mode {mode}: not available: {r['refused']}")
@@ -682,6 +687,13 @@ def print_text(s):
               f"target <= {100 * d['limit_fraction']:.1f} %: {met(d['target_met'])}")
         print(f"          control, the same 5-tuples twice with no change: {d['control_changed']} of "
               f"{d['flows']} changed member")
+        back = d["added_back"]
+        if back:
+            broke = sum(back["broke"].values())
+            print(f"     (iii) adding {d['removed']} back: {back['opened']} open idle connections on the others: "
+                  f"{back['survived']} answered by the same member after the change, {broke} broke"
+                  + (f" ({dict(back['broke'])})" if broke else "")
+                  + (f"; owner unknown: {back['owner_unknown']}" if back["owner_unknown"] else ""))
         if r["pins_left_by_delete"]:
             print(f"  after DELETE of the VIP, {r['pins_left_by_delete']} learned pins were still in the "
                   f"switch "
@@ -697,7 +709,7 @@ def modes(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--modes", type=modes, default=list(MODES),
                         help="modes to measure, in order (default routed,dsr,one-arm)")
     parser.add_argument("--connections", "-n", type=bounded(int, 100, 50000), default=10000,
@@ -706,23 +718,12 @@ def main(argv=None):
                         help="ab's concurrent connections (default 16)")
     parser.add_argument("--flows", type=bounded(int, 100, MAX_FLOWS), default=2000,
                         help="fixed 5-tuples sent before and after a member is removed (default 2000)")
-    parser.add_argument("--held", type=bounded(int, 0, MAX_HELD), default=200,
-                        help="connections held open across the removal (default 200; 0: skip)")
+    parser.add_argument("--held", type=bounded(int, 0, MAX_HELD // 2), default=200,
+                        help="connections held open across the removal, and again across adding the member "
+                             "back (default 200; 0: skip)")
     parser.add_argument("--sources", type=bounded(int, 0, MAX_SOURCES), default=32,
                         help="extra client addresses for source_ip (default 32; 0: skip)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    args = parser.parse_args(argv)
-
-    def summarize(info, results):
-        return {"benchmark": "hashing", "machine": info,
-                "parameters": {"modes": args.modes, "connections": args.connections,
-                               "concurrency": args.concurrency, "flows": args.flows, "held": args.held,
-                               "sources": args.sources, "vip": f"{VIP}:{VIP_PORT}", "removed": REMOVED,
-                               "weights": WEIGHTS, "snat_pool": SNAT_POOL},
-                "modes": results}
-
-    return run("hashing", lambda workdir: measure(args, workdir), summarize, print_text,
-               as_json=args.json, needs_ab=True)
+    return run("hashing", parser.parse_args(argv), measure, summary, print_text, needs_ab=True)
 
 
 if __name__ == "__main__":

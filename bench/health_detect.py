@@ -1,7 +1,7 @@
 """How fast a health monitor takes a failed member out of its VIP's group, and puts it back. A
 measurement: it prints figures and asserts no timing.
 
-    sudo .venv/bin/python bench/health_detect.py [--interval 0.5] [--timeout 0.2] [--rise 2] [--fall 3]
+    sudo .venv/bin/python -m bench.health_detect [--interval 0.5] [--timeout 0.2] [--rise 2] [--fall 3]
                                                  [--rounds 10] [--seed 1] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace, the
@@ -53,7 +53,6 @@ up, a member did not come back after a failure); 130 on Ctrl-C. The lab is remov
 the workdir (logs) is kept only when the measurement failed, and its path is printed.
 """
 
-import argparse
 import datetime
 import json
 import os
@@ -64,17 +63,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
-    sys.path.insert(0, str(BENCH_DIR))
-
-# common also puts the repo root (lab/, flows/) on sys.path.
-from common import (Deadline, MeasurementFailed, bounded, distribution,  # noqa: E402
-                    ignore_interrupts, new_lab, percentile, positive_int, run)
-from lab import free_tcp_port, topology  # noqa: E402
-from lab.lbctl import REPO_VIPS, Controller, wait_for  # noqa: E402
+from bench.lib import (Deadline, MeasurementFailed, bench_parser, bounded, controller_stats,
+                       distribution, machine_text, percentile, positive_int, run, started_lab)
+from lab import free_tcp_port, topology
+from lab.lbctl import REPO_VIPS, Controller, wait_for
 
 MONITOR_ADDRESS = "198.18.0.2"
 SERVICE_PORT = 9000
@@ -160,7 +153,7 @@ print(json.dumps(results), flush=True)
 
 
 def ms(seconds):
-    """To the tenth of a millisecond (common.ms keeps microseconds); None: not measured."""
+    """To the tenth of a millisecond (lib.ms keeps microseconds); None: not measured."""
     return None if seconds is None else round(seconds * 1000, 1)
 
 
@@ -472,10 +465,7 @@ def measure(args, workdir):
     per_failure = args.interval + 3 * (args.fall + args.rise) * args.interval + 7 + NEW_CONN_TIMEOUT_S + 5
     deadline = Deadline(SETUP_BUDGET_S + args.rounds * len(VARIANTS) * per_failure)
     rng = random.Random(args.seed)
-    lab = new_lab(workdir, "hd")
-    members = held = None
-    try:
-        lab.start()
+    with started_lab(workdir, "hd") as lab:
         topology.build(lab)
         controller = Controller(lab, free_tcp_port(), REPO_VIPS,
                                 options={"monitor_address": MONITOR_ADDRESS}).start()
@@ -499,27 +489,24 @@ def measure(args, workdir):
         for i in range(args.rounds):
             victim = MEMBERS[i % len(MEMBERS)]
             held, held_member = held_elsewhere(lab, victim)
-            order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
-            for variant in order:
-                deadline.check()
-                result = one_failure(lab, probed, members, monitor, rng, variant, victim, held, deadline)
-                result.update(round=i + 1, held_member=held_member,
-                              at_s=round(result.pop("failed_at") - started, 3))   # into the rounds
-                failures.append(result)
-            held.close()
-            held = None
-        stats = controller.call("GET", "/v1/stats")[1]
+            try:
+                order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
+                for variant in order:
+                    deadline.check()
+                    result = one_failure(lab, probed, members, monitor, rng, variant, victim, held, deadline)
+                    result.update(round=i + 1, held_member=held_member,
+                                  at_s=round(result.pop("failed_at") - started, 3))   # into the rounds
+                    failures.append(result)
+            finally:
+                held.close()
+        stats = controller_stats(controller)
         counters = {k: stats.get(k) for k in ("monitor_probes", "monitor_successes", "monitor_failures",
                                               "monitor_changes")}
         return failures, counters, controller.refusals()
-    finally:
-        ignore_interrupts()
-        if held:
-            held.close()
-        lab.stop()
 
 
-def summary(args, info, failures, counters, refusals):
+def summary(args, info, measured):
+    failures, counters, refusals = measured
     interval, timeout, rise, fall = args.interval, args.timeout, args.rise, args.fall
     target = fall * interval + TARGET_MARGIN_S
     bounds = {"kill": interval + (fall - 1) * timeout, "link-down": interval + fall * timeout}
@@ -633,8 +620,7 @@ def print_text(s):
     print(f"lbctl health detection: tcp monitor interval {hm['interval']} s, timeout {hm['timeout']} s, "
           f"rise {hm['rise']}, fall {hm['fall']}; VIP {p['vip']} -> {', '.join(p['members'])}; "
           f"{p['rounds']} rounds (seed {p['seed']}), each kills one member's server and takes its link down")
-    print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, "
-          f"load average {m['loadavg_at_start']} at start, {m['loadavg_at_end']} at end")
+    print(machine_text(m))
     print(f"polling: dump-groups every {s['group_poll_gap_ms_p50']} ms, GET /v1/vips/{VIP_NAME} every "
           f"{s['rest_poll_gap_ms_p50']} ms (medians); a new connection every "
           f"{p['new_connection_pace_ms']:.0f} ms, {p['new_connection_timeout_s']:.0f} s timeout")
@@ -682,7 +668,7 @@ def print_text(s):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--interval", type=bounded(float, 0.1, 10), default=0.5,
                         help="seconds between probes of a stable member (default 0.5)")
     parser.add_argument("--timeout", type=bounded(float, 0.05, 10), default=0.2,
@@ -696,13 +682,11 @@ def main(argv=None):
                         help="rounds, each one member killed and its link down (default 10)")
     parser.add_argument("--seed", type=positive_int, default=1,
                         help="of the random failure moments (default 1)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
     if args.timeout > args.interval:
         parser.error(f"--timeout {args.timeout}: more than --interval {args.interval}")
 
-    return run("health_detect", lambda workdir: measure(args, workdir),
-               lambda info, measured: summary(args, info, *measured), print_text, as_json=args.json)
+    return run("health_detect", args, measure, summary, print_text)
 
 
 if __name__ == "__main__":

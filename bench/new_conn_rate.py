@@ -2,7 +2,7 @@
 to a member through the same switch in the same run. A measurement: it prints figures and asserts
 no timing.
 
-    sudo .venv/bin/python bench/new_conn_rate.py [--requests 4000] [--concurrency 16] [--rounds 7] [--json]
+    sudo .venv/bin/python -m bench.new_conn_rate [--requests 4000] [--concurrency 16] [--rounds 7] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace,
 the standard topology of lab/topology.py) and the real controller, `ryu-manager lbctl_app`, with
@@ -36,26 +36,18 @@ requests failed); 130 on Ctrl-C. The lab is removed in every case; the workdir (
 only when the measurement failed, and its path is printed.
 """
 
-import argparse
 import re
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
-    sys.path.insert(0, str(BENCH_DIR))
+from bench.lib import (AB_SOCKET_TIMEOUT_S, Deadline, ab_arguments, ab_options, bench_parser, controller_stats,
+                       machine_text, run, run_ab, started_lab)
+from flows.pipeline import LB_ZONE
+from lab import free_tcp_port, topology
+from lab.lbctl import REPO_VIPS, Controller
 
-# common also puts the repo root (lab/, flows/) on sys.path.
-from common import (REPO_ROOT, Deadline, MeasurementFailed, ignore_interrupts,  # noqa: E402
-                    new_lab, positive_int, run)
-from flows.pipeline import LB_ZONE  # noqa: E402
-from lab import free_tcp_port, topology  # noqa: E402
-from lab.lbctl import Controller  # noqa: E402
-
-VIPS_FILE = REPO_ROOT / "config" / "vips.yaml"
+VIPS_FILE = REPO_VIPS
 VIP_NAME = "web"                          # in VIPS_FILE: DEMO_VIP:80 -> m1, m2, m3 port 80
 VIP_URL = f"http://{topology.DEMO_VIP}/"
 CLIENT = topology.CLIENT[0]
@@ -66,53 +58,15 @@ assert DIRECT_PORT in topology.HTTP_PORTS
 DIRECT_URL = f"http://{DIRECT_MEMBER[1]}:{DIRECT_PORT}/"
 
 TARGET_RATIO = 0.75               # VIP/direct of the median rates
-MAX_FAILED_FRACTION = 0.001       # more failed requests than this: the measurement failed
 WARMUP_REQUESTS = 300
-AB_SOCKET_TIMEOUT_S = 5           # ab -s: the longest wait for one response
 AB_RUN_TIMEOUT_S = 60             # the longest one ab run may take
-TIME_BUDGET_S = 150               # lab start to last ab run; the whole script stays under 3 min
+TIME_BUDGET_S = 150               # lab start to last ab run; the whole bench stays under 3 min
 ACCESS_LOG_SETTLE_S = 2.0         # nginx logs a request just after answering it
 
-AB_FIELDS = {
-    "complete": re.compile(r"^Complete requests:\s+(\d+)", re.M),
-    "failed": re.compile(r"^Failed requests:\s+(\d+)", re.M),
-    "non_2xx": re.compile(r"^Non-2xx responses:\s+(\d+)", re.M),  # printed only when there are some
-    "rate": re.compile(r"^Requests per second:\s+([\d.]+)", re.M),
-}
-FAILED_DETAIL = re.compile(r"^\s+\((Connect: .*)\)$", re.M)
 # `ovs-appctl dpctl/dump-conntrack`: the client port of the request, and the one the reply goes to.
 CT_PORTS = re.compile(r"orig=\(src=[^,]+,dst=[^,]+,sport=(\d+),.*?"
                       r"reply=\(src=[^,]+,dst=[^,]+,sport=\d+,dport=(\d+)\)")
 NAT_EXHAUSTED = "Unable to NAT due to tuple space exhaustion"  # ovs-vswitchd.log, rate-limited
-
-
-def run_ab(lab, url, requests, concurrency, deadline):
-    """One ab run from the client namespace -> {"rate", "complete", "failed", "non_2xx", ...}."""
-    # -r: a receive error counts as a failed request instead of ending the run; the failed
-    # fraction decides whether the run is usable.
-    argv = ["ab", "-q", "-r", "-s", str(AB_SOCKET_TIMEOUT_S),
-            "-n", str(requests), "-c", str(concurrency), url]
-    try:
-        proc = lab.run(CLIENT, argv, timeout=deadline.timeout(AB_RUN_TIMEOUT_S), check=False)
-    except subprocess.TimeoutExpired as e:
-        raise MeasurementFailed(f"{' '.join(argv)}: no result after {e.timeout:.0f} s") from None
-    out = proc.stdout
-    if proc.returncode != 0 or not AB_FIELDS["rate"].search(out):
-        detail = (proc.stderr.strip() or out.strip()).splitlines()[-3:]
-        raise MeasurementFailed(f"{' '.join(argv)} exited with {proc.returncode}: "
-                                + " / ".join(detail))
-    result = {}
-    for key, pattern in AB_FIELDS.items():
-        found = pattern.search(out)
-        result[key] = (float if key == "rate" else int)(found.group(1)) if found else 0
-    detail = FAILED_DETAIL.search(out)
-    result["failed_detail"] = detail.group(1) if result["failed"] and detail else ""
-    if result["complete"] != requests:
-        raise MeasurementFailed(f"{url}: ab completed {result['complete']} of {requests} requests")
-    if result["failed"] > MAX_FAILED_FRACTION * requests:
-        raise MeasurementFailed(f"{url}: {result['failed']} of {requests} requests failed "
-                                f"({result['failed_detail']})")
-    return result
 
 
 def controller_packets(lab):
@@ -125,7 +79,7 @@ def controller_packets(lab):
 
 
 def packet_ins(controller):
-    stats = controller.call("GET", "/v1/stats")[1]
+    stats = controller_stats(controller)
     return {"total": stats["packet_in"], "arp": stats["packet_in_arp"]}
 
 
@@ -179,16 +133,16 @@ def conntrack_state(lab):
 
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    lab = new_lab(workdir, "lb")
-    try:
-        lab.start()
+    with started_lab(workdir, "lb") as lab:
         topology.build(lab)
         controller = Controller(lab, free_tcp_port(), VIPS_FILE).start()
         controller.wait_resolved(VIP_NAME)
 
-        ab = {"vip": lambda n: run_ab(lab, VIP_URL, n, args.concurrency, deadline),
-              "direct": lambda n: run_ab(lab, DIRECT_URL, n, args.concurrency, deadline)}
-        warmup = {side: ab[side](max(WARMUP_REQUESTS, args.concurrency)) for side in ("vip", "direct")}
+        def ab(side, n):
+            url = VIP_URL if side == "vip" else DIRECT_URL
+            return run_ab(lab, CLIENT, url, n, args.concurrency, deadline, AB_RUN_TIMEOUT_S)
+
+        warmup = {side: ab(side, max(WARMUP_REQUESTS, args.concurrency)) for side in ("vip", "direct")}
         load = VipLoad()
         rounds = []
         for i in range(args.rounds):
@@ -196,18 +150,16 @@ def measure(args, workdir):
             results = {}
             for side in order:
                 if side == "vip":
-                    results[side] = load.measure(lab, controller, lambda: ab["vip"](args.requests))
+                    results[side] = load.measure(lab, controller, lambda: ab("vip", args.requests))
                 else:
-                    results[side] = ab["direct"](args.requests)
+                    results[side] = ab("direct", args.requests)
             rounds.append({"order": list(order), **results})
         load.conntrack = conntrack_state(lab)
         return warmup, rounds, load
-    finally:
-        ignore_interrupts()
-        lab.stop()
 
 
-def summary(args, info, warmup, rounds, load):
+def summary(args, info, measured):
+    warmup, rounds, load = measured
     median = {side: statistics.median(r[side]["rate"] for r in rounds) for side in ("vip", "direct")}
     ratio = median["vip"] / median["direct"]
     total_vip = sum(load.per_member.values())
@@ -245,8 +197,7 @@ def print_text(s):
     p, m, v = s["parameters"], s["machine"], s["during_vip_load"]
     print(f"lbctl new-connection rate: ab -n {p['requests']} -c {p['concurrency']}, no keepalive, "
           f"{p['rounds']} rounds, order alternating")
-    print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, "
-          f"load average {m['loadavg_at_start']} at start")
+    print(machine_text(m))
     for i, r in enumerate(s["rounds"], 1):
         figures = "  ".join(f"{side:6} {r[f'{side}_rate']:8.0f}/s" for side in r["order"])
         print(f"  round {i}: {figures}")
@@ -272,22 +223,12 @@ def print_text(s):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", "-n", type=positive_int, default=4000,
-                        help="requests (= new connections) per ab run (default 4000)")
-    parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
-                        help="ab's concurrent connections (default 16)")
-    parser.add_argument("--rounds", type=positive_int, default=7,
-                        help="measured runs of each side, order alternating (default 7)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    args = parser.parse_args(argv)
-    if args.concurrency > args.requests:
-        parser.error(f"--concurrency {args.concurrency}: more than --requests {args.requests}")
-
+    parser = bench_parser(__doc__)
+    ab_options(parser, "side")
+    args = ab_arguments(parser, argv)
     # The machine load at the end is not part of this benchmark's figures.
-    return run("new_conn_rate", lambda workdir: measure(args, workdir),
-               lambda info, measured: summary(args, info, *measured), print_text,
-               as_json=args.json, needs_ab=True, loadavg_at_end=False)
+    return run("new_conn_rate", args, measure, summary, print_text, needs_ab=True,
+               loadavg_at_end=False)
 
 
 if __name__ == "__main__":

@@ -3,17 +3,18 @@ real lab, timed until the switch has confirmed every flow; the controller's memo
 flows and groups per VIP, which hundreds of open connections do not change. A measurement: it
 prints figures and asserts nothing.
 
-    sudo .venv/bin/python bench/scale.py [--vips 1000] [--members 8] [--at-size 50]
+    sudo .venv/bin/python -m bench.scale [--vips 1000] [--members 8] [--at-size 50]
                                          [--connections 300] [--stats-interval S] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace), a
 client 198.18.0.10 (OpenFlow port 1) and --members hosts m1, m2, ... at 198.18.0.11, .12, ...
 (ports 2, 3, ...), all on 198.18.0.0/15, and the real controller, `ryu-manager lbctl_app`, with
 lbctl's defaults (the lab's probe_period of 0.2 s aside; --stats-interval sets stats_interval) and
-no VIP at start. Each member sends a gratuitous ARP, so the controller knows where every member is
-before the first VIP arrives: each VIP gets its whole select group and member flows at once (an
-unlocated member would be left out, and the figures would be those of smaller VIPs). The members
-of the VIPs that get connections serve HTTP with nginx.
+one VIP at start, `seed` (198.19.255.254, port 9), which lists every member: the controller learns
+only members, so it locates every one of them (probes, and a gratuitous ARP from each) before the
+first timed VIP arrives, and each VIP gets its whole select group and member flows at once (an
+unlocated member would be left out, and the figures would be those of smaller VIPs). The seed's
+flows are part of the baseline. The members of the VIPs that get connections serve HTTP with nginx.
 
 1. Creation. VIP i (0, 1, ...) is `s<i>`, 198.19.<i // 250>.<1 + i % 250>:80 tcp routed, members
    every host at port 10000 + i (so no two VIPs share a member's flows). The POSTs go one after
@@ -51,28 +52,20 @@ the switch did not confirm in time, the time budget ran out); 130 on Ctrl-C. The
 in every case; the workdir (logs) is kept only when the measurement failed, and its path printed.
 """
 
-import argparse
 import http.client
 import json
-import os
-import re
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
-    sys.path.insert(0, str(BENCH_DIR))
-
-# common also puts the repo root (lab/, flows/) on sys.path.
-from common import (HTTP_ANSWER, Deadline, MeasurementFailed, bounded,  # noqa: E402
-                    controller_stats, distribution, ignore_interrupts, ms, new_lab, run)
-from flows import pipeline  # noqa: E402
-from lab import free_tcp_port  # noqa: E402
-from lab.arp import garp  # noqa: E402
-from lab.lbctl import Controller, connect, served_by, shares  # noqa: E402
+from bench.lib import (HTTP_ANSWER, Deadline, MeasurementFailed, bench_parser, bounded,
+                       controller_stats, cpu_seconds, datapath_flow_count, distribution, flow_count,
+                       lab_pid, machine_text, memory_kb, ms, run, started_lab)
+from flows import pipeline
+from lab import free_tcp_port
+from lab.arp import garp
+from lab.lbctl import Controller, connect, served_by, shares
 
 CLIENT, CLIENT_IP, CLIENT_OFPORT = "client", "198.18.0.10", 1
 PREFIXLEN = 15                       # 198.18.0.0/15: hosts and VIPs on one link
@@ -98,7 +91,6 @@ MAX_IDLE_S = 40.0
 OFCTL_TIMEOUT_S = 120
 SAMPLES_KEPT = 1000                  # GET /v1/stats keeps the last 1,000 change samples
 TIME_BUDGET_S = 600
-FLOW_COUNT = re.compile(r"flow_count=(\d+)")
 HOST_COOKIES = "%#x/%#x" % (pipeline.cookie(pipeline.HOSTS), pipeline.COOKIE_OWNER_MASK)   # members' own flows
 
 # Runs in the client: opens `count` TCP connections to the addresses given (round robin), prints
@@ -127,9 +119,6 @@ for s in socks:
 print(json.dumps(answers), flush=True)
 """
 
-# expected_switch_text() imports Ryu, which imports eventlet: its deprecation notice is noise here.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
 
 def members(n):
     return [(f"m{i}", f"198.18.0.{MEMBER_BASE + i - 1}", 1 + i) for i in range(1, n + 1)]
@@ -139,27 +128,16 @@ def vip_address(i):
     return f"198.19.{i // 250}.{1 + i % 250}"
 
 
+def seed_vip(hosts):
+    return {"name": "seed", "address": "198.19.255.254", "port": 9, "members": [{"address": ip} for _, ip, _ in hosts]}
+
+
 def vip_body(i, hosts):
     return {"name": f"s{i}", "address": vip_address(i), "port": VIP_PORT, "protocol": "tcp", "mode": "routed",
             "members": [{"address": ip, "port": MEMBER_PORT_BASE + i} for _, ip, _ in hosts]}
 
 
 # -- the controller and the switch ---------------------------------------------------------------
-
-def vm_kb(pid, field):
-    """A /proc/<pid>/status figure in kB (VmRSS, VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise MeasurementFailed(f"no {field} for process {pid}")
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of a process so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 class Rest:
     """One kept-alive HTTP connection to the controller's REST API."""
@@ -228,7 +206,7 @@ def ofctl(lab, command, *args):
 
 def switch_counts(lab):
     """(flows, groups, buckets) the switch holds."""
-    flows = int(FLOW_COUNT.search(ofctl(lab, "dump-aggregate")).group(1))
+    flows = flow_count(lab, timeout=OFCTL_TIMEOUT_S)
     groups = buckets = 0
     for line in ofctl(lab, "dump-groups").splitlines():
         if "group_id=" in line:
@@ -259,14 +237,12 @@ def compare(lab, controller):
 
 def vip_flows(lab, cookie):
     """Flows the switch holds with a cookie (value/mask: a VIP's as GET /v1/vips/<name> shows it)."""
-    return int(FLOW_COUNT.search(ofctl(lab, "dump-aggregate", f"cookie={cookie}")).group(1))
+    return flow_count(lab, f"cookie={cookie}", timeout=OFCTL_TIMEOUT_S)
 
 
 def datapath_numbers(lab):
     """(datapath flows, conntrack entries) of the userspace datapath."""
-    flows = sum(1 for line in lab.switch.appctl("dpctl/dump-flows").splitlines() if line.strip())
-    conns = int(lab.switch.appctl("dpctl/ct-get-nconns").strip())
-    return flows, conns
+    return datapath_flow_count(lab), int(lab.switch.appctl("dpctl/ct-get-nconns").strip())
 
 
 # -- the measurements ----------------------------------------------------------------------------
@@ -413,51 +389,45 @@ def connections(lab, rest, n_vips, held, deadline):
 
 def measure(args, workdir):
     deadline = Deadline(TIME_BUDGET_S)
-    lab = new_lab(workdir, "sc")
     hosts = members(args.members)
-    rest = None
-    try:
-        lab.start()
+    with started_lab(workdir, "sc") as lab:
         build(lab, hosts)
-        vips_file = Path(workdir) / "no-vips.yaml"
-        vips_file.write_text("vips: []\n")
+        vips_file = Path(workdir) / "seed.yaml"
+        vips_file.write_text(json.dumps({"vips": [seed_vip(hosts)]}))   # JSON is YAML
         options = {"stats_interval": args.stats_interval} if args.stats_interval else {}
         controller = Controller(lab, free_tcp_port(), vips_file, options=options).start()
-        pids = {"controller": lab.record.data["processes"]["controller"]["pid"],
-                "ovs-vswitchd": lab.record.data["processes"]["ovs-vswitchd"]["pid"]}
+        pids = {key: lab_pid(lab, key) for key in ("controller", "ovs-vswitchd")}
         rest = Rest(controller.rest_port)
-        locate_members(lab, rest, hosts)
-        wait_confirmed(rest, deadline)
-        baseline = switch_counts(lab)
-        memory = {"before_kb": vm_kb(pids["controller"], "VmRSS")}
+        try:
+            locate_members(lab, rest, hosts)
+            wait_confirmed(rest, deadline)
+            baseline = switch_counts(lab)
+            memory = {"before_kb": memory_kb(pids["controller"])}
 
-        created = create_all(rest, hosts, args.vips, pids, deadline)
-        memory["after_create_kb"] = vm_kb(pids["controller"], "VmRSS")
-        counts = switch_counts(lab)
-        host_flows = vip_flows(lab, HOST_COOKIES)
-        stats_ms = stats_call(controller, pids["controller"])
-        interval = args.stats_interval or DEFAULT_STATS_INTERVAL_S
-        idle = idle_window(rest, interval + 1, pids["controller"]) if interval + 1 <= MAX_IDLE_S else None
-        compared = compare(lab, controller)
-        at_size = create_at_size(rest, hosts, args.vips, args.at_size, deadline) if args.at_size else None
-        total_vips = args.vips + args.at_size
-        counts_at_end = switch_counts(lab)
-        conns = connections(lab, rest, total_vips, args.connections, deadline)
-        counts_after = switch_counts(lab)
-        memory["end_kb"] = vm_kb(pids["controller"], "VmRSS")
-        memory["peak_kb"] = vm_kb(pids["controller"], "VmHWM")
-        memory["vswitchd_end_kb"] = vm_kb(pids["ovs-vswitchd"], "VmRSS")
-        refusals = controller.refusals()
+            created = create_all(rest, hosts, args.vips, pids, deadline)
+            memory["after_create_kb"] = memory_kb(pids["controller"])
+            counts = switch_counts(lab)
+            host_flows = vip_flows(lab, HOST_COOKIES)
+            stats_ms = stats_call(controller, pids["controller"])
+            interval = args.stats_interval or DEFAULT_STATS_INTERVAL_S
+            idle = idle_window(rest, interval + 1, pids["controller"]) if interval + 1 <= MAX_IDLE_S else None
+            compared = compare(lab, controller)
+            at_size = create_at_size(rest, hosts, args.vips, args.at_size, deadline) if args.at_size else None
+            total_vips = args.vips + args.at_size
+            counts_at_end = switch_counts(lab)
+            conns = connections(lab, rest, total_vips, args.connections, deadline)
+            counts_after = switch_counts(lab)
+            memory["end_kb"] = memory_kb(pids["controller"])
+            memory["peak_kb"] = memory_kb(pids["controller"], "VmHWM")
+            memory["vswitchd_end_kb"] = memory_kb(pids["ovs-vswitchd"])
+            refusals = controller.refusals()
+        finally:
+            rest.close()
         return {"created": created, "at_size": at_size, "baseline": baseline, "counts": counts,
                 "host_flows": host_flows, "stats_ms": stats_ms, "idle": idle,
                 "compared": compared, "counts_at_end": counts_at_end, "total_vips": total_vips,
                 "connections": conns, "counts_after": counts_after, "memory": memory,
                 "switch_refusals": len(refusals)}
-    finally:
-        ignore_interrupts()
-        if rest is not None:
-            rest.close()
-        lab.stop()
 
 
 def per_vip(counts, baseline, host_flows, n):
@@ -513,8 +483,7 @@ def print_text(s):
     t = s["targets"]
     print(f"lbctl scale: {p['vips']} VIPs ({p['vip_mode']}), {p['members']} members each, created by POST "
           f"one after the other")
-    print(f"machine: {mc['nproc']} CPUs, {mc['ovs']}, Linux {mc['kernel']}, "
-          f"load average {mc['loadavg_at_start']} at start, {mc['loadavg_at_end']} at end")
+    print(machine_text(mc))
     print(f"1. all {c['vips']} VIPs confirmed by the switch {c['total_s']:.2f} s after the first POST "
           f"({c['vips_per_s']} VIPs/s; the POSTs took {c['posting_s']:.2f} s; pending_barriers 0 seen at "
           f"{c['seen_confirmed_s']:.2f} s)")
@@ -570,7 +539,7 @@ def print_text(s):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--vips", type=bounded(int, CONNECTED_VIPS, MAX_VIPS), default=1000,
                         help=f"VIPs to create (default 1000, {CONNECTED_VIPS} to {MAX_VIPS})")
     parser.add_argument("--members", type=bounded(int, 1, MAX_MEMBERS), default=8,
@@ -582,11 +551,7 @@ def main(argv=None):
     parser.add_argument("--stats-interval", type=bounded(float, 0.1, 86400), default=None,
                         help="the controller's stats_interval: seconds between readings of the switch's "
                              "counters (default: lbctl's, 10)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    args = parser.parse_args(argv)
-
-    return run("scale", lambda workdir: measure(args, workdir),
-               lambda info, measured: summary(args, info, measured), print_text, as_json=args.json)
+    return run("scale", parser.parse_args(argv), measure, summary, print_text)
 
 
 if __name__ == "__main__":

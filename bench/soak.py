@@ -2,7 +2,7 @@
 added, drained, restored, removed and re-added over REST. A measurement: it prints figures and
 asserts nothing.
 
-    sudo .venv/bin/python bench/soak.py [--minutes 10] [--rate 100] [--seed 1] [--no-changes] [--json]
+    sudo .venv/bin/python -m bench.soak [--minutes 10] [--rate 100] [--seed 1] [--no-changes] [--json]
 
 What runs: a private lab (lab/: Open vSwitch with the userspace datapath in its own namespace,
 the standard topology of lab/topology.py: client 198.18.0.10, members m1..m3 .11-.13, each with
@@ -58,28 +58,19 @@ change was refused, the time budget ran out); 130 on Ctrl-C. The lab is removed 
 workdir (logs, the client's connections.jsonl) is kept only when the measurement failed.
 """
 
-import argparse
 import json
-import os
 import random
 import re
 import statistics
 import sys
 import time
-import warnings
 from collections import Counter
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # common.py lives beside this script (bench/ is no package)
-    sys.path.insert(0, str(BENCH_DIR))
-
-# common also puts the repo root (lab/, flows/) on sys.path.
-from common import (Deadline, MeasurementFailed, bounded, ignore_interrupts,  # noqa: E402
-                    new_lab, run)
-from flows.pipeline import LB_ZONE  # noqa: E402
-from lab import free_tcp_port, topology  # noqa: E402
-from lab.lbctl import Controller, shares, switch_text  # noqa: E402
+from bench.lib import (Deadline, MeasurementFailed, bench_parser, bounded, controller_stats,
+                       cpu_seconds, flow_count, lab_pid, machine_text, memory_kb, run, started_lab)
+from flows.pipeline import LB_ZONE
+from lab import free_tcp_port, topology
+from lab.lbctl import Controller, shares, switch_text
 
 VIP_NAME = "soak"
 VIP_ADDRESS = topology.DEMO_VIP
@@ -105,7 +96,6 @@ SETUP_BUDGET_S = 240           # lab, controller, final waits and checks, beside
 CT_ENTRY = re.compile(r"orig=\(src=([\d.]+),dst=([\d.]+),sport=(\d+),dport=(\d+)\),"
                       r"reply=\(src=([\d.]+),.*?\bmark=(\d+)")
 CT_STATE = re.compile(r"state=(\w+)")
-FLOW_COUNT = re.compile(r"flow_count=(\d+)")
 NAT_EXHAUSTED = "Unable to NAT due to tuple space exhaustion"  # ovs-vswitchd.log, rate-limited
 
 # Runs in the client namespace: paced, bounded new connections for a number of seconds; one JSON
@@ -222,26 +212,8 @@ def config_text(members):
 
 # -- what the switch and the controller hold ----------------------------------------------------
 
-def vm_rss_kb(pid):
-    """VmRSS of a process in kB, or None if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of a process so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def flow_and_group_counts(lab):
-    flows = int(FLOW_COUNT.search(lab.ofctl("dump-aggregate")).group(1))
+    flows = flow_count(lab)
     groups = sum(1 for line in lab.ofctl("dump-groups").splitlines() if "group_id=" in line)
     return flows, groups
 
@@ -265,10 +237,6 @@ def conntrack_owners(lab, vip_id, names_by_ip):
                 and int(m.group(6)) == vip_id and m.group(5) in names_by_ip):
             owners[int(m.group(3))] = names_by_ip[m.group(5)]
     return owners
-
-
-# expected_switch_text() imports Ryu, which imports eventlet: its deprecation notice is noise here.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 
 def consistent(lab, controller):
@@ -298,8 +266,8 @@ class Soak:
         self.rng = random.Random(args.seed)
         self.members = dict.fromkeys(INITIAL_MEMBERS, 1)
         self.out_of_vip = []          # hosts up but not members (m4 once it exists and is removed)
-        self.controller_pid = lab.record.data["processes"]["controller"]["pid"]
-        self.switch_pid = lab.record.data["processes"]["ovs-vswitchd"]["pid"]
+        self.controller_pid = lab_pid(lab, "controller")
+        self.switch_pid = lab_pid(lab, "ovs-vswitchd")
         self.names_by_ip = {ip: name for name, ip, _ in topology.MEMBERS}
         self.origin = time.monotonic()
         self.changes = []
@@ -338,15 +306,16 @@ class Soak:
         return round((time.monotonic() if t is None else t) - self.origin, 3)
 
     def sample(self):
-        rss = vm_rss_kb(self.controller_pid)
-        if rss is None:
+        try:
+            rss = memory_kb(self.controller_pid)
+        except MeasurementFailed:
             raise MeasurementFailed(f"the controller (pid {self.controller_pid}) exited at "
-                                    f"t={self.at():.0f} s")
+                                    f"t={self.at():.0f} s") from None
         flows, groups = flow_and_group_counts(self.lab)
         self.samples.append({
             "t": self.at(), "controller_rss_kb": rss,
             "controller_cpu_s": round(cpu_seconds(self.controller_pid), 2),
-            "vswitchd_rss_kb": vm_rss_kb(self.switch_pid), "flows": flows, "groups": groups,
+            "vswitchd_rss_kb": memory_kb(self.switch_pid), "flows": flows, "groups": groups,
             "conntrack": int(self.lab.switch.appctl("dpctl/ct-get-nconns").strip()),
             "conntrack_states": conntrack_states(conntrack_lines(self.lab)),
             "members": config_text(self.members)})
@@ -461,7 +430,7 @@ def run_soak(lab, controller, vip_id, args, deadline, workdir):
     end_text = switch_text(lab)
     end_conntrack = conntrack_lines(lab)
     switch_log = (workdir / "ovs-vswitchd.log").read_text(errors="replace")
-    stats = controller.call("GET", "/v1/stats")[1]
+    stats = controller_stats(controller)
     lines = out_path.read_text().splitlines()
     summary = json.loads(lines[-1])["summary"] if lines and lines[-1].startswith('{"summary"') else None
     if summary is None:
@@ -478,9 +447,7 @@ def run_soak(lab, controller, vip_id, args, deadline, workdir):
 
 def measure(args, workdir):
     deadline = Deadline(args.minutes * 60 + SETUP_BUDGET_S)
-    lab = new_lab(workdir, "sk")
-    try:
-        lab.start()
+    with started_lab(workdir, "sk") as lab:
         topology.build(lab)
         vips_file = workdir / "vips.yaml"
         # JSON is YAML: the one VIP, as a REST body.
@@ -493,9 +460,6 @@ def measure(args, workdir):
             raise MeasurementFailed("after start the switch does not hold what the controller "
                                     f"computes: {differ[:5]}")
         return run_soak(lab, controller, vip_id, args, deadline, workdir)
-    finally:
-        ignore_interrupts()
-        lab.stop()
 
 
 # -- the figures --------------------------------------------------------------------------------
@@ -695,8 +659,7 @@ def print_text(s):
     print(f"lbctl soak: {p['minutes']:g} min, {p['rate_per_s']} new connections/s to {p['vip']} "
           f"(hold 0-{p['hold_max_s']:g} s before the request), seed {p['seed']}"
           + ("" if p["changes"] else "; control run: no member changes"))
-    print(f"machine: {m['nproc']} CPUs, {m['ovs']}, Linux {m['kernel']}, load average "
-          f"{m['loadavg_at_start']} at start, {m.get('loadavg_at_end')} at end")
+    print(machine_text(m))
     kinds = Counter(x["kind"] for x in s["changes"])
     print(f"changes: {len(s['changes'])}"
           + (f" ({', '.join(f'{k} {n}' for k, n in kinds.items())})" if kinds else ""))
@@ -780,7 +743,7 @@ def print_text(s):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--minutes", type=bounded(float, 0.5, 120), default=10.0,
                         help="length of the run (default 10)")
     parser.add_argument("--rate", type=bounded(int, 1, 200), default=100,
@@ -788,11 +751,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1, help="of the changes and the holds (default 1)")
     parser.add_argument("--no-changes", dest="changes", action="store_false",
                         help="a control run: the same load, the members never change")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    args = parser.parse_args(argv)
-    return run("soak", lambda workdir: measure(args, workdir),
-               lambda info, measured: summarize(args, info, measured), print_text,
-               as_json=args.json)
+    return run("soak", parser.parse_args(argv), measure, summarize, print_text)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Addresses as the pipeline carries them: canonical text of either family in, the OXM fields that
 match or write them, and their integer and packed forms out. Only IPv4 is configured today; an
 IPv6 address takes the same calls and gives ipv6_* fields and ETH_TYPE_IPV6."""
+import functools
 import ipaddress
 
 from flows.protocols import ETH_TYPE_IP, ETH_TYPE_IPV6
@@ -10,6 +11,7 @@ def parsed(address):
     return ipaddress.ip_address(address)
 
 
+@functools.lru_cache(maxsize=65536)   # asked for every flow of every VIP: keep the answer (bounded)
 def family(address):
     """4 or 6."""
     return parsed(address).version

@@ -1,22 +1,40 @@
-"""ARP: the switch answers requests for the balancer's own addresses itself; every other ARP packet
-is switched normally and copied, through a rate-limiting meter, to the controller, which learns
-where hosts are from it. ARP from anyone else that claims one of our addresses goes only to the
-controller: it is never switched on, so no neighbour learns the false binding."""
+"""ARP. Every ARP packet has its sender and target addresses looked up in `owned` (the balancer's
+own addresses). The switch then answers a request for one of them itself; ARP from anyone else
+that claims one of them (or one of the balancer's MACs) goes only to the controller, never on, so
+no neighbour learns the false binding; a member's ARP is switched and copied to the controller
+through its own meter (its moves must be seen); replies to the controller's probes go to it; all
+other ARP is switched and never reaches the controller."""
 from flows import pipeline as p
-from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Flow, Meter, Move, Output, SetField, match)
+from flows.ir import CONTROLLER, IN_PORT, NORMAL, Flow, Meter, Move, Output, Resubmit, SetField, match
+from flows.ownership import own_mac
 from flows.protocols import ARP_REPLY, ARP_REQUEST, ETH_TYPE_ARP
+
+ANSWERED = (p.IS_OWNED, p.IS_OWNED)   # a reg6/reg8 match: owned said the address is the balancer's
 
 
 def pipeline_flows(settings):
-    """The flows and meters of the controller's packet-ins (ARP, and refused connections) that
-    do not depend on any VIP."""
+    """The ARP flows and the meters of the controller's packet-ins (ARP, refused connections)."""
+    own = p.own_mac_match(settings.cluster_id)
+    lookup = (Move("arp_spa", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id),
+              Move(p.OWNED_REG.field, p.CLAIM_REG.field, 32),
+              Move("arp_tpa", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id))
+    group = (p.OWNED_REG.field, 0)
+    reply = ((Move("eth_src", "eth_dst", 48),) + own_mac(settings, "eth_src", *group)
+             + (SetField("arp_op", ARP_REPLY), Move("arp_sha", "arp_tha", 48), Move("arp_spa", "arp_tpa", 32))
+             + own_mac(settings, "arp_sha", *group)
+             + (Move(p.ADDRESS_REG.field, "arp_spa", 32), Output(IN_PORT)))
     flows = [
         Flow(p.CLASSIFY.id, p.CLASSIFY.ARP, match(eth_type=ETH_TYPE_ARP), goto=p.ARP.id),
-        # Answers to the controller's own probes: only the controller needs them.
-        Flow(p.ARP.id, p.ARP.FOR_US,
-             match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REPLY, eth_dst=p.own_mac_match(settings.cluster_id)),
+        Flow(p.ARP.id, p.ARP.LOOKUP, match(eth_type=ETH_TYPE_ARP), lookup, goto=p.ARP_ANSWER.id),
+        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.CLAIM, match((p.CLAIM_REG, ANSWERED), eth_type=ETH_TYPE_ARP),
              goto=p.ARP_PUNT.id),
-        Flow(p.ARP.id, p.ARP.DEFAULT, match(), (Output(NORMAL),), goto=p.ARP_PUNT.id),
+        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.CLAIM_MAC, match(eth_type=ETH_TYPE_ARP, eth_src=own), goto=p.ARP_PUNT.id),
+        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.REPLY,
+             match((p.OWNED_REG, ANSWERED), eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST), reply),
+        # Answers to the controller's own probes: only the controller needs them.
+        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.FOR_US, match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REPLY, eth_dst=own),
+             goto=p.ARP_PUNT.id),
+        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.DEFAULT, match(), (Output(NORMAL),)),
         Flow(p.ARP_PUNT.id, p.ARP_PUNT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.ARP_METER),
         Flow(p.MEMBER_ARP_PUNT.id, p.MEMBER_ARP_PUNT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MEMBER_ARP_METER),
         Flow(p.REJECT.id, p.REJECT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.REJECT_METER),
@@ -29,27 +47,5 @@ def pipeline_flows(settings):
 def member_flows(host, address):
     """ARP from member host `host` (its id) at `address`: switched as usual, and punted through the
     members' own meter, so that its moves are seen even while some other host floods ARP."""
-    return [Flow(p.ARP.id, p.ARP.MEMBER, match(eth_type=ETH_TYPE_ARP, arp_spa=address),
+    return [Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.MEMBER, match(eth_type=ETH_TYPE_ARP, arp_spa=address),
                  (Output(NORMAL),), goto=p.MEMBER_ARP_PUNT.id, cookie=p.host_cookie(host))]
-
-
-def responder(address, mac, cookie):
-    """Turn an ARP request for `address` into the reply, in place, and send it back."""
-    actions = (
-        Move("eth_src", "eth_dst", 48),
-        SetField("eth_src", mac),
-        SetField("arp_op", ARP_REPLY),
-        Move("arp_sha", "arp_tha", 48),
-        Move("arp_spa", "arp_tpa", 32),
-        SetField("arp_sha", mac),
-        SetField("arp_spa", address),
-        Output(IN_PORT),
-    )
-    return Flow(p.ARP.id, p.ARP.REPLY,
-                match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST, arp_tpa=address), actions, cookie=cookie)
-
-
-def claim_guard(address, cookie):
-    """ARP sent *from* one of our addresses by someone else (our own ARP never passes the tables)."""
-    return Flow(p.ARP.id, p.ARP.CLAIM, match(eth_type=ETH_TYPE_ARP, arp_spa=address),
-                goto=p.ARP_PUNT.id, cookie=cookie)

@@ -10,8 +10,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Dict
 
-from flows import arp, icmp, monitor, pipeline, vip as vipflows
-from flows.dsr import dsr_vip_flows
+from flows import arp, dsr, icmp, monitor, ownership, pipeline, vip as vipflows
 from flows.ir import Meter
 
 DEFAULT_NETWORK = 0   # the one untagged network every VIP and host is on, until networks are configured
@@ -28,6 +27,7 @@ class Settings:
     gateway_group: int = 1       # ... and their redundancy group (their MAC)
     monitor_address: str = None  # the source of health probes (its MAC: the gateways')
     monitor_pps: int = 1000      # replies to health probes the controller gets per second at most
+    dsr_grace: float = pipeline.DSR_GRACE   # seconds a dsr slot's old owner keeps its connections
 
 
 @dataclass
@@ -37,6 +37,8 @@ class SwitchState:
     meters: Dict[int, object] = field(default_factory=dict)     # meter id -> Meter
     slots: Dict[int, tuple] = field(default_factory=dict)       # VIP id -> slot table (not sent:
     # the switch sees it as buckets or slot flows; kept so the next state moves as little as can be)
+    moves: Dict[int, dict] = field(default_factory=dict)        # dsr VIP id -> its moved slots
+    # ({slot: (old owner, grace end)}: flows.slots.moved)
     parts: Dict[int, tuple] = field(default_factory=dict)       # VIP id -> (vip, located, down, that
     # VIP's (flows, group, slot table)): what the next state reuses while they stay the same
     basis: object = field(default=None, compare=False, repr=False)     # _Basis: for the next state
@@ -83,11 +85,12 @@ class _Basis:
 NOT_DOWN = frozenset()
 
 
-def desired_state(vips, places, settings=Settings(), previous=None, down=None):
+def desired_state(vips, places, settings=Settings(), previous=None, down=None, now=0.0):
     """`vips`: the VIPs (any order); `places`: a mapping of host id -> Place on this switch;
     `previous`: the state this one follows; `down`: VIP id -> ids of its members that its health
-    monitor holds down. Its slot tables are kept as far as they can be, and each VIP's flows are
-    reused while the VIP and the sets of its located and down members stay the same: a member
+    monitor holds down; `now` (monotonic seconds): when dsr's moved slots are measured from. Its
+    slot tables are kept as far as they can be, and each VIP's flows are reused while the VIP and
+    the sets of its located and down members stay the same and no grace of its ends: a member
     that moves changes only its one `locate` flow."""
     down = down or {}
     old = previous.basis if previous is not None else None
@@ -99,12 +102,13 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None):
         touched = set(basis.monitor) | set(basis.pipeline) | set(basis.gateways)
     else:
         basis = old.follow(dict(places), dict(down))
-        state.flows, state.groups, state.slots, state.parts = (
-            dict(previous.flows), dict(previous.groups), dict(previous.slots), dict(previous.parts))
+        state.flows, state.groups, state.slots, state.moves, state.parts = (
+            dict(previous.flows), dict(previous.groups), dict(previous.slots), dict(previous.moves),
+            dict(previous.parts))
         touched = set()
     state.meters = dict(basis.meters)
     state.basis = basis
-    change = _Change(state, basis, touched, previous.slots if previous is not None else {})
+    change = _Change(state, basis, touched, previous, now)
 
     # The VIPs gone, and those new or different, or whose located or down members differ.
     same_hosts = old is not None and places.keys() == old.places.keys()
@@ -113,11 +117,15 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None):
     for vip in vips:
         current.add(vip.id)
         part = state.parts.get(vip.id)
-        if part is not None and part[0] is vip and same_hosts and same_down:
+        if part is not None and part.graces_end <= now:   # a grace ended: its slots are plain again
+            change.drop(vip.id)
+            part = None
+        if part is not None and part.vip is vip and same_hosts and same_down:
             continue
         located = frozenset(m.host for m in vip.members if m.host in places)
         held_down = down.get(vip.id, NOT_DOWN)
-        if part is not None and (part[0] is vip or part[0] == vip) and part[1] == located and part[2] == held_down:
+        if part is not None and (part.vip is vip or part.vip == vip) and part.located == located \
+                and part.down == held_down:
             continue
         if part is not None:
             change.drop(vip.id)
@@ -147,13 +155,13 @@ def _fixed(settings, places, down):
     """A basis with the flows and meters that depend on the settings alone."""
     basis = _Basis(settings, places, down)
     arp_flows, meters = arp.pipeline_flows(settings)
-    for flow in arp_flows + vipflows.pipeline_flows():
+    for flow in (arp_flows + icmp.pipeline_flows(settings) + ownership.pipeline_flows(settings)
+                 + vipflows.pipeline_flows(settings) + dsr.pipeline_flows(settings.dsr_grace)):
         basis.pipeline[flow.key] = flow
     basis.meters = {meter.meter_id: meter for meter in meters}
-    gateway_mac = pipeline.own_mac(settings.cluster_id, settings.gateway_group)
     network_cookie = pipeline.network_cookie(DEFAULT_NETWORK)
     for address in settings.gateways + ((settings.monitor_address,) if settings.monitor_address else ()):
-        for flow in own_address_flows(address, gateway_mac, network_cookie):
+        for flow in ownership.owned_flows(address, settings.gateway_group, network_cookie):
             basis.gateways.setdefault(flow.key, flow)
     if settings.monitor_address:
         for flow in monitor.reply_flows(settings.monitor_address, network_cookie):
@@ -166,17 +174,21 @@ class _Change:
     """The work of one desired_state: VIPs' parts dropped and added, members' flows redone, and the
     flow keys and group ids that touches."""
 
-    def __init__(self, state, basis, touched, slots_before):
+    def __init__(self, state, basis, touched, previous, now):
         self.state, self.basis, self.touched = state, basis, touched
-        self.slots_before = slots_before
+        self.slots_before = previous.slots if previous is not None else {}
+        self.moves_before = previous.moves if previous is not None else {}
+        self.now = now
         self.groups = set()      # group ids touched
         self.members = set()     # member host ids that came or went
         self.first = {}          # key -> the flow of the lowest VIP naming it, where known
 
     def add(self, vip, located, held_down, settings):
-        flows, group, table = part = _vip_flows(vip, located, held_down, settings, self.slots_before.get(vip.id))
+        part = _vip_part(vip, located, held_down, settings, self.slots_before.get(vip.id),
+                         self.moves_before.get(vip.id), self.now)
+        flows, group, table = part.flows, part.group, part.table
         state, owners = self.state, self.basis.owners
-        state.parts[vip.id] = (vip, located, held_down, part)
+        state.parts[vip.id] = part
         alone = (vip.id,)
         for flow in flows:
             key = flow.key
@@ -194,6 +206,8 @@ class _Change:
             self.groups.add(group.group_id)
         if table is not None:
             state.slots[vip.id] = table
+        if part.moves:
+            state.moves[vip.id] = part.moves
         users = self.basis.users
         for host, address in {(m.host, m.address) for m in vip.members}:
             users[host] = users.get(host, 0) + 1
@@ -203,8 +217,9 @@ class _Change:
 
     def drop(self, vip_id):
         state, owners = self.state, self.basis.owners
-        vip, _, _, (flows, group, _) = state.parts.pop(vip_id)
-        for flow in flows:
+        part = state.parts.pop(vip_id)
+        vip, group = part.vip, part.group
+        for flow in part.flows:
             key = flow.key
             named = owners.get(key, ())
             if vip_id not in named:
@@ -221,6 +236,7 @@ class _Change:
             del state.groups[group.group_id]
             self.groups.add(group.group_id)
         state.slots.pop(vip_id, None)
+        state.moves.pop(vip_id, None)
         users = self.basis.users
         for host in {m.host for m in vip.members}:
             users[host] -= 1
@@ -238,8 +254,8 @@ class _Change:
         if host not in basis.users:
             basis.addresses.pop(host, None)
         else:
-            flows = basis.hosts[host] = (arp.member_flows(host, basis.addresses[host])
-                                         + vipflows.host_flows(host, place))
+            address = basis.addresses[host]
+            flows = basis.hosts[host] = arp.member_flows(host, address) + vipflows.host_flows(host, address, place)
             for flow in flows:
                 basis.host_flows[flow.key] = flow
                 self.touched.add(flow.key)
@@ -254,24 +270,37 @@ class _Change:
         if named is not None:
             flow = self.first.get(key)
             if flow is None:   # its lowest VIP changed nothing this time: look in that VIP's flows
-                flow = next(f for f in self.state.parts[named[0]][3][0] if f.key == key)
-            return flow
+                flow = next(f for f in self.state.parts[named[0]].flows if f.key == key)
+            return vipflows.shared(flow) if len(named) > 1 else flow
         return basis.gateways.get(key)
 
 
-def _vip_flows(vip, located, down, settings, previous_slots):
-    mac = vip_mac(vip, settings)
+@dataclass(frozen=True)
+class _Part:
+    """One VIP's share of a state, and what it was computed from (reused while that stays so)."""
+    vip: object
+    located: frozenset
+    down: frozenset
+    flows: list
+    group: object
+    table: tuple
+    moves: dict
+    graces_end: float    # when the first of its moved slots' graces ends (inf: none)
+
+
+def _vip_part(vip, located, down, settings, previous_slots, previous_moves, now):
     if vip.mode == "dsr":
-        flows, group, table = dsr_vip_flows(vip, located, previous_slots, down)
+        flows, group, table, moves = dsr.dsr_vip_flows(vip, located, previous_slots, down, previous_moves, now,
+                                                       settings.dsr_grace)
     else:
-        flows, group, table = vipflows.vip_flows(vip, located, mac, previous_slots, down)
+        (flows, group, table), moves = vipflows.vip_flows(vip, located, previous_slots, down), {}
     vip_cookie = pipeline.cookie(vip.id)
     for address in (vip.address,) + tuple(vip.snat_addresses):
-        flows += own_address_flows(address, mac, vip_cookie)
-    return flows, group, table
+        flows += ownership.owned_flows(address, vip.redundancy_group, vip_cookie)
+    graces_end = min((until for _, until in moves.values()), default=float("inf"))
+    return _Part(vip, located, down, flows, group, table, moves, graces_end)
 
 
-def own_address_flows(address, mac, cookie):
-    """An address the balancer owns: it answers ARP and ping for it, and defends it."""
-    return [arp.responder(address, mac, cookie), arp.claim_guard(address, cookie),
-            icmp.echo_responder(address, mac, cookie)]
+def graces_end(state):
+    """When the first grace of a dsr moved slot in `state` ends (inf: none): its flows change then."""
+    return min((part.graces_end for part in state.parts.values()), default=float("inf"))

@@ -3,34 +3,69 @@ packet (which port it leaves by, rewritten how) is unit-tested without Open vSwi
 integration tests still run the real switch; this one answers in microseconds and names the flows
 a packet matched when it goes astray.
 
-It models, in OpenFlow 1.3 / Open vSwitch terms:
+It models, in OpenFlow 1.3 / Open vSwitch 3.1 terms:
 - tables: the highest-priority matching flow wins (two matching flows of that priority are an
-  error: Open vSwitch would pick one arbitrarily); masked matches (MACs, ct_state, tcp_flags...);
-  meter, then apply-actions in order, then goto_table; a table with no match does nothing (the
-  packet is dropped, or a resubmit returns to where it was);
-- flow, group and meter mods as `flows.reconcile.Change`s, refused where Open vSwitch refuses them
-  (a goto_table backwards, a match without its prerequisites, a missing group or meter, a group
-  added twice); deleting a group or meter deletes the flows that use it;
-- outputs to a port, IN_PORT, NORMAL, CONTROLLER (with the table that sent it) and FLOOD, an
-  output to the packet's own in_port being dropped; output to a port held in a register;
-- select groups (a bucket runs on a copy of the packet) and multipath: the choice is
-  `switch.choose(group_or_multipath, packet)`, by default a deterministic hash of the 5-tuple (of
-  the source address for multipath on nw_src), so a test can force a bucket or slot;
-- conntrack per zone, for TCP, UDP and ICMP echo: a lookup sets ct_state (+trk, +new until a
-  reply is seen, then +est; +rpl for replies; +inv for a TCP packet that cannot open a
-  connection, such as a SYN-ACK, or an echo reply nobody asked for), ct_mark and ct_label; commit
-  creates the entry, its mark and label set by `exec`; NAT to the first free address and port of
-  a range, and `nat` alone applying an entry's NAT in the packet's direction; `ct(table=N)` forks
-  the packet: a copy continues in table N with the new state (registers kept), the packet itself
-  goes on with the next action, untouched; `switch.conntrack.connections()` lists the entries;
-- learn (the 5-tuple pins of dsr), register and header moves and loads, dec_ttl (a TTL of 1 or
-  less drops the packet), resubmit;
+  error: Open vSwitch would pick one arbitrarily); masked matches (MACs, ct_state, tcp_flags,
+  vlan_vid, nw_ttl, ip_frag...); meter, then apply-actions in order, then goto_table; a table with
+  no match does nothing (the packet is dropped, or a resubmit returns to where it was);
+- flow, group and meter mods as `flows.reconcile.Change`s, refused where Open vSwitch refuses them:
+  a goto_table backwards; a match field without its prerequisites; an action whose fields'
+  prerequisites the match does not state (set_field, move), a ct or dec_ttl in a flow that does not
+  match eth_type=ip; ct_mark or ct_label written outside a ct's exec, anything else written in one;
+  exec or a NAT range in a ct without commit; a missing group or meter; a group added twice.
+  Deleting a group or meter deletes the flows that use it;
+- outputs to a port, IN_PORT, NORMAL, CONTROLLER (with the table that sent it) and FLOOD, and to a
+  port held in a register. An output to the packet's in_port is dropped, as Open vSwitch does,
+  unless in_port was set to something else first (set_field:0->in_port: a hairpin); in_port so
+  set lasts until the packet is recirculated;
+- select groups and multipath: the choice is `switch.choose(group_or_multipath, packet)`, by
+  default a deterministic hash of the 5-tuple the same both ways (of the addresses alone for a
+  fragment, of the source address for multipath on nw_src), so a test can force a bucket or slot.
+  A bucket runs on a copy of the packet and is an OpenFlow action set: it may hold at most one
+  output, group, resubmit or ct (Open vSwitch would silently run only one), and no learn or
+  multipath;
+- conntrack per zone, for TCP, UDP and ICMP echo (see `Conntrack`): a lookup sets ct_state (+trk,
+  +new until a reply is seen, then +est; +rpl for replies; +inv for a TCP packet that cannot open
+  a connection, such as a SYN-ACK, or an echo reply nobody asked for), ct_mark and ct_label; commit
+  creates the entry, its mark and label written by `exec` (set_field of the whole value, moves
+  into bit ranges, reading the packet's own fields and ct_label); NAT to the first free address
+  and port of a range (Open vSwitch picks by hash: see `_translations`), and `nat` alone applying
+  an entry's NAT in the packet's direction.
+  `ct(table=N)` forks the packet: a copy continues in table N with the connection's state
+  (registers kept, in_port restored); the packet itself goes on with the next action as it was.
+  A ct without table rewrites the packet itself (its NAT) and the next action sees the result, so
+  `ct(zone=A,nat),ct(zone=B,nat,table=T)` runs two lookups in one pass: the second sees the
+  first one's NAT, and only the last one's state reaches table T. After any ct the packet that
+  goes on in the same pass is untracked (Open vSwitch clears its ct fields), and a table lookup
+  after a ct without table that rewrote it is an error: Open vSwitch would match the packet as it
+  was before that NAT while the datapath holds the rewritten one;
+- ICMP errors (destination unreachable, source quench, redirect, time exceeded, parameter problem;
+  `icmp_error`) quoting a datagram: conntrack relates one to the connection whose tuple, either
+  way, is the quoted datagram's reversed and was sent by the error's destination (+rel, +rpl in
+  the reply direction, the connection's mark and label; +inv for any other), and its NAT
+  rewrites the error's outer addresses and the quoted tuple as Open vSwitch does;
+- IP fragments (`fragment`): ip_frag as Open vSwitch's nw_frag (FRAG_ANY, FRAG_LATER). In the
+  bridge's normal fragment mode every fragment's L4 ports (and ICMP type and code) read 0 to flows
+  and a later fragment has no TCP flags. Open vSwitch's conntrack holds fragments until their
+  datagram is whole, tracks the reassembled datagram, then lets the original fragments go on with
+  its state and NAT; the fake does not reassemble, it models that result: each fragment is tracked
+  with its datagram's 5-tuple (which a fragment carries along for that) and NAT rewrites its
+  addresses, and the first fragment's ports. A later fragment leaves with no L4 fields;
+- learn (the dsr pins): the learned flow matches the fixed fields and the packet's own values of
+  the copied ones, and loads a constant or (a field's name) the value that field had; with a
+  limit, nothing is learned while the target table holds that many flows of the learned cookie
+  (Open vSwitch counts per table and cookie) and the packet goes on; register and header moves and
+  loads at any offset and width (MACs and addresses as numbers); dec_ttl (a TTL of 1 or less stops
+  the current actions: the packet is not forwarded); resubmit;
 - counters: packets per flow and per meter.
 
 It does not model: idle or hard timeouts (learned flows stay), rate limiting by meters, TCP
 state beyond "a reply was seen" (FIN and RST close nothing; entries stay until the test ends),
-ICMP errors related to a connection, fragments, VLANs, IPv6, NORMAL's own L2 learning (a packet
-output to NORMAL is simply reported as such), write-actions, and the packet's payload.
+conntrack's zone limits, ICMP echo ids (an echo's connection is its two addresses), the packet-in
+dec_ttl may send, conntrack's reassembly itself (a fragment is tracked alone, as if its datagram
+were whole: one whose siblings never come, or smaller than ipf's minimum, still goes through),
+VLAN push and pop, IPv6, NORMAL's own L2 learning (a packet output to NORMAL is simply reported as
+such), write-actions, packet sizes and the payload.
 """
 import functools
 import zlib
@@ -42,8 +77,9 @@ from flows import pipeline
 from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Move, Multipath,
                       Output, OutputReg, Resubmit, SelectGroup, SetField, match)
 from flows import addresses
-from flows.protocols import (CT_EST, CT_INV, CT_NEW, CT_RPL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IP, ICMP_ECHO_REPLY,
-                             ICMP_ECHO_REQUEST, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN)
+from flows.protocols import (CT_EST, CT_INV, CT_NEW, CT_REL, CT_RPL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IP,
+                             ETH_TYPE_IPV6, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, TCP_ACK, TCP_FIN,
+                             TCP_RST, TCP_SYN)
 from flows.protocols import IP_PROTO_ICMP as ICMP
 from flows.protocols import IP_PROTO_TCP as TCP
 from flows.protocols import IP_PROTO_UDP as UDP
@@ -51,31 +87,51 @@ from flows.protocols import IP_PROTO_UDP as UDP
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 MAX_DEPTH = 64   # nested lookups (resubmit, goto, recirculation) before a pipeline counts as looping
 
+FRAG_ANY, FRAG_LATER = 1, 2   # ip_frag bits, as Open vSwitch's nw_frag: a fragment; not the first one
+ICMP_FRAG_NEEDED = 4          # destination unreachable's code for "fragmentation needed" (path MTU)
+# The ICMP types Open vSwitch's conntrack relates to the connection of the datagram they quote.
+ICMP_ERRORS = frozenset({ICMP_DEST_UNREACH, 4, 5, 11, 12})
+
 # Every field a packet may carry, with its width and how it is written: "mac" and "ipv4" fields
 # hold text ("0a:00:00:00:00:11", "198.18.0.11"), the others integers.
 _HEADERS = {
-    "eth_src": (48, "mac"), "eth_dst": (48, "mac"), "eth_type": (16, "int"),
+    "eth_src": (48, "mac"), "eth_dst": (48, "mac"), "eth_type": (16, "int"), "vlan_vid": (13, "int"),
     "arp_op": (16, "int"), "arp_spa": (32, "ipv4"), "arp_tpa": (32, "ipv4"),
     "arp_sha": (48, "mac"), "arp_tha": (48, "mac"),
     "ip_proto": (8, "int"), "ipv4_src": (32, "ipv4"), "ipv4_dst": (32, "ipv4"), "nw_ttl": (8, "int"),
+    "ip_frag": (8, "int"),
     "tcp_src": (16, "int"), "tcp_dst": (16, "int"), "tcp_flags": (12, "int"),
     "udp_src": (16, "int"), "udp_dst": (16, "int"),
     "icmpv4_type": (8, "int"), "icmpv4_code": (8, "int"),
 }
 _METADATA = {"in_port": (32, "int"), "ct_state": (32, "int"), "ct_zone": (16, "int"),
              "ct_mark": (32, "int"), "ct_label": (128, "int"),
-             **{"reg%d" % i: (32, "int") for i in range(8)}}
+             **{"reg%d" % i: (32, "int") for i in range(16)}}
 FIELDS = {**_HEADERS, **_METADATA}
+# An ICMP error's quoted datagram (a ConnTuple: its 5-tuple as it was sent). Part of the packet,
+# rewritten by conntrack's NAT, but no field a flow can match.
+QUOTED = "quoted"
 
-# What a match on a field needs the same match to say first (Open vSwitch refuses the flow otherwise).
+_CT_FIELDS = ("ct_state", "ct_zone", "ct_mark", "ct_label")
+_READ_ONLY = frozenset({"ct_state", "ct_zone"})
+_EXEC_ONLY = frozenset({"ct_mark", "ct_label"})   # written by a commit's exec, and only there
+# What a fragment's flows see as 0 (Open vSwitch's normal fragment mode), and what a later
+# fragment lacks altogether (it has no L4 header).
+_PORTS = frozenset({"tcp_src", "tcp_dst", "udp_src", "udp_dst", "icmpv4_type", "icmpv4_code"})
+_L4 = _PORTS | {"tcp_flags"}
+
+# What a field needs the match to say first (Open vSwitch refuses a flow that matches, sets or
+# moves the field otherwise); a prerequisite may have its own.
 _PREREQUISITES = {
-    **dict.fromkeys(("ip_proto", "ipv4_src", "ipv4_dst", "nw_ttl"), ("eth_type", ETH_TYPE_IP)),
+    **dict.fromkeys(("ip_proto", "ipv4_src", "ipv4_dst", "nw_ttl", "ip_frag"), ("eth_type", ETH_TYPE_IP)),
     **dict.fromkeys(("arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"), ("eth_type", ETH_TYPE_ARP)),
     **dict.fromkeys(("tcp_src", "tcp_dst", "tcp_flags"), ("ip_proto", TCP)),
     **dict.fromkeys(("udp_src", "udp_dst"), ("ip_proto", UDP)),
     **dict.fromkeys(("icmpv4_type", "icmpv4_code"), ("ip_proto", ICMP)),
 }
 _TABLE_NAMES = {t.id: t.name for t in pipeline.TABLES}
+# Pseudo-key of a packet that a ct without table rewrote in this pass (see the module's docstring).
+_REWRITTEN = "(rewritten by ct in this pass)"
 
 
 class Refused(Exception):
@@ -123,12 +179,20 @@ def _normal(name, value):
     return _from_int(name, _to_int(name, value) & ((1 << _bits(name)) - 1))
 
 
+def _seen(packet, name):
+    """A field's value as flows see it: a fragment's L4 ports read 0, a later fragment's TCP flags too."""
+    frag = packet.get("ip_frag", 0)
+    if (frag & FRAG_ANY and name in _PORTS) or (frag & FRAG_LATER and name in _L4):
+        return 0
+    return packet[name]
+
+
 def _read_bits(packet, name, ofs, n_bits):
     if ofs + n_bits > _bits(name):
         raise PipelineError("%s has no bits %d..%d" % (name, ofs, ofs + n_bits - 1))
     if name not in packet:
         raise PipelineError("the packet has no %s to read" % name)
-    return (_to_int(name, packet[name]) >> ofs) & ((1 << n_bits) - 1)
+    return (_to_int(name, _seen(packet, name)) >> ofs) & ((1 << n_bits) - 1)
 
 
 def _write_bits(packet, name, ofs, n_bits, value):
@@ -147,9 +211,20 @@ def _matches(flow_match, packet):
             if mask:
                 return False
             continue
-        if _to_int(name, packet[name]) & mask != _to_int(name, value) & mask:
+        if _to_int(name, _seen(packet, name)) & mask != _to_int(name, value) & mask:
             return False
     return True
+
+
+def _missing_prerequisite(name, fields):
+    """The first prerequisite (field, value) of field `name` that the match `fields` does not
+    state, or None."""
+    needed = _PREREQUISITES.get(name)
+    while needed is not None:
+        if fields.get(needed[0]) != needed[1]:
+            return needed
+        needed = _PREREQUISITES.get(needed[0])
+    return None
 
 
 def _flow_text(flow):
@@ -159,7 +234,7 @@ def _flow_text(flow):
 
 def ct_state_text(bits):
     """ct_state as `ovs-ofctl` writes it: +new+trk."""
-    names = ((CT_NEW, "new"), (CT_EST, "est"), (CT_RPL, "rpl"), (CT_INV, "inv"), (CT_TRK, "trk"))
+    names = ((CT_NEW, "new"), (CT_EST, "est"), (CT_REL, "rel"), (CT_RPL, "rpl"), (CT_INV, "inv"), (CT_TRK, "trk"))
     return "".join("+" + name for bit, name in names if bits & bit) or "-trk"
 
 
@@ -172,8 +247,9 @@ def _endpoint(text):
 
 
 def _ipv4(src, dst, eth_src, eth_dst, proto, ttl):
-    return {"eth_src": _normal("eth_src", eth_src), "eth_dst": _normal("eth_dst", eth_dst),
-            "eth_type": ETH_TYPE_IP, "ip_proto": proto, "ipv4_src": src, "ipv4_dst": dst, "nw_ttl": ttl}
+    return {"eth_src": _normal("eth_src", eth_src), "eth_dst": _normal("eth_dst", eth_dst), "vlan_vid": 0,
+            "eth_type": ETH_TYPE_IP, "ip_proto": proto, "ipv4_src": src, "ipv4_dst": dst, "nw_ttl": ttl,
+            "ip_frag": 0}
 
 
 def tcp(src, dst, eth_src, eth_dst, flags=TCP_SYN, ttl=64):
@@ -188,21 +264,45 @@ def udp(src, dst, eth_src, eth_dst, ttl=64):
     return dict(_ipv4(src_ip, dst_ip, eth_src, eth_dst, UDP, ttl), udp_src=src_port, udp_dst=dst_port)
 
 
+def fragment(datagram, later=False):
+    """A fragment of `datagram` (a packet from udp() or tcp()): the first one, or a later one. It
+    keeps the datagram's ports for conntrack, which tracks the datagram as a whole; flows read them
+    as 0, and a later fragment leaves with none."""
+    return dict(datagram, ip_frag=FRAG_ANY | (FRAG_LATER if later else 0))
+
+
 def icmp_echo(src, dst, eth_src, eth_dst, reply=False, ttl=64):
     """An ICMP echo request (or reply) between two addresses."""
     return dict(_ipv4(src, dst, eth_src, eth_dst, ICMP, ttl),
                 icmpv4_type=ICMP_ECHO_REPLY if reply else ICMP_ECHO_REQUEST, icmpv4_code=0)
 
 
+def icmp_error(src, dst, eth_src, eth_dst, about, kind=ICMP_DEST_UNREACH, code=ICMP_FRAG_NEEDED, ttl=64):
+    """An ICMP error of type `kind` (3 destination unreachable, 11 time exceeded, 12 parameter
+    problem) from `src` to `dst` about `about` (a packet from tcp(), udp() or icmp_echo(): the
+    datagram that went from `dst`), which it quotes. By default "fragmentation needed", the error
+    path MTU discovery lives on."""
+    return dict(_ipv4(src, dst, eth_src, eth_dst, ICMP, ttl), icmpv4_type=kind, icmpv4_code=code,
+                **{QUOTED: _conn_tuple(about)})
+
+
 def arp_request(sender_mac, sender_ip, target_ip):
     """A broadcast ARP request: who has `target_ip`?"""
     sender_mac = _normal("eth_src", sender_mac)
-    return {"eth_src": sender_mac, "eth_dst": BROADCAST, "eth_type": ETH_TYPE_ARP, "arp_op": 1,
+    return {"eth_src": sender_mac, "eth_dst": BROADCAST, "vlan_vid": 0, "eth_type": ETH_TYPE_ARP, "arp_op": 1,
             "arp_sha": sender_mac, "arp_spa": sender_ip, "arp_tha": "00:00:00:00:00:00", "arp_tpa": target_ip}
 
 
+def tagged(packet, vid):
+    """`packet` with an 802.1Q tag of VLAN `vid`."""
+    return dict(packet, vlan_vid=0x1000 | vid)
+
+
 def _headers(packet):
-    return {name: value for name, value in packet.items() if name in _HEADERS}
+    """The packet as it leaves: its headers (a later fragment has no L4 ones) and any quoted datagram."""
+    later = packet.get("ip_frag", 0) & FRAG_LATER
+    return {name: value for name, value in packet.items()
+            if (name in _HEADERS and not (later and name in _L4)) or name == QUOTED}
 
 
 # ---------------------------------------------------------------- conntrack
@@ -234,15 +334,33 @@ class Connection:
     label: int = 0
     replied: bool = False  # a reply was seen: the connection is established
 
+    @property
+    def dnat(self):
+        """Whether the connection's NAT rewrites its requests' destination."""
+        return (self.original.dst, self.original.dst_port) != (self.reply.src, self.reply.src_port)
+
+    @property
+    def snat(self):
+        """Whether the connection's NAT rewrites its requests' source."""
+        return (self.original.src, self.original.src_port) != (self.reply.dst, self.reply.dst_port)
+
 
 def _conn_tuple(packet):
+    """A packet's tuple as conntrack keys it (a fragment's: its datagram's), or None: not tracked
+    by tuple (ARP, ICMP other than echo)."""
     proto = packet.get("ip_proto") if packet.get("eth_type") == ETH_TYPE_IP else None
     if proto in (TCP, UDP):
         prefix = "tcp" if proto == TCP else "udp"
-        return ConnTuple(proto, packet["ipv4_src"], packet[prefix + "_src"], packet["ipv4_dst"], packet[prefix + "_dst"])
+        return ConnTuple(proto, packet["ipv4_src"], packet[prefix + "_src"],
+                         packet["ipv4_dst"], packet[prefix + "_dst"])
     if proto == ICMP and packet.get("icmpv4_type") in (ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY):
         return ConnTuple(proto, packet["ipv4_src"], 0, packet["ipv4_dst"], 0)
     return None
+
+
+def _is_icmp_error(packet):
+    return (packet.get("eth_type") == ETH_TYPE_IP and packet.get("ip_proto") == ICMP
+            and packet.get("icmpv4_type") in ICMP_ERRORS)
 
 
 def _may_open(packet):
@@ -266,6 +384,25 @@ def _set_tuple(packet, tup):
         packet[prefix + "_src"], packet[prefix + "_dst"] = tup.src_port, tup.dst_port
 
 
+def _nat_error(error, connection, is_reply):
+    """Rewrite an ICMP error related to `connection` as Open vSwitch's conntrack NAT does: the
+    outer address the connection's NAT rewrites in that direction (so an error from a router on
+    the way back seems to come from the VIP), and the quoted datagram as the other side sent it."""
+    original, reply = connection.original, connection.reply
+    if is_reply:
+        if connection.dnat:
+            error["ipv4_src"] = original.dst
+        elif connection.snat:
+            error["ipv4_dst"] = original.src
+        error[QUOTED] = original
+    else:
+        if connection.dnat:
+            error["ipv4_dst"] = reply.src
+        elif connection.snat:
+            error["ipv4_src"] = reply.dst
+        error[QUOTED] = reply
+
+
 class Conntrack:
     """Connections by zone, each found by its original and its reply tuple."""
 
@@ -284,6 +421,16 @@ class Conntrack:
             return None, False
         return found, tup != found.original
 
+    def related(self, zone, error):
+        """The connection an ICMP error is about, and whether the error travels in its reply
+        direction: the connection one of whose tuples is the quoted datagram's reversed (the
+        datagram went one way, its error comes back). (None, False): none, or the error's
+        destination did not send the quoted datagram (Open vSwitch checks that too)."""
+        quoted = error.get(QUOTED)
+        if quoted is None or quoted.src != error["ipv4_dst"]:
+            return None, False
+        return self.find(zone, quoted.reverse())
+
     def open(self, zone, original, translations):
         """Commit a connection: the first of `translations` (the packet after NAT) whose reply
         tuple no connection of the zone uses yet. None: every one is taken."""
@@ -296,23 +443,40 @@ class Conntrack:
         return None
 
 
+def _source_ports(port):
+    """The source ports Open vSwitch tries for a connection from `port` when it has no range of
+    its own to use: that port, then the next ones of its class (1-511, 600-1023 or 1024-65535),
+    wrapping round, 128 at most."""
+    if port == 0:   # ICMP (the fake keys it without an id)
+        return [0]
+    low, high = (1, 511) if port < 512 else (600, 1023) if port < 1024 else (1024, 65535)
+    return [low + (port - low + i) % (high - low + 1) for i in range(min(128, high - low + 1))]
+
+
 def _translations(tup, nat):
-    """The tuples a new connection may be NATed to, in the order they are tried."""
+    """The tuples a new connection may be NATed to, in the order they are tried. Open vSwitch picks
+    the address (and a range's first port) by a hash of the connection; the fake tries them in
+    order, so a test sees the first free one. Like Open vSwitch (3.0 on), when every destination
+    is taken a destination NAT rewrites the source port too, and a source NAT with no port range
+    keeps the source port while it is free."""
     if nat is None or nat.kind is None:
         yield tup
         return
     low = addresses.to_int(nat.address)
     high = addresses.to_int(nat.address_max) if nat.address_max else low
-    if nat.port is None or tup.proto == ICMP:
-        ports = [tup.dst_port if nat.kind == "dst" else tup.src_port]
-    else:
+    if nat.port is not None and tup.proto != ICMP:
         ports = range(nat.port, (nat.port_max or nat.port) + 1)
+    else:
+        ports = [tup.dst_port] if nat.kind == "dst" else _source_ports(tup.src_port)
     for address in range(low, high + 1):
         for port in ports:
             if nat.kind == "dst":
                 yield replace(tup, dst=addresses.text(address), dst_port=port)
             else:
                 yield replace(tup, src=addresses.text(address), src_port=port)
+    if nat.kind == "dst":
+        for port in _source_ports(tup.src_port)[1:]:
+            yield replace(tup, dst=addresses.text(low), dst_port=ports[0], src_port=port)
 
 
 # ---------------------------------------------------------------- results
@@ -355,9 +519,11 @@ class Result:
 
 
 def _symmetric_5tuple(packet):
+    """What a symmetric hash covers: the 5-tuple, either way (a fragment's ports read 0, so its
+    addresses alone count, as in Open vSwitch: all of a datagram's take one bucket or slot)."""
     tup = _conn_tuple(packet)
     if tup is None:
-        return (packet.get("ipv4_src"), packet.get("ipv4_dst"))
+        return tuple(sorted((packet.get("ipv4_src"), packet.get("ipv4_dst"))))
     ends = sorted([(tup.src, tup.src_port), (tup.dst, tup.dst_port)])
     return (tup.proto, *ends)
 
@@ -383,6 +549,75 @@ def default_choice(chooser, packet):
     raise PipelineError("group %d has no bucket of positive weight" % chooser.group_id)
 
 
+def _is_ip(fields):
+    return fields.get("eth_type") in (ETH_TYPE_IP, ETH_TYPE_IPV6)
+
+
+def _field_refusal(name, fields, writing=False, in_exec=False):
+    """Why Open vSwitch refuses a flow whose match is `fields` to read (or write) field `name`."""
+    if name not in FIELDS:
+        return "no such field %r" % name
+    needed = _missing_prerequisite(name, fields)
+    if needed is not None:
+        return "%s needs %s=%#x in the match" % (name, *needed)
+    if writing and name in _READ_ONLY:
+        return "%s cannot be written" % name
+    if writing and (name in _EXEC_ONLY) != in_exec:
+        return ("%s is written only in a ct's exec" % name if not in_exec
+                else "a ct's exec writes only ct_mark and ct_label, not %s" % name)
+    return None
+
+
+def _bit_refusal(name, ofs, n_bits):
+    if name in FIELDS and ofs + n_bits > FIELDS[name][0]:
+        return "%s has no bits %d..%d" % (name, ofs, ofs + n_bits - 1)
+    return None
+
+
+def _action_refusal(action, fields, in_exec=False):
+    """Why Open vSwitch refuses `action` in a flow whose match is `fields` (None: it takes it)."""
+    if isinstance(action, SetField):
+        return _field_refusal(action.field, fields, writing=True, in_exec=in_exec)
+    if isinstance(action, Move):
+        return (_field_refusal(action.src, fields) or _bit_refusal(action.src, action.src_ofs, action.n_bits)
+                or _field_refusal(action.dst, fields, writing=True, in_exec=in_exec)
+                or _bit_refusal(action.dst, action.dst_ofs, action.n_bits))
+    if in_exec:
+        return "a ct's exec holds only set_field and move, not %r" % (action,)
+    if isinstance(action, DecTtl):
+        return None if _is_ip(fields) else "dec_ttl needs eth_type=ip in the match"
+    if isinstance(action, Ct):
+        if not _is_ip(fields):
+            return "ct needs eth_type=ip in the match"
+        if not action.commit and (action.exec_ or (action.nat is not None and action.nat.kind is not None)):
+            return "ct without commit takes no exec and no NAT range"
+        for inner in action.exec_:
+            why = _action_refusal(inner, fields, in_exec=True)
+            if why:
+                return "ct exec: " + why
+        return None
+    if isinstance(action, OutputReg):
+        return _field_refusal(action.field, fields) or _bit_refusal(action.field, action.ofs, action.n_bits)
+    if isinstance(action, Multipath):
+        return _field_refusal(action.dst, fields, writing=True) or _bit_refusal(action.dst, 0, action.n_bits)
+    if isinstance(action, Learn):
+        learned = dict(action.fixed)   # a copied field's prerequisites must be among the fixed ones
+        for name in action.copy:
+            why = _field_refusal(name, fields) or _field_refusal(name, learned)
+            if why:
+                return "learn: " + why
+        if isinstance(action.load, str):
+            return _field_refusal(action.load, fields)
+        return None
+    if isinstance(action, Output):
+        if isinstance(action.port, int) or action.port in (IN_PORT, NORMAL, CONTROLLER, FLOOD):
+            return None
+        return "no such port %r" % (action.port,)
+    if isinstance(action, (Group, Resubmit)):
+        return None
+    return "action %r is not modelled" % (action,)
+
+
 class FakeSwitch:
     """Tables, groups, meters and conntrack of one switch; `send` walks a packet through them."""
 
@@ -400,8 +635,16 @@ class FakeSwitch:
                 self._add_meter(meter)
             for group in state.groups.values():
                 self._add_group(group)
+            refused = []
             for flow in state.flows.values():
-                self._add_flow(flow)
+                try:
+                    self._add_flow(flow)
+                except Refused as error:
+                    refused.append(str(error))
+            if refused:
+                shown = sorted(set(refused))
+                raise Refused("%d of the state's flows are refused:\n  %s" % (
+                    len(refused), "\n  ".join(shown[:12] + (["..."] if len(shown) > 12 else []))))
 
     # ------------------------------------------------------------ flow, group and meter mods
 
@@ -442,14 +685,21 @@ class FakeSwitch:
         for name, _ in flow.match:
             if name not in FIELDS:
                 return "no such field %r" % name
-            needed = _PREREQUISITES.get(name)
-            if needed is not None and fields.get(needed[0]) != needed[1]:
+            needed = _missing_prerequisite(name, fields)
+            if needed is not None:
                 return "a match on %s needs %s=%#x" % (name, *needed)
         if flow.meter is not None and flow.meter not in self.meters:
             return "meter %d does not exist" % flow.meter
         for action in flow.actions:
             if isinstance(action, Group) and action.group_id not in self.groups:
                 return "group %d does not exist" % action.group_id
+            why = _action_refusal(action, fields)
+            if why:
+                return why
+        state = fields.get("ct_state", 0)
+        if any(isinstance(a, Ct) and a.commit for a in flow.actions) and \
+                (state[0] if isinstance(state, tuple) else state) & CT_INV:
+            return "ct(commit) in a flow that matches +inv"
         return None
 
     def _delete_flow(self, flow):
@@ -495,12 +745,22 @@ class FakeSwitch:
 
     def send(self, packet, in_port):
         """Walk `packet` (a dict of header fields) in from `in_port`, starting at table 0."""
-        for name in packet:
-            if name not in _HEADERS:
+        start = {}
+        for name, value in packet.items():
+            if name == QUOTED:
+                if not isinstance(value, ConnTuple):
+                    raise PipelineError("%s: %r is not a ConnTuple" % (QUOTED, value))
+                start[name] = value
+            elif name in _HEADERS:
+                start[name] = _normal(name, value)
+            else:
                 raise PipelineError("unknown header field %r" % name)
-        walk = _Walk(self)
-        start = {name: _normal(name, value) for name, value in packet.items()}
+        start.setdefault("vlan_vid", 0)
+        if start.get("eth_type") == ETH_TYPE_IP:
+            start.setdefault("nw_ttl", 64)
+            start.setdefault("ip_frag", 0)
         start.update({name: 0 for name in _METADATA}, in_port=in_port)
+        walk = _Walk(self, in_port)
         walk.table(start, pipeline.CLASSIFY.id, 0)
         return walk.result
 
@@ -517,11 +777,15 @@ class FakeSwitch:
         return best
 
 
+_TERMINAL = (Output, OutputReg, Group, Resubmit, Ct)   # an action set runs one of these at most
+
+
 class _Walk:
     """One packet's way through the tables: its copies' egress and the trace."""
 
-    def __init__(self, switch):
+    def __init__(self, switch, in_port):
         self.switch = switch
+        self.in_port = in_port   # where the packet came in: a recirculation restores it
         self.result = Result()
 
     def note(self, depth, text):
@@ -530,6 +794,10 @@ class _Walk:
     def table(self, packet, table_id, depth, how=""):
         if depth > MAX_DEPTH:
             raise PipelineError("more than %d nested lookups: a loop?\n%s" % (MAX_DEPTH, self.result))
+        if packet.get(_REWRITTEN):
+            raise PipelineError("table %d looked up in the pass of a ct without table that rewrote the packet: "
+                                "Open vSwitch would match the packet as it was before that NAT\n%s"
+                                % (table_id, self.result))
         flow = self.switch._lookup(table_id, packet)
         if flow is None:   # a miss ends this lookup: the packet is dropped, or a resubmit returns
             self.note(depth, "%stable %d (%s): no match" % (how, table_id, _TABLE_NAMES.get(table_id, "?")))
@@ -543,16 +811,17 @@ class _Walk:
             self.table(packet, flow.goto, depth)
 
     def actions(self, packet, actions, flow, depth):
-        """Apply `actions` to `packet` in place. False: the packet is dropped (TTL run out)."""
+        """Apply `actions` to `packet` in place. False: the actions stop there (a TTL ran out)."""
         for action in actions:
             if isinstance(action, Output):
                 self.output(packet, action.port, flow, depth)
             elif isinstance(action, OutputReg):
                 self.output(packet, _read_bits(packet, action.field, action.ofs, action.n_bits), flow, depth)
             elif isinstance(action, SetField):
-                _bits(action.field)
+                self.writable(action.field)
                 packet[action.field] = _normal(action.field, action.value)
             elif isinstance(action, Move):
+                self.writable(action.dst)
                 value = _read_bits(packet, action.src, action.src_ofs, action.n_bits)
                 _write_bits(packet, action.dst, action.dst_ofs, action.n_bits, value)
             elif isinstance(action, DecTtl):
@@ -577,6 +846,12 @@ class _Walk:
                 raise PipelineError("action %r is not modelled" % (action,))
         return True
 
+    @staticmethod
+    def writable(name):
+        _bits(name)
+        if name in _READ_ONLY or name in _EXEC_ONLY:
+            raise PipelineError("%s is written only by a ct's exec (ct_state and ct_zone never)" % name)
+
     def output(self, packet, port, flow, depth):
         if port == IN_PORT:
             port = packet["in_port"]
@@ -585,11 +860,15 @@ class _Walk:
             return
         elif not isinstance(port, int) and port not in (NORMAL, CONTROLLER, FLOOD):
             raise PipelineError("no such port %r" % (port,))
+        if port == 0:
+            self.note(depth + 1, "output:0 dropped: no such port")
+            return
         self.note(depth + 1, "output:%s" % port)
         self.result.egress.append(Egress(port, _headers(packet), flow.table, flow.cookie))
 
     def choice(self, chooser, packet, count, depth, what):
-        index = self.switch.choose(chooser, dict(packet))
+        view = {name: _seen(packet, name) for name in packet}
+        index = self.switch.choose(chooser, view)
         if not 0 <= index < count:
             raise PipelineError("%s: choice %r is not one of 0..%d" % (what, index, count - 1))
         self.note(depth + 1, "%s: %d of %d" % (what, index, count))
@@ -600,57 +879,105 @@ class _Walk:
         if group is None:
             raise PipelineError("group %d does not exist" % group_id)
         bucket = group.buckets[self.choice(group, packet, len(group.buckets), depth, "group %d bucket" % group_id)]
+        terminal = [a for a in bucket.actions if isinstance(a, _TERMINAL)]
+        if len(terminal) > 1 or (terminal and bucket.actions[-1] is not terminal[0]) or \
+                any(isinstance(a, (Learn, Multipath)) for a in bucket.actions):
+            raise PipelineError("group %d: a bucket is an action set, which runs at most one output, group, "
+                                "resubmit or ct (last) and no learn or multipath: %r" % (group_id, bucket.actions))
         self.actions(dict(packet), bucket.actions, flow, depth + 1)   # a bucket acts on a copy
 
     def learn(self, packet, learn, depth):
-        copied = {name: packet[name] for name in learn.copy}
+        copied = {name: _seen(packet, name) for name in learn.copy}
+        value = _seen(packet, learn.load) if isinstance(learn.load, str) else learn.load
         learned = Flow(learn.table, learn.priority, match(**dict(learn.fixed), **copied),
-                       (SetField(learn.register, learn.value),), cookie=learn.cookie)
-        self.switch._add_flow(learned)
-        self.note(depth + 1, "learn: %s" % _flow_text(learned))
+                       (SetField(learn.register, value),), cookie=learn.cookie)
+        table = self.switch.tables.get(learn.table, {})
+        if learned.key in table:   # learning it again refreshes it
+            table[learned.key] = learned
+            self.switch._ranked.pop(learn.table, None)
+            self.note(depth + 1, "learn: refreshed %s" % _flow_text(learned))
+            there = True
+        elif learn.limit and sum(f.cookie == learn.cookie for f in table.values()) >= learn.limit:
+            self.note(depth + 1, "learn: table %d holds %d flows of cookie %#x already, nothing learned"
+                      % (learn.table, learn.limit, learn.cookie))
+            there = False
+        else:
+            self.switch._add_flow(learned)
+            self.note(depth + 1, "learn: %s" % _flow_text(learned))
+            there = True
+        if learn.result is not None:
+            _write_bits(packet, learn.result[0], learn.result[1], 1, int(there))
 
     def conntrack(self, packet, ct, depth):
-        """ct(...): a copy of the packet goes through conntrack and, with a table, on from there."""
-        tracked = dict(packet)
-        tup = _conn_tuple(tracked)
-        connection, is_reply = (None, False) if tup is None else self.switch.conntrack.find(ct.zone, tup)
+        """ct(...) (see the module's docstring): with a table, a copy of the packet is tracked and
+        recirculated there; without, the packet itself is tracked and rewritten. Either way the
+        packet goes on untracked."""
+        tracked = dict(packet) if ct.table is not None else packet
+        connection, is_reply, state = self.track(tracked, ct, depth)
+        if ct.exec_ and connection is not None:
+            self.record(tracked, connection, ct.exec_)
+        nat = ""
+        if connection is not None and ct.nat is not None:
+            before = _headers(tracked)
+            if state & CT_REL:
+                _nat_error(tracked, connection, is_reply)
+            else:
+                _set_tuple(tracked, (connection.original if is_reply else connection.reply).reverse())
+            if _headers(tracked) != before:
+                nat = ", NAT to %s" % (_conn_tuple(tracked) or "%s -> %s quoting %s" % (
+                    tracked["ipv4_src"], tracked["ipv4_dst"], tracked.get(QUOTED)))
+                if ct.table is None:
+                    tracked[_REWRITTEN] = True
+        self.note(depth + 1, "ct zone %d: %s%s" % (ct.zone, ct_state_text(state), nat))
+        packet.update(dict.fromkeys(_CT_FIELDS, 0))
+        if ct.table is not None:
+            tracked.update(ct_state=state, ct_zone=ct.zone, in_port=self.in_port,
+                           ct_mark=connection.mark if connection else 0, ct_label=connection.label if connection else 0)
+            tracked.pop(_REWRITTEN, None)
+            self.table(tracked, ct.table, depth + 1, "recirculated: ")
+
+    def track(self, packet, ct, depth):
+        """Look `packet` up in zone `ct.zone` (and commit it): -> (its connection or None, whether
+        it travels in the reply direction, its ct_state)."""
+        conntrack = self.switch.conntrack
+        tup = _conn_tuple(packet)
+        if tup is None:
+            if _is_icmp_error(packet):
+                connection, is_reply = conntrack.related(ct.zone, packet)
+                if connection is not None:
+                    return connection, is_reply, CT_TRK | CT_REL | (CT_RPL if is_reply else 0)
+            return None, False, CT_TRK | CT_INV
+        connection, is_reply = conntrack.find(ct.zone, tup)
         if connection is not None:
             connection.replied = connection.replied or is_reply
             state = CT_TRK | (CT_EST if connection.replied else CT_NEW) | (CT_RPL if is_reply else 0)
-        elif tup is None or not _may_open(tracked):
-            state = CT_TRK | CT_INV
-        else:
-            state = CT_TRK | CT_NEW
-            if ct.nat is not None and ct.nat.kind is not None and not ct.commit:
-                raise PipelineError("ct zone %d: NAT to a range needs commit" % ct.zone)
-            if ct.commit:
-                connection = self.switch.conntrack.open(ct.zone, tup, _translations(tup, ct.nat))
-                if connection is None:
-                    self.note(depth + 1, "ct zone %d: no free tuple to NAT %s to, dropped" % (ct.zone, tup))
-                    return
-                self.note(depth + 1, "ct zone %d: committed %s, replies %s" % (ct.zone, tup, connection.reply))
-        if ct.exec_ and not ct.commit:
-            raise PipelineError("ct zone %d: exec sets a connection's mark or label only at commit" % ct.zone)
-        if ct.exec_ and connection is not None:
-            self.set_mark_and_label(tracked, connection, ct.exec_)
-        if connection is not None and ct.nat is not None:
-            _set_tuple(tracked, (connection.original if is_reply else connection.reply).reverse())
-        tracked.update(ct_state=state, ct_zone=ct.zone,
-                       ct_mark=connection.mark if connection else 0, ct_label=connection.label if connection else 0)
-        self.note(depth + 1, "ct zone %d: %s" % (ct.zone, ct_state_text(state)))
-        if ct.table is not None:
-            self.table(tracked, ct.table, depth + 1, "recirculated: ")
+            return connection, is_reply, state
+        if not _may_open(packet):
+            return None, False, CT_TRK | CT_INV
+        if ct.commit:
+            connection = conntrack.open(ct.zone, tup, _translations(tup, ct.nat))
+            if connection is None:
+                self.note(depth + 1, "ct zone %d: no free tuple to NAT %s to" % (ct.zone, tup))
+                return None, False, CT_TRK | CT_INV
+            self.note(depth + 1, "ct zone %d: committed %s, replies %s" % (ct.zone, tup, connection.reply))
+        return connection, False, CT_TRK | CT_NEW
 
     @staticmethod
-    def set_mark_and_label(packet, connection, actions):
-        view = dict(packet, ct_mark=connection.mark, ct_label=connection.label)
+    def record(packet, connection, actions):
+        """A commit's exec: its actions run on the packet's own fields, ct_mark and ct_label
+        included (what the packet carries from its last recirculation); the bits they write go into
+        the connection's mark and label, the others stay."""
+        view = dict(packet)
+        written = {"ct_mark": 0, "ct_label": 0}
         for action in actions:
-            target = action.field if isinstance(action, SetField) else getattr(action, "dst", None)
-            if target not in ("ct_mark", "ct_label"):
-                raise PipelineError("ct exec: %r sets neither ct_mark nor ct_label" % (action,))
             if isinstance(action, SetField):
+                target, ofs, n_bits = action.field, 0, _bits(action.field)
                 view[target] = _normal(target, action.value)
             else:
-                _write_bits(view, target, action.dst_ofs, action.n_bits,
-                            _read_bits(view, action.src, action.src_ofs, action.n_bits))
-        connection.mark, connection.label = view["ct_mark"], view["ct_label"]
+                target, ofs, n_bits = action.dst, action.dst_ofs, action.n_bits
+                _write_bits(view, target, ofs, n_bits, _read_bits(view, action.src, action.src_ofs, n_bits))
+            if target not in written:
+                raise PipelineError("ct exec: %r writes neither ct_mark nor ct_label" % (action,))
+            written[target] |= ((1 << n_bits) - 1) << ofs
+        connection.mark = (connection.mark & ~written["ct_mark"]) | (view["ct_mark"] & written["ct_mark"])
+        connection.label = (connection.label & ~written["ct_label"]) | (view["ct_label"] & written["ct_label"])

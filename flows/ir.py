@@ -65,17 +65,22 @@ class Resubmit:
 @dataclass(frozen=True)
 class Learn:
     """Install, from this packet, a flow in `table` matching `fixed` plus the packet's own values of
-    the fields in `copy` (a connection's 5-tuple, say), whose action loads `value` into
-    `register`."""
+    the fields in `copy` (a connection's 5-tuple, say), whose action loads `load` into `register`:
+    a constant, or (a field's name) the value that field holds in this packet. With a `limit`, no
+    flow is learned while `table` holds that many flows with this cookie. With a `result` (a
+    register and a bit), that bit says whether the flow is there now (1: learned, or there
+    already; 0: not learned, the limit reached)."""
     table: int
     fixed: "Match"
     copy: Tuple[str, ...]
-    value: int
+    load: object
     register: str
     idle_timeout: int
     fin_idle_timeout: int
     priority: int
     cookie: int
+    limit: int = 0
+    result: Optional[Tuple[str, int]] = None
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,18 @@
 """The pipeline, declared once: its tables (each with the tables it may go to, its priority bands
 and the fields it matches and sets), its registers, the conntrack zones and the ct_mark/ct_label
 layout, the cookie layout and the balancer's MACs. Every other module names these, never a bare
-number; `tests/unit/test_pipeline.py` checks every flow of every mode against these contracts and
-`docs/pipeline.md` against this file.
+number; tests/unit/test_pipeline.py checks every flow of every mode against these contracts, and
+docs/pipeline.md is generated from this file.
 
 Reading order of a packet (docs/pipeline.md walks through each table):
 
-  classify (0) --ARP--> arp (10) --copy, rate-limited by a meter--> arp_punt (11) --> controller
-      |  TCP/UDP to a VIP, or from a member's service port
-      v
-  ct(zone, nat) --> conntrack (20) --new--> group:<vip> --bucket: ct(commit, dnat)--> to_member (30)
-                       |--established, request direction--> to_member (30) --> locate (31)
-                       |--established, reply direction-----> to_client (40)
-  TCP, UDP, ICMP reply/unreachable to the monitor address --> monitor (13) --meter--> controller
-  anything else: NORMAL (plain L2 switching, never through conntrack)
+  classify (0)  ARP --> arp (10) --owned (11)?--> arp_answer (12): answer / claim / member --> punts (13, 14)
+                echo request --> owned (11)? --> echo (16): answered in place
+                to a NAT VIP --> ct(zone, nat) --> conntrack (20) --new: group / slot (21)--> commit (22)
+                    --> ct(commit, DNAT [, SNAT]) --> to_member (30) --> locate (31)
+                from a member (a reply), to a pool, an ICMP error --> ct(nat) ... --> conntrack (20) --> to_client (40)
+                to a dsr VIP --> group --> dsr_deliver (24) --> locate (31)   (moved slots: dsr_moved (17))
+                anything else to the balancer's MACs: refused or dropped; everything else: NORMAL
 """
 from dataclasses import dataclass, field
 from typing import Tuple
@@ -62,13 +61,24 @@ DEFAULT = Band("DEFAULT", 0, "the table's last resort")
 
 PORT_REG = Register("reg0", 32, "to_client: the switch port a connection's request came in on, to output its reply there")
 SLOT_REG = Register("reg1", 32, "the slot (0-255) a multipath VIP's new connection hashed to")
-HOST_REG = Register("reg2", 32, "the host id of the host a packet goes to, for locate (0: not chosen yet)")
-ADDRESS_REG = Register("reg3", 32, "scratch: the requester's address while an echo reply swaps addresses")
-REGISTERS = (PORT_REG, SLOT_REG, HOST_REG, ADDRESS_REG)
+HOST_REG = Register("reg2", 32, "the host id of the host a packet goes to, for locate (dsr: the slot's owner)")
+ADDRESS_REG = Register("reg3", 32, "the address looked up in owned (an ARP target or sender, an echo's destination)")
+VIP_REG = Register("reg4", 32, "the VIP a packet is sent to (its id, with VIP_ROUTED for a routed VIP); 0: not to a VIP")
+MEMBER_REG = Register("reg5", 32, "the member a new connection goes to (its id, for commit); dsr moved slot: the old owner's host id")
+OWNED_REG = Register("reg6", 32, "owned's answer: IS_OWNED and the redundancy group of the address looked up; 0: not ours")
+PIN_REG = Register("reg7", 32, "dsr: the host id a connection's pin names (0: not pinned; PIN_LEARNED: a new "
+                              "connection pinned just now)")
+CLAIM_REG = Register("reg8", 32, "arp: owned's answer for the ARP's sender address (a claim if IS_OWNED is set)")
+REGISTERS = (PORT_REG, SLOT_REG, HOST_REG, ADDRESS_REG, VIP_REG, MEMBER_REG, OWNED_REG, PIN_REG, CLAIM_REG)
+
+VIP_ROUTED = 1 << 31          # in VIP_REG and ct_mark: a routed VIP (one hop: the TTL is decremented)
+PIN_LEARNED_BIT = 31          # in PIN_REG: dsr_moved's learn put the new connection's pin in place
+PIN_LEARNED = 1 << PIN_LEARNED_BIT
+IS_OWNED = 1 << 16            # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 16 bits: its group
 
 # Fields that only a few tables match or write, named once.
-L2 = frozenset({"in_port", "eth_src", "eth_dst", "eth_type"})
-L3 = frozenset({"ip_proto", "ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst"})
+L2 = frozenset({"in_port", "eth_src", "eth_dst", "eth_type", "vlan_vid"})
+L3 = frozenset({"ip_proto", "ipv4_src", "ipv4_dst", "ipv6_src", "ipv6_dst", "ip_frag", "nw_ttl"})
 L4 = frozenset({"tcp_src", "tcp_dst", "udp_src", "udp_dst", "tcp_flags"})
 ARP_FIELDS = frozenset({"arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"})
 ICMP_FIELDS = frozenset({"icmpv4_type"})
@@ -79,114 +89,179 @@ CT_WRITES = frozenset({"ct_mark", "ct_label"})   # what a commit's exec() record
 # OpenFlow's goto_table only goes forward: a table's flows may goto higher-numbered tables only
 # (conntrack's recirculation, ct(table=N), and resubmit may go anywhere).
 
-CLASSIFY = Table(0, "classify", "send VIP traffic and member replies through conntrack; ARP to arp; echo "
-                 "requests to the balancer's addresses answered in place; the rest NORMAL", (
-                     Band("POOL", 350, "a reply to a one-arm SNAT pool address (before the member catch)"),
-                     Band("MONITOR", 320, "a reply to a health probe, sent to the monitor address (before the "
-                                          "member catch, which it also matches)"),
-                     Band("VIP", 300, "a VIP's address and port; an echo request to a balancer's address"),
-                     Band("MEMBER", 300, "a packet from a member's service endpoint (its reply)"),
-                     Band("ARP", 200, "ARP, to the arp table"),
-                     DEFAULT),
-                 goes_to=("arp", "monitor", "dsr_conn", "dsr", "conntrack", "unsnat"),
-                 matches=L2 | L3 | L4 | ICMP_FIELDS,
-                 sets=frozenset({"eth_src", "eth_dst", "ipv4_src", "ipv4_dst", "icmpv4_type", ADDRESS_REG.field}))
-ARP = Table(10, "arp", "answer ARP for the balancer's addresses; switch other ARP and copy members' and "
-            "suspicious ARP to the controller", (
-                Band("CLAIM", 250, "someone else's ARP that claims one of our addresses: controller only"),
-                Band("REPLY", 200, "answer a request for one of our addresses"),
-                Band("MEMBER", 150, "ARP from a member's address: switched, and punted through the members' meter"),
-                Band("FOR_US", 100, "replies to the controller's probes (sent to one of our MACs)"),
-                DEFAULT),
-            goes_to=("arp_punt", "member_arp_punt"),
-            matches=frozenset({"eth_type", "eth_dst"}) | ARP_FIELDS,
-            sets=frozenset({"eth_src", "eth_dst"}) | ARP_FIELDS)
-ARP_PUNT = Table(11, "arp_punt", "send ARP to the controller, through the ARP meter", (DEFAULT,))
-MEMBER_ARP_PUNT = Table(12, "member_arp_punt", "send members' ARP to the controller, through their own meter",
+CLASSIFY = Table(
+    0, "classify", "sort what arrives: ARP, echo requests, VIP traffic, members' replies, ICMP errors; "
+    "guard the balancer's addresses and MACs; the rest is plain L2 switching (NORMAL)", (
+        Band("TAGGED_OWN", 1001, "a VLAN-tagged frame to one of the balancer's MACs: dropped (no tenant networks yet)"),
+        Band("TAGGED", 1000, "any other VLAN-tagged frame: switched"),
+        Band("DSR_REPLY", 910, "a dsr member's reply, from the VIP's address and port (a UDP VIP's: any "
+                               "fragment from its address): switched"),
+        Band("GUARD", 900, "anything else from one of the balancer's addresses: dropped (nobody else may use them)"),
+        Band("MONITOR", 800, "a reply to a health probe, sent to the monitor address"),
+        Band("VIP", 700, "to a VIP's address and port: through conntrack (NAT modes) or its group (dsr)"),
+        Band("VIP_FRAGMENT", 690, "a UDP fragment to the address of one UDP VIP: through its conntrack (dsr: to "
+                                  "the member its client's address hashes to); of several, through conntrack only"),
+        Band("MEMBER", 650, "from a member's service endpoint (its replies): un-NAT through conntrack"),
+        Band("MEMBER_FRAGMENT", 640, "a UDP fragment from a member: un-NAT through conntrack"),
+        Band("ECHO", 620, "an echo request: answered in place when it is to one of the balancer's addresses"),
+        Band("VIP_ICMP", 610, "another ICMP message to a one-arm VIP (an error about its replies): through both "
+                              "its zones in a request's order; an ICMP error to a dsr VIP: to each of its members"),
+        Band("POOL", 600, "to a one-arm SNAT pool address (replies of one-arm connections): un-NAT"),
+        Band("ICMP_ERROR", 500, "an ICMP error: through conntrack, it follows the connection it is about"),
+        Band("ARP", 300, "ARP, to the arp table"),
+        Band("OWN_MAC_REFUSE", 2, "any other TCP or UDP to one of the balancer's MACs: a reset or a port unreachable"),
+        Band("OWN_MAC", 1, "anything else to one of the balancer's MACs: dropped, never flooded"),
+        DEFAULT),
+    goes_to=("arp", "owned", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "locate", "reject"),
+    matches=L2 | L3 | L4 | ICMP_FIELDS,
+    sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field}))
+ARP = Table(10, "arp", "look up the ARP's sender and target addresses in owned, then answer", (
+    Band("LOOKUP", 300, "every ARP packet"),),
+    goes_to=("owned", "arp_answer"),
+    matches=frozenset({"eth_type"}), sets=frozenset({ADDRESS_REG.field, CLAIM_REG.field}))
+OWNED = Table(11, "owned", "the balancer's own addresses (VIPs, pools, gateways, monitor address) and their "
+              "redundancy groups: the answer in reg6", (
+                  Band("ADDRESS", 300, "one address the balancer owns"),
+                  DEFAULT),
+              matches=frozenset({ADDRESS_REG.field}), sets=frozenset({OWNED_REG.field}))
+ARP_ANSWER = Table(12, "arp_answer", "answer ARP for the balancer's addresses; copy members' ARP and claims to the "
+                   "controller; switch the rest", (
+                       Band("CLAIM", 300, "ARP from one of the balancer's addresses, by someone else: controller only"),
+                       Band("CLAIM_MAC", 250, "ARP from one of the balancer's MACs, by someone else: controller only"),
+                       Band("REPLY", 200, "a request for one of the balancer's addresses: answered in place"),
+                       Band("MEMBER", 150, "ARP from a member's address: switched, and punted through the members' meter"),
+                       Band("FOR_US", 100, "replies to the controller's probes (sent to one of our MACs)"),
+                       DEFAULT),
+                   goes_to=("arp_punt", "member_arp_punt"),
+                   matches=frozenset({"eth_type", "eth_src", "eth_dst", OWNED_REG.field, CLAIM_REG.field}) | ARP_FIELDS,
+                   sets=frozenset({"eth_src", "eth_dst", "in_port"}) | ARP_FIELDS)
+ARP_PUNT = Table(13, "arp_punt", "send ARP to the controller, through the ARP meter", (DEFAULT,))
+MEMBER_ARP_PUNT = Table(14, "member_arp_punt", "send members' ARP to the controller, through their own meter",
                         (DEFAULT,))
-MONITOR = Table(13, "monitor", "replies to health probes (sent to the monitor address): to the controller, "
+MONITOR = Table(15, "monitor", "replies to health probes (sent to the monitor address): to the controller, "
                 "through the monitor meter", (DEFAULT,))
-DSR_CONN = Table(15, "dsr_conn", "dsr: one learned flow per connection, pinning it to its member", (
-    Band("PIN", 300, "a connection's pin, learned by dsr_pin"),),
-    matches=frozenset({"eth_type"}) | L3 | L4, sets=frozenset({HOST_REG.field}))
-DSR = Table(16, "dsr", "dsr: a connection not pinned yet is spread; a pinned one goes to its member", (
-    Band("SYN", 310, "a SYN not pinned yet (a datapath flow of its own: see flows/dsr.py)"),
-    Band("VIP", 300, "a packet not pinned yet: spread over the slot table"),
+ECHO = Table(16, "echo", "an echo request to one of the balancer's addresses: the reply, in place", (
+    Band("REPLY", 300, "to one of the balancer's addresses"),
     DEFAULT),
-    goes_to=("dsr_pin", "slot", "reject", "locate"),
-    matches=frozenset({"eth_type", HOST_REG.field}) | L3 | L4,
-    sets=frozenset({HOST_REG.field, SLOT_REG.field}))
-DSR_PIN = Table(17, "dsr_pin", "dsr: a new connection learns its pin, then goes to its member", (
-    Band("MEMBER", 300, "one member of a VIP: learn the pin"),),
-    goes_to=("dsr_conn", "locate"),
-    matches=frozenset({"eth_type", HOST_REG.field}) | L3 | L4)
-CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: new VIP connections to the VIP's select group; "
-                  "established ones by direction", (
-                      Band("VIP", 300, "a VIP's new connections (its SYNs), or a packet of one it committed "
-                                       "already that conntrack still calls new"),
-                      Band("STRAY", 290, "a TCP packet to a VIP, new to conntrack but no SYN: refused"),
-                      Band("CT_STATE", 100, "established traffic, by direction"),
+    matches=frozenset({OWNED_REG.field}),
+    sets=frozenset({"eth_src", "eth_dst", "ipv4_src", "ipv4_dst", "icmpv4_type", "in_port"}))
+DSR_MOVED = Table(17, "dsr_moved", "dsr, a slot that changed owner within the grace period: a new connection "
+                  "goes to the new owner and is pinned; another packet to its pin, or to the old owner", (
+                      Band("NEW", 300, "a SYN: pin it to the new owner (if the pins' limit is reached: the old owner)"),
+                      Band("OTHER", 200, "any other packet: its pin, else the old owner"),),
+                  goes_to=("dsr_conn", "dsr_old"),
+                  matches=frozenset({"eth_type", "tcp_flags"}), sets=frozenset({PIN_REG.field}))
+DSR_CONN = Table(18, "dsr_conn", "dsr: the pins learned in dsr_moved, one per connection that began within a "
+                 "grace period (bounded: see DSR_PIN_LIMIT)", (
+                     Band("PIN", 300, "a connection's pin"),),
+                 matches=frozenset({"eth_type"}) | L3 | L4, sets=frozenset({PIN_REG.field}))
+DSR_OLD = Table(19, "dsr_old", "dsr, moved slot: a packet with a pin goes to it, one without to the old owner", (
+    Band("LEARNED", 300, "a new connection just pinned: the new owner"),
+    Band("UNPINNED", 200, "no pin: the old owner"),
+    Band("PINNED", 100, "the pin's host"),),
+    goes_to=("dsr_deliver",), matches=frozenset({PIN_REG.field}), sets=frozenset({HOST_REG.field}))
+CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: a VIP's new connections are spread over its "
+                  "slots; established and related traffic goes on by direction", (
+                      Band("VIP", 300, "a VIP's new connections (its SYNs, or datagrams): spread"),
+                      Band("NOT_OURS_TO_US", 251, "not to a VIP and no connection of ours, sent to one of the "
+                                                  "balancer's MACs: dropped, never flooded"),
+                      Band("NOT_OURS", 250, "not to a VIP and no connection of ours (a member talking to someone "
+                                            "directly, an unrelated ICMP error): switched"),
+                      Band("STRAY", 240, "a TCP packet to a VIP, new to conntrack but no SYN: refused"),
+                      Band("UNSERVED", 230, "anything else new to a VIP (e.g. a fragment it cannot tell apart): dropped"),
+                      Band("COMMITTED", 200, "a packet of a connection committed already, still new to conntrack "
+                                             "(a retransmitted SYN, a second datagram)"),
+                      Band("CT_STATE", 100, "established and related traffic, by direction"),
                       DEFAULT),
-                  goes_to=("slot", "snat", "to_member", "to_client", "reject"),
-                  matches=frozenset({"eth_type"}) | L3 | L4 | CT_FIELDS,
-                  sets=frozenset({SLOT_REG.field}) | CT_WRITES)
+                  goes_to=("slot", "commit", "dsr_deliver", "to_member", "to_client", "reject"),
+                  matches=frozenset({"eth_type", "eth_dst", "ip_proto", "tcp_flags", VIP_REG.field}) | CT_FIELDS,
+                  sets=frozenset({SLOT_REG.field, MEMBER_REG.field}))
 SLOT = Table(21, "slot", "new connections of multipath VIPs (UDP, source_ip): the hashed slot's member", (
     Band("VIP", 300, "one slot of a VIP"),
     DEFAULT),
-    goes_to=("snat", "to_member", "dsr_pin"),
-    matches=frozenset({"eth_type", SLOT_REG.field}) | L3 | L4,
-    sets=frozenset({HOST_REG.field}) | CT_WRITES)
-SNAT = Table(22, "snat", "one-arm: requests get a source address and port from the VIP's pool", (
-    Band("VIP", 300, "a one-arm VIP's requests"),
-    DEFAULT),
-    goes_to=("to_member",), matches=frozenset({"eth_type", "ct_mark"}), sets=CT_WRITES)
-UNSNAT = Table(23, "unsnat", "one-arm: replies to a pool address, un-SNATed, go to the VIP's conntrack", (
-    Band("CT_STATE", 100, "a reply of a known connection"),
-    DEFAULT),
-    goes_to=("conntrack",), matches=frozenset({"eth_type", "ct_state"}))
-TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to a member: the VIP's source MAC", (
-    Band("MEMBER_NEW", 310, "a connection's first packet (its packet count: the member's new connections)"),
-    Band("MEMBER", 300, "the requests of a member's connections"),
-    DEFAULT),
-    goes_to=("locate",), matches=frozenset({"eth_type"}) | L3 | L4 | CT_FIELDS,
-    sets=frozenset({"eth_src", HOST_REG.field}))
+    goes_to=("commit", "dsr_deliver", "dsr_moved"),
+    matches=frozenset({VIP_REG.field, SLOT_REG.field}),
+    sets=frozenset({MEMBER_REG.field, HOST_REG.field}))
+COMMIT = Table(22, "commit", "a new connection and its member: commit it with destination NAT (one-arm: and "
+               "source NAT from the pool), recording the VIP, the client's MAC and port, the member's host", (
+                   Band("TTL", 310, "a routed VIP's packet whose TTL runs out here: to the controller (through the reject "
+                                "meter), which answers ICMP time exceeded; nothing is committed"),
+                   Band("MEMBER", 300, "one member of a VIP (its packet count: the member's new connections)"),
+                   DEFAULT),
+               goes_to=("to_member",),
+               matches=frozenset({"eth_type", "nw_ttl", VIP_REG.field, MEMBER_REG.field}),
+               sets=CT_WRITES)
+DSR_DELIVER = Table(24, "dsr_deliver", "dsr: a packet for a member, to locate (its packet count: the member's "
+                    "packets; its SYN flow's: its new connections)", (
+                        Band("SYN", 310, "a member's new connection"),
+                        Band("MEMBER", 300, "a member's packets"),
+                        DEFAULT),
+                    goes_to=("locate",),
+                    matches=frozenset({"eth_type", "ip_proto", "tcp_flags", VIP_REG.field, HOST_REG.field}))
+TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to its member: the VIP's source MAC, "
+                  "the member's host from ct_label", (
+                      Band("HAIRPIN", 300, "a member's own connection to a routed VIP, hashed back to it: to hairpin"),
+                      Band("ROUTED", 200, "a routed VIP's request: one hop"),
+                      Band("DELIVER", 100, "a one-arm VIP's request"),),
+                  goes_to=("locate", "hairpin"),
+                  matches=frozenset({"eth_type", "ipv4_src", "ipv4_dst", "ct_mark"}),
+                  sets=frozenset({"eth_src", "in_port", HOST_REG.field}))
 LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch port (one flow per host)", (
     Band("HOST", 300, "where one host is"),
     DEFAULT),
     matches=frozenset({HOST_REG.field}), sets=frozenset({"eth_dst"}))
-TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from", (
-    Band("VIP", 300, "a VIP's replies"),
-    DEFAULT),
-    matches=frozenset({"eth_type", "ct_mark"}), sets=frozenset({"eth_src", "eth_dst", PORT_REG.field}))
-REJECT = Table(50, "reject", "a new connection to a VIP with no live member: to the controller, which answers "
-               "a TCP reset or an ICMP port unreachable (through the reject meter)", (DEFAULT,))
+HAIRPIN = Table(32, "hairpin", "routed: a member reaching itself through its VIP gets the VIP as its peer "
+                "(source NAT in the pool zone), so its replies come back through the balancer", (
+                    Band("VIP", 300, "one routed VIP"),
+                    DEFAULT),
+                goes_to=("to_member",), matches=frozenset({"ct_mark"}), sets=CT_WRITES)
+TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from (ct_label)", (
+    Band("ROUTED", 200, "a routed VIP's reply: one hop"),
+    Band("DELIVER", 100, "a one-arm VIP's reply"),),
+    matches=frozenset({"ct_mark"}), sets=frozenset({"eth_src", "eth_dst", "in_port", PORT_REG.field}))
+REJECT = Table(50, "reject", "a new connection the balancer refuses (no live member, or a port it does not "
+               "serve): to the controller, which answers a TCP reset or an ICMP port unreachable (through the "
+               "reject meter)", (DEFAULT,))
 
-TABLES = (CLASSIFY, ARP, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, DSR_CONN, DSR, DSR_PIN, CONNTRACK, SLOT, SNAT, UNSNAT,
-          TO_MEMBER, LOCATE, TO_CLIENT, REJECT)
+TABLES = (CLASSIFY, ARP, OWNED, ARP_ANSWER, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, ECHO, DSR_MOVED, DSR_CONN, DSR_OLD,
+          CONNTRACK, SLOT, COMMIT, DSR_DELIVER, TO_MEMBER, LOCATE, HAIRPIN, TO_CLIENT, REJECT)
 TABLE_BY_ID = {t.id: t for t in TABLES}
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 # ------------------------------------------------------------------ conntrack
 
-# The conntrack zone every VIP connection lives in (request and reply must share it for NAT), and
-# the zone of one-arm VIPs' source NAT: a connection has one entry in each.
+# The zone of every VIP connection's destination NAT (request and reply must share it), and the
+# zone of source NAT (one-arm's pool; routed hairpin's VIP): a connection has one entry in each it
+# uses. A one-arm request passes both zones in one pass (no recirculation between them).
 LB_ZONE = 64
 SNAT_ZONE = 65
 
-# ct_mark holds the VIP id of a connection; ct_label holds where the request came from, so the
-# reply goes back to that MAC and port without any L2 learning.
+# ct_mark: the VIP id, with VIP_ROUTED for a routed VIP. ct_label: where the request came from (the
+# reply goes back to that MAC and port without any L2 learning), the VIP's redundancy group (the
+# low two bytes of its MAC) and the member's host id (where requests go).
 CT_LABEL_CLIENT_MAC = (0, 48)    # bits [0..47]: eth_src of the request (client or its router)
+CT_LABEL_GROUP = (48, 16)        # bits [48..63]: the VIP's redundancy group
 CT_LABEL_CLIENT_PORT = (64, 32)  # bits [64..95]: the switch port the request came in on
+CT_LABEL_HOST = (96, 32)         # bits [96..127]: the member's host id
 
-# dsr: how long a connection's learned pin lives without packets, and after its FIN or RST.
-DSR_IDLE_TIMEOUT = 300
+
+def ct_label(group, host):
+    """The part of a connection's ct_label known when it is committed (the rest is moved in)."""
+    return (group << CT_LABEL_GROUP[0]) | (host << CT_LABEL_HOST[0])
+
+
+# dsr: how long after a slot changes owner its old owner keeps the connections that began before
+# (the default of [lbctl] dsr_grace), and at most how many pins the switch learns meanwhile.
+DSR_GRACE = 300
+DSR_PIN_LIMIT = 65536
 DSR_FIN_IDLE_TIMEOUT = 5
 
 # ------------------------------------------------------------------ cookies
 # A flow's cookie names its owner. High 32 bits: the VIP id, or HOSTS (the low half is then a host
-# id: where the host is, its ARP), or NETWORKS (the low half is a network id: the balancer's own
-# addresses there, gateways and the monitor address). Low 32 bits of a VIP's flow: the member id,
-# 0 for the VIP as a whole. Cookie 0: the pipeline's own flows.
+# id: where the host is, its ARP, its replies' fragments), or NETWORKS (the low half is a network
+# id: the balancer's own addresses there, gateways and the monitor address), or PINS (dsr's learned
+# pins). Low 32 bits of a VIP's flow: the member id, 0 for the VIP as a whole. Cookie 0: the
+# pipeline's own flows.
 # One VIP: cookie=0x<id>00000000/0xffffffff00000000; one host: 0xffffffff0000000d (host id 13).
 
 COOKIE_OWNER_SHIFT = 32
@@ -195,7 +270,8 @@ COOKIE_ALL_BITS = 0xFFFFFFFFFFFFFFFF
 PIPELINE_COOKIE = 0
 HOSTS = 0xFFFFFFFF
 NETWORKS = 0xFFFFFFFE
-MAX_VIP_ID = NETWORKS - 1
+PINS = 0xFFFFFFFD       # dsr's learned pins (all VIPs': their learn limit counts them together)
+MAX_VIP_ID = VIP_ROUTED - 1   # VIP ids leave the ct_mark bit VIP_ROUTED free
 
 
 def cookie(vip_id, member_id=0):
@@ -213,7 +289,7 @@ def network_cookie(network_id):
 @dataclass(frozen=True)
 class Owner:
     """Who a cookie says a flow belongs to: kind "vip" (vip id, member id or 0), "host" (host id),
-    "network" (network id) or "pipeline"."""
+    "network" (network id), "pins" or "pipeline"."""
     kind: str
     id: int = 0
     member: int = 0
@@ -227,7 +303,12 @@ def owner(value):
         return Owner("host", low)
     if high == NETWORKS:
         return Owner("network", low)
+    if high == PINS:
+        return Owner("pins")
     return Owner("vip", high, low)
+
+
+PINS_COOKIE = cookie(PINS)
 
 
 def vip_cookie_match(vip_id):
@@ -245,7 +326,7 @@ def group_id(vip_id):
 # from clients cannot crowd out the ARP of members (their moves must be seen).
 ARP_METER = 1
 MEMBER_ARP_METER = 2
-REJECT_METER = 3     # bounds the packet-ins of connections refused for want of a live member
+REJECT_METER = 3     # bounds the packet-ins of refused connections (no live member, a port not served)
 MONITOR_METER = 4    # bounds the packet-ins of replies to health probes
 
 # ------------------------------------------------------------------ the balancer's MACs
@@ -261,8 +342,13 @@ def own_mac(cluster_id, redundancy_group):
 
 
 def own_mac_match(cluster_id):
-    """(value, mask) matching every MAC of this cluster."""
-    return ("%s:%02x:00:00" % (MAC_PREFIX, cluster_id), "ff:ff:ff:ff:00:00")
+    """(value, mask) matching every MAC of this cluster: its prefix, whose low 16 bits the
+    redundancy group fills in (flows set it, then move the group into eth_src[0..15])."""
+    return own_mac_base(cluster_id), "ff:ff:ff:ff:00:00"
+
+
+def own_mac_base(cluster_id):
+    return "%s:%02x:00:00" % (MAC_PREFIX, cluster_id)
 
 
 def is_own_mac(mac):

@@ -54,3 +54,23 @@ def assign(previous, members):
             table[slot] = member
             heapq.heapreplace(needy, (below + 1, member))
     return tuple(table)
+
+
+def moved(previous, table, previous_moves, alive, now, grace):
+    """The slots of `table` still in their grace period after a change of owner: {slot: (the owner
+    before the change, when the grace ends)}. `previous`, `previous_moves`: the table and moved
+    slots in force until now (None, {}: none); `alive`: the members whose connections are worth
+    waiting for (still listed and located). A slot that changes owner again within its grace keeps
+    the owner of before the first change (its connections are the old ones) and starts the grace
+    afresh; one that changes back to that owner is plain again."""
+    if table is None or grace <= 0:
+        return {}
+    moves = {}
+    for slot, owner in enumerate(table):
+        old, until = previous_moves.get(slot, (None, now))
+        before = previous[slot] if previous is not None and len(previous) == SLOTS else owner
+        if until > now and old != owner and old in alive:
+            moves[slot] = (old, until if before == owner else now + grace)
+        elif until <= now and before != owner and before in alive:
+            moves[slot] = (before, now + grace)
+    return moves

@@ -2,7 +2,8 @@
 `dump-groups`, `dump-meters`) prints for them, so golden files, docs/pipeline.md and a live dump
 read alike. Pure: no Ryu."""
 from flows import pipeline
-from flows.ir import CONTROLLER, Ct, DecTtl, Group, Learn, Move, Multipath, Output, OutputReg, Resubmit, SetField
+from flows.ir import (CONTROLLER, Ct, DecTtl, Group, Learn, Meter, Move, Multipath, Output, OutputReg, Resubmit,
+                      SelectGroup, SetField)
 from flows.protocols import ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO
 
 _PROTOCOLS = {(ETH_TYPE_ARP, None): "arp", (ETH_TYPE_IP, None): "ip", (ETH_TYPE_IPV6, None): "ipv6"}
@@ -10,12 +11,13 @@ _PROTOCOLS.update({(ETH_TYPE_IP, number): name for name, number in IP_PROTO.item
 _PROTOCOLS.update({(ETH_TYPE_IPV6, number): name + "6" for name, number in IP_PROTO.items() if name != "icmp"})
 _PROTOCOLS[(ETH_TYPE_IPV6, IP_PROTO["icmpv6"])] = "icmp6"
 _MATCH_NAMES = [  # in the order ovs-ofctl prints them
-    ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
+    ("vlan_vid", "vlan_tci"), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
     ("ipv6_src", "ipv6_src"), ("ipv6_dst", "ipv6_dst"),
     ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
     ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
-    ("icmpv4_type", "icmp_type"),
+    ("icmpv4_type", "icmp_type"), ("nw_ttl", "nw_ttl"),
 ]
+_FRAG = {(1, 1): "yes", (0, 1): "no", (1, 3): "first", (3, 3): "later"}
 _CT_STATE_BITS = ["new", "est", "rel", "rpl", "inv", "trk"]
 _TCP_FLAG_BITS = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"]
 _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 48),
@@ -29,7 +31,7 @@ _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 4
               "in_port": ("OXM_OF_IN_PORT", 32)}
 _NXM_NAMES.update({r.field: ("NXM_NX_%s" % r.field.upper(), r.bits) for r in pipeline.REGISTERS})
 _SET_FIELD_NAMES = {"ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "icmpv4_type": "icmp_type"}
-_HEX_FIELDS = {"ct_mark"} | {r.field for r in pipeline.REGISTERS}
+_HEX_FIELDS = {"ct_mark", "ct_label"} | {r.field for r in pipeline.REGISTERS}
 
 
 def match_text(m):
@@ -38,16 +40,20 @@ def match_text(m):
     if "ct_state" in fields:
         parts.append("ct_state=" + _flags_text(fields["ct_state"], _CT_STATE_BITS))
     if "ct_mark" in fields:
-        parts.append("ct_mark=%s" % _hex(fields["ct_mark"]))
+        parts.append("ct_mark=%s" % _value(fields["ct_mark"]))
     if "eth_type" in fields:
         parts.append(_PROTOCOLS[(fields["eth_type"], fields.get("ip_proto"))])
     for register in pipeline.REGISTERS:
         if register.field in fields:
-            parts.append("%s=%s" % (register.field, _hex(fields[register.field])))
+            parts.append("%s=%s" % (register.field, _value(fields[register.field])))
     for field, name in _MATCH_NAMES:
         if field in fields:
             value = fields[field]
+            if field == "vlan_vid":
+                value = tuple("%#06x" % v for v in value)
             parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
+    if "ip_frag" in fields:
+        parts.append("nw_frag=" + _FRAG[fields["ip_frag"]])
     if "tcp_flags" in fields:
         parts.append("tcp_flags=" + _flags_text(fields["tcp_flags"], _TCP_FLAG_BITS))
     return ",".join(parts)
@@ -64,9 +70,16 @@ def _hex(value):
     return "%#x" % value if value else "0"
 
 
+def _value(value):
+    """A hexadecimal field's value, or value/mask."""
+    return "%s/%s" % (_hex(value[0]), _hex(value[1])) if isinstance(value, tuple) else _hex(value)
+
+
 def _field_text(field, ofs, n_bits):
     name, width = _NXM_NAMES[field]
-    return "%s[]" % name if (ofs, n_bits) == (0, width) else "%s[%d..%d]" % (name, ofs, ofs + n_bits - 1)
+    if (ofs, n_bits) == (0, width):
+        return "%s[]" % name
+    return "%s[%d]" % (name, ofs) if n_bits == 1 else "%s[%d..%d]" % (name, ofs, ofs + n_bits - 1)
 
 
 def action_text(action):
@@ -75,7 +88,7 @@ def action_text(action):
             return "CONTROLLER:65535"
         return action.port if isinstance(action.port, str) else "output:%d" % action.port
     if isinstance(action, SetField):
-        value = "%#x" % action.value if action.field in _HEX_FIELDS else action.value
+        value = _hex(action.value) if action.field in _HEX_FIELDS else action.value
         return "set_field:%s->%s" % (value, _SET_FIELD_NAMES.get(action.field, action.field))
     if isinstance(action, Move):
         return "move:%s->%s" % (_field_text(action.src, action.src_ofs, action.n_bits),
@@ -109,9 +122,13 @@ def _learn_text(learn):
     fixed = dict(learn.fixed)
     head = ["table=%d" % learn.table, "idle_timeout=%d" % learn.idle_timeout,
             "fin_idle_timeout=%d" % learn.fin_idle_timeout, "priority=%d" % learn.priority,
-            "cookie=%#x" % learn.cookie, "eth_type=%#x" % fixed["eth_type"], "nw_proto=%d" % fixed["ip_proto"]]
+            "cookie=%#x" % learn.cookie] + (["limit=%d" % learn.limit] if learn.limit else []) + (
+        ["result_dst=%s" % _field_text(learn.result[0], learn.result[1], 1)] if learn.result else []) + [
+        "eth_type=%#x" % fixed["eth_type"], "nw_proto=%d" % fixed["ip_proto"]]
     copied = [_field_text(field, 0, _NXM_NAMES[field][1]) for field in learn.copy]
-    load = "load:%#x->%s" % (learn.value, _field_text(learn.register, 0, _NXM_NAMES[learn.register][1]))
+    source = (_field_text(learn.load, 0, _NXM_NAMES[learn.load][1]) if isinstance(learn.load, str)
+              else "%#x" % learn.load)
+    load = "load:%s->%s" % (source, _field_text(learn.register, 0, _NXM_NAMES[learn.register][1]))
     return "learn(%s)" % ",".join(head + copied + [load])
 
 
@@ -119,8 +136,10 @@ def _nat_range(nat):
     low, high = nat.address, nat.address_max
     if ":" in low:   # IPv6 addresses are bracketed in a range
         low, high = "[%s]" % low, high and "[%s]" % high
-    ports = "%d" % nat.port + ("-%d" % nat.port_max if nat.port_max else "")
-    return low + ("-" + high if high else "") + ":" + ports
+    addresses = low + ("-" + high if high else "")
+    if nat.port is None:
+        return addresses
+    return addresses + ":%d" % nat.port + ("-%d" % nat.port_max if nat.port_max else "")
 
 
 def flow_text(flow, counters=None):
@@ -158,3 +177,12 @@ def state_text(state, counters=None):
     return "\n".join([flow_text(f, counters.get(f.key)) for f in flows]
                      + [group_text(g) for _, g in sorted(state.groups.items())]
                      + [meter_text(m) for _, m in sorted(state.meters.items())])
+
+
+def describe(item):
+    """A flow, group or meter, as a dump shows it."""
+    if isinstance(item, SelectGroup):
+        return group_text(item)
+    if isinstance(item, Meter):
+        return meter_text(item)
+    return flow_text(item)

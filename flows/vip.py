@@ -1,17 +1,31 @@
-"""NAT-mode VIP flows: conntrack, a slot table per VIP carried by a select group or by multipath,
-destination NAT to the member (mode routed), plus source NAT from a pool (mode one-arm).
+"""NAT-mode VIPs (routed, one-arm): conntrack, a slot table per VIP carried by a select group or by
+multipath, a commit per member with destination NAT (one-arm: plus source NAT from a pool), and
+the pipeline's generic tables that carry every connection afterwards by its conntrack entry.
 
-A VIP here is anything with `id`, `address`, `port`, `protocol` and `members` (each with `id`,
-`host` (its host id), `address`, `port`, `weight`), such as `lbctl.model.Vip`. Where members are
-on the switch matters only to `host_flows` (one `locate` flow per host); a VIP's own flows depend
-only on which of its members are located at all.
+A connection's entry holds all the per-connection facts (flows.pipeline: ct_mark, ct_label): the
+VIP (and whether it is routed), the client's MAC and switch port, the VIP's redundancy group and the
+member's host. So to_member and to_client are a few flows for all VIPs, and a VIP costs flows for
+its address and port, its spread, and two per member: its replies' catch and its commit.
+
+A VIP here is anything with `id`, `address`, `port`, `protocol`, `mode`, `algorithm`,
+`redundancy_group` and `members` (each with `id`, `host` (its host id), `address`, `port`,
+`weight`), such as `lbctl.model.Vip`. Where members are on the switch matters only to host_flows
+(one `locate` flow per host); a VIP's own flows depend only on which of its members are located.
 """
+from dataclasses import replace
+
 from flows import addresses
 from flows import pipeline as p
 from flows import slots
-from flows.ir import (NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg,
+from flows.ir import (CONTROLLER, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg, Resubmit,
                       SelectGroup, SetField, match)
-from flows.protocols import CT_EST, CT_NEW, CT_RPL, ETH_TYPE_IP, IP_PROTO, TCP_SYN_ONLY, ct_state
+from flows.ownership import own_mac
+from flows.protocols import (CT_EST, CT_NEW, CT_REL, CT_RPL, ETH_TYPE_IP, IP_PROTO, IP_PROTO_ICMP, IP_PROTO_TCP,
+                             IP_PROTO_UDP, TCP_SYN_ONLY, ct_state)
+
+ROUTED = (p.VIP_ROUTED, p.VIP_ROUTED)   # a ct_mark / VIP register match: a routed VIP
+FRAGMENT = (1, 1)                        # ip_frag: any fragment of a datagram
+TTL_ENDS_HERE = (0, 1)                   # nw_ttl values a hop here ends (nw_ttl takes no mask)
 
 
 def endpoint(protocol, address, port, side, *pairs, **fields):
@@ -25,168 +39,212 @@ def with_fields(m, **fields):
     return tuple(sorted(dict(m, **fields).items()))
 
 
-def pipeline_flows():
-    """The conntrack flows shared by all VIPs, and each table's last resort."""
-    ip = ETH_TYPE_IP
-    return [
-        Flow(p.CLASSIFY.id, p.CLASSIFY.DEFAULT, match(), (Output(NORMAL),)),
-        # Established traffic: ct_mark (the VIP id) picks the right flow in the next table.
-        Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE,
-             match(eth_type=ip, ct_state=ct_state(CT_EST, CT_RPL)), goto=p.TO_MEMBER.id),
-        Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE,
-             match(eth_type=ip, ct_state=ct_state(CT_EST | CT_RPL)), goto=p.TO_CLIENT.id),
-        # Not a VIP connection after all (e.g. a client talking to a member directly).
-        Flow(p.CONNTRACK.id, p.CONNTRACK.DEFAULT, match(), (Output(NORMAL),)),
-        Flow(p.SNAT.id, p.SNAT.DEFAULT, match()),       # VIP gone: drop
-        # A reply to a pool address, un-SNATed: now undo the VIP's destination NAT.
-        Flow(p.UNSNAT.id, p.UNSNAT.CT_STATE, match(eth_type=ip, ct_state=ct_state(CT_EST | CT_RPL)),
-             (Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()),)),
-        Flow(p.UNSNAT.id, p.UNSNAT.DEFAULT, match()),
-        Flow(p.SLOT.id, p.SLOT.DEFAULT, match()),       # no eligible member: drop
-        Flow(p.TO_MEMBER.id, p.TO_MEMBER.DEFAULT, match()),  # member gone: drop
-        Flow(p.LOCATE.id, p.LOCATE.DEFAULT, match()),     # host not located: drop
-        # dsr: a connection with a learned pin (reg2 set by dsr_conn) goes straight to its member.
-        Flow(p.DSR.id, p.DSR.DEFAULT, match(), goto=p.LOCATE.id),
-        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DEFAULT, match()),  # VIP gone: drop
-    ]
+def vip_register(vip):
+    """What classify loads into the VIP register for `vip`."""
+    return vip.id | (p.VIP_ROUTED if vip.mode == "routed" else 0)
 
 
-def host_flows(host, place):
-    """Where host `host` (its id) is: the single flow a move of that host rewrites."""
-    if place is None:
-        return []
-    return [Flow(p.LOCATE.id, p.LOCATE.HOST, match((p.HOST_REG, host)),
-                 (SetField("eth_dst", place.mac), Output(place.port)), cookie=p.host_cookie(host))]
+def lookup(mode):
+    """The conntrack lookup of a request to a VIP of `mode`: its DNAT zone; one-arm's also its SNAT
+    zone, in the same pass (no recirculation between them)."""
+    if mode == "one-arm":
+        return (Ct(zone=p.LB_ZONE, nat=Nat()), Ct(zone=p.SNAT_ZONE, table=p.CONNTRACK.id, nat=Nat()))
+    return (Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()),)
 
 
-def vip_flows(vip, located, vip_mac, previous_slots=None, down=frozenset()):
-    """All flows, the select group (or None) and the slot table of one VIP, given which member
-    hosts (ids) are located, the VIP's MAC, the slot table in force and the ids of members its
-    health monitor holds down (they get no new connection; their open ones go on, as draining)."""
-    vip_cookie = p.cookie(vip.id)
-    lookup = Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat())
-    hop = (DecTtl(),) if vip.mode == "routed" else ()   # routed mode forwards at L3: one hop each way
-    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst")
+# A reply (from a member, or to a pool address), and an ICMP error: un-SNAT, then un-DNAT, in one pass.
+REPLY_LOOKUP = (Ct(zone=p.SNAT_ZONE, nat=Nat()), Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()))
+
+
+def pipeline_flows(settings):
+    """The flows every NAT-mode connection goes through after its conntrack lookup, for all VIPs."""
+    own = p.own_mac_match(settings.cluster_id)
+    ip = dict(eth_type=ETH_TYPE_IP)
+    deliver = own_mac(settings, "eth_src", "ct_label", p.CT_LABEL_GROUP[0]) + (
+        Move("ct_label", p.HOST_REG.field, 32, src_ofs=p.CT_LABEL_HOST[0]), SetField("in_port", 0))
+    reply = own_mac(settings, "eth_src", "ct_label", p.CT_LABEL_GROUP[0]) + (
+        Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
+        Move("ct_label", p.PORT_REG.field, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
+        SetField("in_port", 0), OutputReg(p.PORT_REG.field, 0, 16))
     flows = [
-        Flow(p.CLASSIFY.id, p.CLASSIFY.VIP, to_vip, (lookup,), cookie=vip_cookie),
-
-        Flow(p.TO_CLIENT.id, p.TO_CLIENT.VIP, match(eth_type=addresses.eth_type(vip.address), ct_mark=vip.id),
-             hop + (SetField("eth_src", vip_mac),
-                    Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
-                    Move("ct_label", p.PORT_REG.field, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
-                    OutputReg(p.PORT_REG.field, 0, 16)),
-             cookie=vip_cookie),
+        Flow(p.CLASSIFY.id, p.CLASSIFY.DEFAULT, match(), (Output(NORMAL),)),
+        # Not to a VIP, and no connection of ours: a member talking to someone directly, an ICMP
+        # error about something else. Switched, unless it was sent to the balancer's MAC.
+        Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS_TO_US, match((p.VIP_REG, 0), ct_mark=0, eth_dst=own)),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS, match((p.VIP_REG, 0), ct_mark=0), (Output(NORMAL),)),
+        # Only a SYN opens a TCP connection. Any other TCP packet conntrack does not know (a late
+        # packet of a connection cut by a member's removal, say) is refused with a reset rather
+        # than committed to some member.
+        Flow(p.CONNTRACK.id, p.CONNTRACK.STRAY,
+             match(ct_state=ct_state(CT_NEW), ct_mark=0, ip_proto=IP_PROTO_TCP, **ip), goto=p.REJECT.id),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.UNSERVED, match(ct_mark=0)),
+        # Committed already but still new to conntrack (a retransmitted SYN, a second datagram
+        # before any reply): NATed by the lookup, it goes on to its member.
+        Flow(p.CONNTRACK.id, p.CONNTRACK.COMMITTED, match(ct_state=ct_state(CT_NEW)), goto=p.TO_MEMBER.id),
+        Flow(p.CONNTRACK.id, p.CONNTRACK.DEFAULT, match()),
     ]
+    for state in (CT_EST, CT_REL):
+        flows += [Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE, match(ct_state=ct_state(state, CT_RPL), **ip),
+                       goto=p.TO_MEMBER.id),
+                  Flow(p.CONNTRACK.id, p.CONNTRACK.CT_STATE, match(ct_state=ct_state(state | CT_RPL), **ip),
+                       goto=p.TO_CLIENT.id)]
+    flows += [
+        Flow(p.TO_MEMBER.id, p.TO_MEMBER.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + deliver, goto=p.LOCATE.id),
+        Flow(p.TO_MEMBER.id, p.TO_MEMBER.DELIVER, match(**ip), deliver, goto=p.LOCATE.id),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + reply),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DELIVER, match(**ip), reply),
+        Flow(p.COMMIT.id, p.COMMIT.DEFAULT, match()),
+        Flow(p.SLOT.id, p.SLOT.DEFAULT, match()),
+        Flow(p.HAIRPIN.id, p.HAIRPIN.DEFAULT, match()),
+        Flow(p.LOCATE.id, p.LOCATE.DEFAULT, match()),
+    ]
+    # A routed VIP's new connection whose TTL would run out at this hop goes to the controller,
+    # which answers ICMP time exceeded as a router does, before anything is committed for it (a
+    # SYN with TTL 1 leaves no conntrack entry behind).
+    flows += [Flow(p.COMMIT.id, p.COMMIT.TTL, match((p.VIP_REG, ROUTED), nw_ttl=ttl, **ip), (Output(CONTROLLER),),
+                   meter=p.REJECT_METER) for ttl in TTL_ENDS_HERE]
+    return flows
+
+
+def shared(flow):
+    """The flow to install for a key that several VIPs name. A UDP VIP's fragment flow matches its
+    address alone (a fragment's ports are not there to match): when several UDP VIPs share the
+    address, it cannot say which VIP a new fragmented datagram is for, so it names none. The
+    fragments of a datagram of a known connection still follow it (conntrack's entry holds the
+    VIP); those of a new one are dropped rather than sent to another VIP's service. Any other
+    shared flow is the same for every VIP that names it."""
+    if (flow.table, flow.priority) != (p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT):
+        return flow
+    return replace(flow, actions=tuple(a for a in flow.actions
+                                       if not (isinstance(a, SetField) and a.field == p.VIP_REG.field)))
+
+
+def host_flows(host, address, place):
+    """The flows of one member host (its id): where it is (the single flow a move of it rewrites);
+    its UDP fragments through conntrack (their ports are not there to match); and, when it
+    reaches itself through a routed VIP, the hairpin."""
+    cookie = p.host_cookie(host)
+    flows = [
+        Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER_FRAGMENT,
+             match(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(address, "src")), REPLY_LOOKUP,
+             cookie=cookie),
+        Flow(p.TO_MEMBER.id, p.TO_MEMBER.HAIRPIN,
+             match(ct_mark=ROUTED, **addresses.fields(address, "src"), **{addresses.field(address, "dst"): address}),
+             goto=p.HAIRPIN.id, cookie=cookie)]
+    if place is not None:
+        flows.append(Flow(p.LOCATE.id, p.LOCATE.HOST, match((p.HOST_REG, host)),
+                          (SetField("eth_dst", place.mac), Output(place.port)), cookie=cookie))
+    return flows
+
+
+def vip_flows(vip, located, previous_slots=None, down=frozenset()):
+    """All flows, the select group (or None) and the slot table of one NAT-mode VIP, given which
+    member hosts (ids) are located, the slot table in force and the ids of members its health
+    monitor holds down (they get no new connection; their open ones go on, as draining)."""
+    vip_cookie = p.cookie(vip.id)
+    register = vip_register(vip)
+    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst")
+    flows = [Flow(p.CLASSIFY.id, p.CLASSIFY.VIP, to_vip, (SetField(p.VIP_REG.field, register),) + lookup(vip.mode),
+                  cookie=vip_cookie)]
+    if vip.protocol == "udp":   # fragments carry no port: the VIP's address picks them
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT,
+                          match(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(vip.address, "dst")),
+                          (SetField(p.VIP_REG.field, register),) + lookup(vip.mode), cookie=vip_cookie))
+    if vip.mode == "routed":
+        flows.append(Flow(p.HAIRPIN.id, p.HAIRPIN.VIP, match(ct_mark=register, eth_type=addresses.eth_type(vip.address)),
+                          (Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=Nat("src", vip.address),
+                              exec_=(SetField("ct_mark", register), Move("ct_label", "ct_label", 128))),),
+                          cookie=vip_cookie))
+    choose = {}
     eligible = {}
-    commits = {}
     for member in vip.members:
         if member.host not in located:
             continue  # not resolved yet: left out until the controller knows its MAC and port
         member_cookie = p.cookie(vip.id, member.id)
         flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER, endpoint(vip.protocol, member.address, member.port, "src"),
-                          (lookup,), cookie=member_cookie))
-        deliver = hop + (SetField("eth_src", vip_mac), SetField(p.HOST_REG.field, member.host))
-        for priority, state in ((p.TO_MEMBER.MEMBER, {}), (p.TO_MEMBER.MEMBER_NEW, {"ct_state": ct_state(CT_NEW)})):
-            # The same delivery twice: a connection's first packet (still new to conntrack) has a
-            # flow of its own, whose packet count is the member's new connections.
-            flows.append(Flow(p.TO_MEMBER.id, priority,
-                              endpoint(vip.protocol, member.address, member.port, "dst", ct_mark=vip.id, **state),
-                              deliver, goto=p.LOCATE.id, cookie=member_cookie))
-        commits[member.id] = (commit_to(vip, member, p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id),)
+                          REPLY_LOOKUP, cookie=member_cookie))
+        flows.append(Flow(p.COMMIT.id, p.COMMIT.MEMBER, match((p.VIP_REG, register), (p.MEMBER_REG, member.id),
+                                                             eth_type=addresses.eth_type(vip.address)),
+                          commit(vip, member, register), cookie=member_cookie))
+        choose[member.id] = ((SetField(p.MEMBER_REG.field, member.id),), p.COMMIT.id)
         if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,
             eligible[member.id] = member.weight          # established ones continue
-    # A packet of a connection committed already that conntrack still calls new (a retransmitted
-    # SYN, a second datagram before any reply) comes out of the lookup NATed to its member, so the
-    # VIP's new-connection flow no longer matches it: it goes on to that member like the requests
-    # of an established connection. (Left to table 20's NORMAL it would be flooded, lost.)
-    flows.append(Flow(p.CONNTRACK.id, p.CONNTRACK.VIP,
-                      match(eth_type=addresses.eth_type(vip.address), ct_state=ct_state(CT_NEW), ct_mark=vip.id),
-                      goto=p.SNAT.id if vip.mode == "one-arm" else p.TO_MEMBER.id, cookie=vip_cookie))
     if vip.mode == "one-arm":
-        flows += snat_flows(vip)
+        flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.POOL, match(**addresses.fields(address, "dst")), REPLY_LOOKUP,
+                       cookie=vip_cookie) for address in vip.snat_addresses]
+        # An ICMP error about its replies, sent to the VIP, must meet its DNAT entry first, then
+        # its SNAT one (the order a request meets them): classify's ICMP_ERROR flows use the
+        # order of replies, which suits every other error.
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_ICMP,
+                          match(ip_proto=IP_PROTO_ICMP, **addresses.fields(vip.address, "dst")), lookup(vip.mode),
+                          cookie=vip_cookie))
     table = slots.assign(previous_slots, eligible)
-    new_to_vip = with_fields(to_vip, ct_state=ct_state(CT_NEW))
-    new_connection = new_to_vip
-    if vip.protocol == "tcp" and table is not None:
-        # Only a SYN opens a connection. Any other TCP packet conntrack does not know (a late
-        # packet of a connection cut by a member's removal, say) is refused with a reset rather
-        # than committed to some member, which would answer it with a reset of its own and
-        # leave a conntrack entry behind, sometimes with a rewritten client port.
-        new_connection = with_fields(new_to_vip, tcp_flags=TCP_SYN_ONLY)
-        flows.append(Flow(p.CONNTRACK.id, p.CONNTRACK.STRAY, new_to_vip, goto=p.REJECT.id, cookie=vip_cookie))
-    spread_flows, group = spread(vip, table, commits, p.CONNTRACK.id, p.CONNTRACK.VIP, new_connection)
+    new = match((p.VIP_REG, register), ct_state=ct_state(CT_NEW), ct_mark=0)
+    if vip.protocol == "tcp":   # only a SYN opens a connection (see CONNTRACK.STRAY)
+        new = with_fields(new, eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_TCP, tcp_flags=TCP_SYN_ONLY)
+    slot_actions = None if table is None else tuple((owner,) + choose[owner] for owner in table)
+    spread_flows, group = spread(vip, slot_actions, p.CONNTRACK.id, p.CONNTRACK.VIP, new)
     return flows + spread_flows, group, table
 
 
-def spread(vip, table, action_of, at_table, priority, new_connection):
-    """Flows (and the group) that send a VIP's new connections to the member of the slot they
-    hash to: `action_of[member id]` is what is done with a connection once its member is chosen.
-
-    TCP spread per connection goes through a dp_hash select group of SLOTS equal buckets, one per
-    slot: its hash covers TCP ports and costs no datapath flow per connection. Open vSwitch's
-    dp_hash leaves UDP ports out and cannot hash the client address alone, so UDP and source_ip
-    VIPs hash with `multipath` into SLOTS slot flows instead (one datapath flow per connection or
-    per client)."""
-    vip_cookie = p.cookie(vip.id)
-    if table is None:   # no live member: refuse at once (reset / unreachable) rather than time out
-        return [Flow(at_table, priority, new_connection, goto=p.REJECT.id, cookie=vip_cookie)], None
-    if vip.protocol == "tcp" and vip.algorithm == "5-tuple":
-        # One Bucket per member, listed in each of its slots: 256 objects per VIP cost memory and
-        # garbage collector time (and render.group_mod encodes a member's bucket once).
-        bucket_of = {owner: Bucket(1, actions) for owner, actions in action_of.items()}
-        buckets = tuple(bucket_of[owner] for owner in table)
-        return ([Flow(at_table, priority, new_connection, (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
-                SelectGroup(p.group_id(vip.id), buckets))
-    fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
-    flows = [Flow(at_table, priority, new_connection,
-                  (Multipath(fields, slots.SLOTS, p.SLOT_REG.field, 8),), goto=p.SLOT.id, cookie=vip_cookie)]
-    for slot, owner in enumerate(table):
-        flows.append(Flow(p.SLOT.id, p.SLOT.VIP, endpoint(vip.protocol, vip.address, vip.port, "dst", (p.SLOT_REG, slot)),
-                          action_of[owner], cookie=p.cookie(vip.id, owner)))
-    return flows, None
-
-
-def snat_flows(vip):
-    """One-arm: every request of the VIP's connections gets a source address and port from the
-    pool (a second conntrack entry, in SNAT_ZONE; committed once, applied after), and replies to
-    a pool address are un-SNATed before the VIP's own entry un-DNATs them."""
-    vip_cookie = p.cookie(vip.id)
+def commit(vip, member, register):
+    """A new connection's commit once its member is chosen: destination NAT to the member, and in
+    the entry the VIP (ct_mark) and what to_member and to_client need (ct_label); one-arm then
+    source NAT from the pool, in the same pass. On to to_member."""
+    record = (SetField("ct_mark", register), SetField("ct_label", p.ct_label(vip.redundancy_group, member.host)),
+              Move("eth_src", "ct_label", 48, dst_ofs=p.CT_LABEL_CLIENT_MAC[0]),
+              Move("in_port", "ct_label", 32, dst_ofs=p.CT_LABEL_CLIENT_PORT[0]))
+    dnat = Nat("dst", member.address, member.port)
+    if vip.mode != "one-arm":
+        return (Ct(zone=p.LB_ZONE, table=p.TO_MEMBER.id, commit=True, nat=dnat, exec_=record),)
     pool = sorted(vip.snat_addresses, key=addresses.to_int)
     low, high = vip.snat_ports
-    source_nat = Nat("src", pool[0], low, pool[-1] if len(pool) > 1 else None, high if high != low else None)
-    flows = [
-        Flow(p.CONNTRACK.id, p.CONNTRACK.VIP,
-             match(eth_type=addresses.eth_type(vip.address), ct_state=ct_state(CT_EST, CT_RPL), ct_mark=vip.id),
-             goto=p.SNAT.id, cookie=vip_cookie),
-        Flow(p.SNAT.id, p.SNAT.VIP, match(eth_type=addresses.eth_type(vip.address), ct_mark=vip.id),
-             (Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=source_nat,
-                 exec_=(SetField("ct_mark", vip.id),)),), cookie=vip_cookie),
-    ]
-    for address in pool:
-        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.POOL, match(**addresses.fields(address, "dst")),
-                          (Ct(zone=p.SNAT_ZONE, table=p.UNSNAT.id, nat=Nat()),), cookie=vip_cookie))
-    return flows
+    snat = Nat("src", pool[0], low, pool[-1] if len(pool) > 1 else None, high if high != low else None)
+    return (Ct(zone=p.LB_ZONE, commit=True, nat=dnat, exec_=record),
+            Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=snat, exec_=record))
 
 
-def commit_to(vip, member, then):
-    """A new connection's action once its member is chosen: commit it with destination NAT to the
-    member, and record in conntrack the VIP (ct_mark) and where the request came from (ct_label)
-    for the replies; then continue in table `then`."""
-    label_mac_ofs, label_mac_bits = p.CT_LABEL_CLIENT_MAC
-    label_port_ofs, label_port_bits = p.CT_LABEL_CLIENT_PORT
-    return Ct(zone=p.LB_ZONE, table=then, commit=True,
-              nat=Nat("dst", member.address, member.port),
-              exec_=(SetField("ct_mark", vip.id),
-                     Move("eth_src", "ct_label", label_mac_bits, dst_ofs=label_mac_ofs),
-                     Move("in_port", "ct_label", label_port_bits, dst_ofs=label_port_ofs)))
+def spread(vip, slot_actions, at_table, priority, new_connection, first=()):
+    """The flow (and the group) that sends a VIP's new connections (`new_connection` in table
+    `at_table`) to the slot they hash to, after the actions `first`. `slot_actions`: SLOTS
+    entries (member id, actions, the table to go on in or None), what a connection hashed to that
+    slot gets; None: no live member, and new connections are refused at once (a reset, an
+    unreachable).
+
+    TCP spread per connection goes through a dp_hash select group of SLOTS buckets, one per slot:
+    its hash covers TCP ports and costs no datapath flow per connection. Open vSwitch's dp_hash
+    leaves UDP ports out and cannot hash the client address alone, so UDP and source_ip VIPs hash
+    with `multipath` into SLOTS slot flows instead (one datapath flow per connection or per client)."""
+    vip_cookie = p.cookie(vip.id)
+    if slot_actions is None:
+        return [Flow(at_table, priority, new_connection, first, goto=p.REJECT.id, cookie=vip_cookie)], None
+    if vip.protocol == "tcp" and vip.algorithm == "5-tuple":
+        # Slots with the same actions share one Bucket: 256 objects per VIP cost memory and garbage
+        # collector time (and the shell encodes a bucket once however often it is listed).
+        bucket_of = {}
+        for _, actions, then in slot_actions:
+            key = (actions, then)
+            if key not in bucket_of:
+                bucket_of[key] = Bucket(1, actions + ((Resubmit(then),) if then is not None else ()))
+        buckets = tuple(bucket_of[(actions, then)] for _, actions, then in slot_actions)
+        return ([Flow(at_table, priority, new_connection, first + (Group(p.group_id(vip.id)),), cookie=vip_cookie)],
+                SelectGroup(p.group_id(vip.id), buckets))
+    fields = "nw_src" if vip.algorithm == "source_ip" else "symmetric_l3l4+udp"
+    register = vip_register(vip)
+    flows = [Flow(at_table, priority, new_connection, first + (Multipath(fields, slots.SLOTS, p.SLOT_REG.field, 8),),
+                  goto=p.SLOT.id, cookie=vip_cookie)]
+    for slot, (owner, actions, then) in enumerate(slot_actions):
+        flows.append(Flow(p.SLOT.id, p.SLOT.VIP, match((p.VIP_REG, register), (p.SLOT_REG, slot)), actions,
+                          goto=then, cookie=p.cookie(vip.id, owner)))
+    return flows, None
 
 
 def departures(before, after):
     """What a change of VIPs takes away: (VIP as it was, the members it loses, whether the VIP goes
     as a whole) for each VIP it touches. A VIP deleted, or moved to another address, port,
     protocol or mode, loses every member; otherwise the members removed from it. Draining keeps a
-    member: it takes nothing away. A VIP set keeps the very VIP objects a change leaves alone, so
-    those are passed over at once."""
+    member: it takes nothing away. A configuration keeps the very VIP objects a change leaves
+    alone, so those are passed over at once."""
     now = {v.id: v for v in after}
     for vip in before:
         kept = now.get(vip.id)

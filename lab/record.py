@@ -113,8 +113,8 @@ class Record:
 
 
 # Stop order: the controller first (so it sees the switch go rather than the other way round),
-# then the servers, then the switch, then its database.
-STOP_ORDER = ("controller", "nginx-", "ofrelay", "ovs-vswitchd", "ovsdb-server")
+# then the servers, OVN's daemons if any (lab/ovn.py), then the switch, then its database.
+STOP_ORDER = ("controller", "nginx-", "ovn-", "ofrelay", "ovs-vswitchd", "ovsdb-server")
 
 
 def _stop_rank(key):

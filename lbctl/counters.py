@@ -2,11 +2,13 @@
 state: lbctl.core.polling feeds each complete reading in, the API and /metrics read totals out.
 
 Where each figure comes from (cookie = VIP id << 32 | member id, see flows.pipeline):
-  VIP packets, bytes         the requests its members were sent (below) and its to_client flow (replies)
-  member packets, bytes      requests delivered to the member: to_member (routed, one-arm), or
-                             dsr_pin and the learned pins of dsr_conn (dsr)
-  member connections         new connections sent to it: its to_member flow for packets conntrack
-                             calls new (routed, one-arm), dsr_pin (dsr)
+  VIP packets, bytes         its requests (classify's VIP flows), and the replies that pass the
+                             switch: its members' (below; NAT modes), or what its dsr members
+                             send from its address (classify's dsr reply flow)
+  member packets, bytes      NAT modes: the member's replies (its reply flow in classify; a member
+                             endpoint listed by several VIPs counts under the lowest VIP id);
+                             dsr: the requests delivered to it (dsr_deliver)
+  member connections         the new connections committed to it (its commit flow), or its SYNs (dsr)
   VIP connections            the sum over its members
 
 Only the flows of the tables above are read, VIP by VIP (by cookie), spread over the reading
@@ -18,15 +20,17 @@ counted between the last poll and its removal is not seen.
 """
 from flows import pipeline as p
 
-MEMBER_TABLES = {p.TO_MEMBER.id, p.DSR_PIN.id, p.DSR_CONN.id}
-
 
 def counter_tables(mode):
     """The tables a VIP's figures are read from."""
-    return (p.DSR_PIN.id, p.DSR_CONN.id) if mode == "dsr" else (p.TO_MEMBER.id, p.TO_CLIENT.id)
+    return (p.CLASSIFY.id, p.DSR_DELIVER.id) if mode == "dsr" else (p.CLASSIFY.id, p.COMMIT.id)
 
 
-NEW_CONNECTION = {(p.TO_MEMBER.id, p.TO_MEMBER.MEMBER_NEW), (p.DSR_PIN.id, p.DSR_PIN.MEMBER)}
+VIP_TRAFFIC = {(p.CLASSIFY.id, p.CLASSIFY.VIP), (p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT),
+               (p.CLASSIFY.id, p.CLASSIFY.DSR_REPLY)}
+MEMBER_TRAFFIC = {(p.CLASSIFY.id, p.CLASSIFY.MEMBER), (p.DSR_DELIVER.id, p.DSR_DELIVER.MEMBER),
+                  (p.DSR_DELIVER.id, p.DSR_DELIVER.SYN)}
+NEW_CONNECTION = {(p.COMMIT.id, p.COMMIT.MEMBER), (p.DSR_DELIVER.id, p.DSR_DELIVER.SYN)}
 
 
 class Totals:
@@ -58,10 +62,10 @@ class Traffic:
             grown = _growth(last.get(counter), packets, nbytes)
             seen[counter] = (packets, nbytes)
             if member_id == 0:
-                if table == p.TO_CLIENT.id:
+                if (table, priority) in VIP_TRAFFIC:
                     self._add(vip_id, 0, *grown)
                 continue
-            if table in MEMBER_TABLES:
+            if (table, priority) in MEMBER_TRAFFIC:
                 self._add(vip_id, member_id, *grown)
                 self._add(vip_id, 0, *grown)
             if (table, priority) in NEW_CONNECTION:

@@ -208,6 +208,7 @@ class StatusBook:
     def __init__(self, wall=time.time):
         self.wall = wall
         self.entries = {}   # (vip id, member id) -> (status, since, reason)
+        self._members = {}  # vip id -> the member ids with an entry
         self._pruned_for = None   # the VIPs whose members alone have entries
 
     def update(self, vips, located, monitors, every_vip):
@@ -216,19 +217,25 @@ class StatusBook:
         for every member whose status changed."""
         changed = []
         for vip in vips:
+            ids = self._members.setdefault(vip.id, set())
+            for gone in ids - {member.id for member in vip.members}:   # members the VIP lost
+                del self.entries[(vip.id, gone)]
+                ids.discard(gone)
             for member in vip.members:
                 key = (vip.id, member.id)
                 status, reason = self._status(member, located((vip.network, member.address)), monitors.health(key))
                 old = self.entries.get(key)
                 if old is None or old[0] != status:
                     self.entries[key] = (status, self.wall(), reason)
+                    ids.add(member.id)
                     changed.append((vip, member, status, reason))
                 elif old[2] != reason:   # same status, new news (a member that stays down says why)
                     self.entries[key] = (status, old[1], reason)
-        if every_vip is not self._pruned_for:   # once per VIP set (a change makes a new one)
-            members = {(vip.id, member.id) for vip in every_vip for member in vip.members}
-            for key in set(self.entries) - members:
-                del self.entries[key]
+        if every_vip is not self._pruned_for:   # once per VIP set (a change makes a new one): VIPs gone
+            current = {vip.id for vip in every_vip}
+            for vip_id in [vip_id for vip_id in self._members if vip_id not in current]:
+                for member_id in self._members.pop(vip_id):
+                    del self.entries[(vip_id, member_id)]
             self._pruned_for = every_vip
         return changed
 

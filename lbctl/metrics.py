@@ -16,6 +16,7 @@ CONTROLLER = {
     "garps_sent": ("lbctl_garps_sent", "gratuitous ARPs sent for the balancer's addresses"),
     "probes_sent": ("lbctl_arp_probes_sent", "ARP probes sent to find members"),
     "rejected": ("lbctl_rejected_connections", "connections to a VIP with no live member, refused"),
+    "time_exceeded": ("lbctl_time_exceeded", "routed packets whose TTL ran out at the balancer, answered"),
     "switch_errors": ("lbctl_switch_errors", "messages a switch refused"),
     "monitor_probes": ("lbctl_health_probes", "health probes sent to members"),
     "monitor_changes": ("lbctl_health_changes", "members that went up or down by their health monitor"),

@@ -1,7 +1,7 @@
 """VIPs and members: validation of what an operator sends, and the configuration as a whole with
-its rules (unique names, one VIP per address/port/protocol, addresses owned once) and the ids it
-hands out (VIPs, members, hosts). Every change returns a new Config, so a rejected request leaves
-the old one untouched."""
+its rules (unique names, one VIP per address/port/protocol, an address either a VIP's or a SNAT
+pool's, addresses owned once) and the ids it hands out (VIPs, members, hosts). Every change
+returns a new Config, so a rejected request leaves the old one untouched."""
 import hashlib
 import ipaddress
 import json
@@ -404,7 +404,27 @@ class Config:
                 users[key] -= 1
                 if not users[key]:
                     del users[key], hosts[key]
-        return Config(vips, self.next_id if next_id is None else next_id, hosts, next_host, users), added
+        new = Config(vips, self.next_id if next_id is None else next_id, hosts, next_host, users)
+        if removed is None and added is not None:
+            self._grow_derived(new, added)
+        return new, added
+
+    def _grow_derived(self, new, added):
+        """Give `new` (this configuration and the VIP `added`) what this one has derived already,
+        grown by `added`: a create costs a copy, not a walk over every VIP's members."""
+        known = self.__dict__
+        derived = new.__dict__
+        if "member_addresses" in known:
+            derived["member_addresses"] = known["member_addresses"] | {m.address for m in added.members}
+        if "services" in known:
+            derived["services"] = known["services"] | {added.service}
+        if "by_id" in known:
+            derived["by_id"] = {**known["by_id"], added.id: added}
+        if "addresses" in known:
+            owned = dict(known["addresses"])
+            for address in (added.address,) + added.snat_addresses:
+                owned.setdefault(address, added.redundancy_group)
+            derived["addresses"] = owned
 
     def _adding(self, vip):
         """This configuration with `vip`, whose ids (host ids too) are already set."""
@@ -427,6 +447,16 @@ class Config:
             if other.service == vip.service:
                 raise Conflict("address: %s:%d/%s is already served by vip %r"
                                % (vip.address, vip.port, vip.protocol, other.name))
+            # An address is a VIP's (any number of services on it) or a SNAT pool's (any number of
+            # one-arm VIPs may share the pool), never both: the switch takes every packet to a pool
+            # address for a reply to un-SNAT, so a service there would never be reached.
+            if vip.address in other.snat_addresses:
+                raise Conflict("address: %s is in the snat_pool of vip %r: an address is a VIP's or a "
+                               "SNAT pool's, not both" % (vip.address, other.name))
+            for i, address in enumerate(vip.snat_addresses):
+                if address == other.address:
+                    raise Conflict("snat_pool.addresses[%d]: %s is the address of vip %r: an address is a "
+                                   "VIP's or a SNAT pool's, not both" % (i, address, other.name))
             theirs = {other.address, *other.snat_addresses}
             shared = sorted(mine & theirs)
             if shared and other.redundancy_group != vip.redundancy_group:

@@ -199,12 +199,19 @@ def _icmp_error(frame, kind, code):
     return ethernet(frame.src, frame.dst, ETH_TYPE_IP, ipv4(ip.dst, ip.src, IP_PROTO_ICMP, message), frame.vlan)
 
 
+def _later_fragment(ip):
+    """A fragment other than a datagram's first: it holds no transport header, and no ICMP error
+    may be sent about it (RFC 1122 3.2.2)."""
+    return struct.unpack("!H", ip.header[6:8])[0] & 0x1FFF != 0
+
+
 def refusal(raw):
     """The answer that refuses the connection `raw` (an Ethernet frame) opens: a TCP reset for a
     segment (RFC 793: seq from its ACK, ack past its SYN/FIN and data), an ICMP port unreachable
-    quoting a datagram; None for anything else, and never for a reset."""
+    quoting a datagram; None for anything else, never for a reset, and never for a fragment but
+    the first."""
     frame = parse(raw)
-    if frame is None or frame.ip is None:
+    if frame is None or frame.ip is None or _later_fragment(frame.ip):
         return None
     ip = frame.ip
     segment = transport(ip)
@@ -220,16 +227,14 @@ def refusal(raw):
     return None
 
 
-def time_exceeded(raw, router):
-    """ICMP time exceeded in transit (RFC 792) for the datagram `raw`, from `router` (the
-    balancer's address the datagram was sent to): what a router answers a packet whose TTL runs
-    out. None for what is not IPv4."""
+def time_exceeded(raw):
+    """ICMP time exceeded in transit (RFC 792) for the datagram `raw`, from the balancer's address
+    it was sent to: what a router answers a packet whose TTL runs out. None for what is not
+    IPv4, and for a fragment but the first (RFC 1122 3.2.2)."""
     frame = parse(raw)
-    if frame is None or frame.ip is None:
+    if frame is None or frame.ip is None or _later_fragment(frame.ip):
         return None
-    ip = frame.ip
-    message = icmp(ICMP_TIME_EXCEEDED, 0, bytes(4), ip.header + ip.payload[:QUOTED])
-    return ethernet(frame.src, frame.dst, ETH_TYPE_IP, ipv4(router, ip.src, IP_PROTO_ICMP, message), frame.vlan)
+    return _icmp_error(frame, ICMP_TIME_EXCEEDED, 0)
 
 
 # ------------------------------------------------------------ health probes

@@ -7,6 +7,7 @@ COUNTERS = (
     "packet_in_arp",        # ... of which ARP
     "packet_in_reject",     # ... connections to a VIP with no live member
     "packet_in_monitor",    # ... replies to health probes
+    "arp_ignored",          # ARP from hosts that are no member (the controller learns members only)
     "flow_changes",         # flow, group and meter changes sent to switches
     "host_moves",           # a known address seen at a new MAC or port, and followed
     "duplicates",           # addresses frozen by duplicate detection
@@ -15,6 +16,7 @@ COUNTERS = (
     "garps_sent",           # gratuitous ARPs the balancer sent for its own addresses
     "probes_sent",          # ARP requests the balancer sent to find members
     "rejected",             # new connections to a VIP with no live member, answered by reset/unreachable
+    "time_exceeded",        # routed packets whose TTL ran out at the balancer, answered with ICMP time exceeded
     "switch_errors",        # messages a switch refused (each makes the controller repair it)
     "monitor_probes",       # health probes sent to members
     "monitor_successes",    # probes that succeeded ...
@@ -24,10 +26,11 @@ COUNTERS = (
 
 
 def percentile(sorted_values, fraction):
-    """The value below which `fraction` of the samples lie (nearest rank)."""
+    """The value below which `fraction` of the samples lie (nearest rank: the ceil(fraction x n)-th
+    smallest; 0.07 x 100 is the 7th, though 0.07 * 100 is 7.000000000000001 in floating point)."""
     if not sorted_values:
         return None
-    rank = min(max(1, math.ceil(fraction * len(sorted_values))), len(sorted_values))
+    rank = min(max(1, math.ceil(round(fraction * len(sorted_values), 9))), len(sorted_values))
     return sorted_values[rank - 1]
 
 

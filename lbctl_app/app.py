@@ -99,7 +99,7 @@ class LoadBalancerApp(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPGroupDescStatsReply, MAIN_DISPATCHER)
     def groups_read(self, ev):
         msg = ev.msg
-        self.service.run(self.core.groups_read, msg.datapath.id, [(g.group_id, ofp.group_targets(g)) for g in msg.body],
+        self.service.run(self.core.groups_read, msg.datapath.id, [(g.group_id, ofp.group_buckets(g)) for g in msg.body],
                   bool(msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE))
 
     @set_ev_cls(ofp_event.EventOFPMeterConfigStatsReply, MAIN_DISPATCHER)

@@ -34,7 +34,8 @@ def _ryu_action(action):
         port = SPECIAL_PORTS.get(action.port, action.port)
         return parser.OFPActionOutput(port, ofp.OFPCML_NO_BUFFER if action.port == CONTROLLER else 0)
     if isinstance(action, SetField):
-        return parser.OFPActionSetField(**{action.field: action.value})
+        # Open vSwitch refuses OpenFlow's 32-bit in_port as a set_field; its own 16-bit one it takes.
+        return parser.OFPActionSetField(**{"in_port_nxm" if action.field == "in_port" else action.field: action.value})
     if isinstance(action, Move):
         return parser.NXActionRegMove(src_field=action.src, dst_field=action.dst, n_bits=action.n_bits,
                                       src_ofs=action.src_ofs, dst_ofs=action.dst_ofs)
@@ -76,10 +77,61 @@ def _ryu_learn(learn):
              for name, value in learn.fixed]
     specs += [parser.NXFlowSpecMatch(src=(name + "_nxm", 0), dst=(name + "_nxm", 0), n_bits=LEARN_FIELD_BITS[name])
               for name in learn.copy]
-    specs.append(parser.NXFlowSpecLoad(src=learn.value, dst=(learn.register, 0), n_bits=32))
-    return parser.NXActionLearn(table_id=learn.table, specs=specs, idle_timeout=learn.idle_timeout,
+    source = (learn.load, 0) if isinstance(learn.load, str) else learn.load
+    specs.append(parser.NXFlowSpecLoad(src=source, dst=(learn.register, 0), n_bits=32))
+    kind = LimitedLearn if learn.limit or learn.result else parser.NXActionLearn
+    extra = {"limit": learn.limit, "result": learn.result} if kind is LimitedLearn else {}
+    return kind(table_id=learn.table, specs=specs, idle_timeout=learn.idle_timeout, **extra,
                                 priority=learn.priority, cookie=learn.cookie,
                                 fin_idle_timeout=learn.fin_idle_timeout)
+
+
+class LimitedLearn(parser.NXActionLearn):
+    """Open vSwitch's learn with a limit (NXAST_LEARN2, Nicira subtype 45), which Ryu 4.34 lacks: no
+    flow is learned while the table holds `limit` flows of the learned flow's cookie; with a
+    `result` (register, bit), that bit is set to whether the flow is there. Its bytes are
+    NXAST_LEARN's with the subtype changed (and the write-result flag), then (limit,
+    result_dst_ofs, 2 pad bytes) after the 32-byte head, the result register's header, the
+    flow_mod specs, padded to 8 bytes again."""
+    SUBTYPE = 45
+    WRITE_RESULT = 1 << 2   # NX_LEARN_F_WRITE_RESULT
+
+    def __init__(self, *args, limit, result=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit, self.result = limit, result
+
+    def serialize(self, buf, offset):
+        plain = bytearray()
+        super().serialize(plain, 0)
+        head, specs = bytearray(plain[:32]), bytes(plain[32:])
+        struct.pack_into("!H", head, 8, self.SUBTYPE)
+        result_header, result_ofs = bytearray(), 0
+        if self.result is not None:
+            field, result_ofs = self.result
+            struct.pack_into("!H", head, 24, struct.unpack_from("!H", head, 24)[0] | self.WRITE_RESULT)
+            ofp.oxm_serialize_header(ofp.oxm_from_user_header(field), result_header, 0)
+        body = bytes(head) + struct.pack("!IHxx", self.limit, result_ofs) + bytes(result_header) + _whole_specs(specs)
+        body += bytes(-len(body) % 8)
+        body = body[:2] + struct.pack("!H", len(body)) + body[4:]
+        if len(buf) < offset:
+            buf.extend(bytes(offset - len(buf)))
+        buf[offset:offset + len(body)] = body
+        self.len = len(body)   # what the instruction around it counts
+
+
+def _whole_specs(specs):
+    """Learn flow_mod specs with NXAST_LEARN's padding cut off: walked spec by spec up to the zero
+    header the padding starts with (a spec's own last bytes may be zero)."""
+    i = 0
+    while i + 2 <= len(specs):
+        header = struct.unpack_from("!H", specs, i)[0]
+        if header == 0:
+            break
+        n_bits, immediate, destination = header & 0x3FF, header & (1 << 13), (header >> 11) & 3
+        i += 2 + (((n_bits + 15) // 16) * 2 if immediate else 6)
+        if destination in (0, 1):   # match or load: a destination field header and offset
+            i += 6
+    return specs[:i]
 
 
 class PaddedNAT(parser.NXActionNAT):
@@ -98,8 +150,9 @@ def _ryu_nat(nat):
     ranges = ({"range_ipv4_min": nat.address, "range_ipv4_max": nat.address_max or ""}
               if addresses.family(nat.address) == 4 else
               {"range_ipv6_min": nat.address, "range_ipv6_max": nat.address_max or ""})
-    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, range_proto_min=nat.port,
-                     range_proto_max=nat.port_max or nat.port, **ranges)
+    if nat.port is not None:
+        ranges.update(range_proto_min=nat.port, range_proto_max=nat.port_max or nat.port)
+    return PaddedNAT(flags=NAT_DST if nat.kind == "dst" else NAT_SRC, **ranges)
 
 
 class _SerializedOnce:
@@ -153,10 +206,17 @@ def _match_field(name, value):
     return (number[0] if isinstance(number, tuple) else number), ofp.oxm_to_user(number, wire, mask)
 
 
+# Open vSwitch checks each match field's prerequisites against the fields before it: eth_type and
+# ip_proto must come before what needs them (Ryu's own order puts Nicira fields such as nw_ttl
+# and ip_frag first, and the flow is refused).
+PREREQUISITE_ORDER = {"in_port": 0, "eth_dst": 1, "eth_src": 1, "vlan_vid": 1, "eth_type": 2,
+                      "ip_proto": 3}
+
+
 def ryu_match(m):
-    """The OFPMatch of a flow's match: what parser.OFPMatch(**dict(m)) gives, field by field."""
-    fields = sorted((_match_field(name, value) for name, value in m), key=lambda field: field[0])
-    return parser.OFPMatch(_ordered_fields=[field for _, field in fields])
+    """The OFPMatch of a flow's match, its fields in an order Open vSwitch takes."""
+    fields = sorted((PREREQUISITE_ORDER.get(name, 4),) + _match_field(name, value) for name, value in m)
+    return parser.OFPMatch(_ordered_fields=[field for _, _, field in fields])
 
 
 def add_flow(datapath, flow):
@@ -177,12 +237,11 @@ def delete_flow(datapath, flow):
                    out_group=ofp.OFPG_ANY)
 
 
-def delete_by_cookie(datapath, table, cookie, mask):
-    """Delete every flow of `table` whose cookie matches (learned flows, which no desired state
-    lists)."""
-    return FlowMod(datapath, cookie=cookie, cookie_mask=mask, table_id=table,
-                   command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
-                   match=parser.OFPMatch())
+def delete_matching(datapath, table, m):
+    """Delete every flow of `table` that matches at least `m` (learned flows, which no desired
+    state lists)."""
+    return FlowMod(datapath, table_id=table, command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY,
+                   out_group=ofp.OFPG_ANY, match=ryu_match(m))
 
 
 # Open vSwitch's conntrack flush by tuple (NXT_CT_FLUSH, OVS 3.1+; `ovs-ofctl ct-flush`): a body
@@ -270,36 +329,35 @@ def change_message(datapath, change):
 
 def flow_stats(stats):
     """A flow as the switch reports it (an OFPFlowStats) -> FlowStats: the Flow with its key and
-    cookie, and for a flow that sets eth_dst and outputs to a port, that (mac, port). Actions are
-    not translated back: adoption needs the key, and `locate` flows give back where hosts were."""
+    cookie, for a flow that sets eth_dst and outputs to a port that (mac, port), and the registers
+    it loads. Actions are not translated back further: adoption needs the key, where `locate`
+    flows say hosts are, and what slot flows choose."""
     fields = {}
     for name, value in stats.match.items():
         fields[name] = tuple(value) if isinstance(value, list) else value
     flow = Flow(stats.table_id, stats.priority, match(**fields), cookie=stats.cookie)
     mac = port = None
+    loads = {}
     for instruction in stats.instructions:
         for action in getattr(instruction, "actions", ()):
             if isinstance(action, parser.OFPActionSetField) and action.key == "eth_dst":
                 mac = action.value
+            elif isinstance(action, parser.OFPActionSetField) and action.key in REGISTER_FIELDS:
+                loads[action.key] = action.value
             elif isinstance(action, parser.OFPActionOutput) and action.port < ofp.OFPP_MAX:
                 port = action.port
-    return FlowStats(flow, (mac, port) if mac and port else None, stats.packet_count, stats.byte_count)
+    return FlowStats(flow, (mac, port) if mac and port else None, stats.packet_count, stats.byte_count, loads)
 
 
-def group_targets(stats):
-    """What an OFPGroupDescStats's buckets send to: each bucket's NAT destination address (NAT
-    modes) or the host id it loads into the host register (dsr). What a switch was doing before
-    we came."""
-    targets = set()
-    for bucket in stats.buckets:
-        for action in bucket.actions:
-            if isinstance(action, parser.NXActionCT):
-                for nat in action.actions:
-                    if isinstance(nat, parser.NXActionNAT):
-                        targets.add(nat.range_ipv4_min or nat.range_ipv6_min)
-            elif isinstance(action, parser.OFPActionSetField) and action.key == pipeline.HOST_REG.field:
-                targets.add(action.value)
-    return targets - {"", None}
+REGISTER_FIELDS = frozenset(r.field for r in pipeline.REGISTERS)
+
+
+def group_buckets(stats):
+    """What an OFPGroupDescStats's buckets load into registers, bucket by bucket (a slot table, as
+    flows.vip and flows.dsr write it): what a switch was doing before we came."""
+    return tuple({action.key: action.value for action in bucket.actions
+                  if isinstance(action, parser.OFPActionSetField) and action.key in REGISTER_FIELDS}
+                 for bucket in stats.buckets)
 
 
 def dump_requests(datapath):
@@ -337,7 +395,7 @@ def to_ryu(datapath, message):
     if isinstance(message, Barrier):
         return [_with_xid(parser.OFPBarrierRequest(datapath), message.xid)]
     if isinstance(message, DeleteLearned):
-        return [delete_by_cookie(datapath, message.table, message.cookie, message.mask)]
+        return [delete_matching(datapath, message.table, message.match)]
     if isinstance(message, CtFlush):
         return [ct_flush(datapath, message.zone, message.ip_proto, message.orig_dst, message.reply_src)]
     if isinstance(message, ReadCounters):

@@ -42,6 +42,9 @@ CONF.register_opts([
                help="the source address of health probes, owned by the balancer (it answers ARP for it): "
                     "members must be able to reach it. Needed by VIPs with a health_monitor"),
     cfg.IntOpt("monitor_pps", default=1000, min=1, help="replies to health probes the controller takes per second at most"),
+    cfg.FloatOpt("dsr_grace", default=300.0, min=0.0,
+                 help="seconds after a dsr slot changes owner during which the old owner keeps the connections "
+                      "that began before (new ones go to the new owner and are pinned); 0: none"),
     cfg.FloatOpt("stats_interval", default=10.0, min=0.1,
                  help="seconds between two readings of the switches' flow and group counters"),
     cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
@@ -64,25 +67,36 @@ def parse_address(option, value):
         raise SystemExit("lbctl cannot start: [lbctl] %s: %r is not an IPv4 address" % (option, value))
 
 
-def parse_gateways(entries):
-    """`address/prefix` entries of the gateways option -> their addresses; a bad one stops the start."""
-    addresses = []
+def _gateway_interfaces(entries):
+    interfaces = []
     for entry in entries:
         try:
-            addresses.append(str(ipaddress.IPv4Interface(entry.strip()).ip))
+            interfaces.append(ipaddress.IPv4Interface(entry.strip()))
         except ValueError:
             raise SystemExit("lbctl cannot start: [lbctl] gateways: %r is not an IPv4 address/prefix" % entry)
-    return tuple(addresses)
+    return interfaces
+
+
+def parse_gateways(entries):
+    """`address/prefix` entries of the gateways option -> their addresses; a bad one stops the start."""
+    return tuple(str(interface.ip) for interface in _gateway_interfaces(entries))
+
+
+def parse_gateway_networks(entries):
+    """The same entries -> the subnets the gateways are on ("198.18.0.0/24"; an entry without a
+    prefix is a /32)."""
+    return tuple(str(interface.network) for interface in _gateway_interfaces(entries))
 
 
 def options():
     """The core's Options from [lbctl]."""
     opts = CONF.lbctl
-    return Options(cluster_id=opts.cluster_id, gateways=parse_gateways(opts.gateways), gateway_group=opts.gateway_group,
+    return Options(cluster_id=opts.cluster_id, gateways=parse_gateways(opts.gateways),
+                   gateway_networks=parse_gateway_networks(opts.gateways), gateway_group=opts.gateway_group,
                    monitor_address=parse_address("monitor_address", opts.monitor_address),
                    arp_punt_pps=opts.arp_punt_pps, arp_punt_burst=opts.arp_punt_burst,
                    member_arp_pps=opts.member_arp_pps, reject_pps=opts.reject_pps, monitor_pps=opts.monitor_pps,
                    probe_period=opts.probe_period, refresh_interval=opts.refresh_interval,
                    host_max_age=opts.host_max_age, duplicate_moves=opts.duplicate_moves,
                    duplicate_window=opts.duplicate_window, garp_count=opts.garp_count,
-                   garp_interval=opts.garp_interval, stats_interval=opts.stats_interval)
+                   garp_interval=opts.garp_interval, stats_interval=opts.stats_interval, dsr_grace=opts.dsr_grace)

@@ -30,7 +30,7 @@ VIP_INPUT = ("name", "address", "port", "protocol", "mode", "algorithm", "redund
              "health_monitor")
 MEMBER_INPUT = ("address", "port", "weight", "monitor_port")
 TABLE_NAMES = {table.id: table.name for table in pipeline.TABLES}
-OWNER_ORDER = {"vip": 0, "host": 1, "network": 2, "pipeline": 3}   # how flow rows are ordered
+OWNER_ORDER = {"vip": 0, "host": 1, "network": 2, "pins": 3, "pipeline": 4}   # how flow rows are ordered
 
 
 class CliError(Exception):
@@ -375,7 +375,16 @@ class Names:
         self.vips = {v["id"]: v for v in vips}
         self.members = {(v["id"], m["id"]): _endpoint(m) for v in vips for m in v["members"]}
         self.groups = {v.get("group_id", pipeline.group_id(v["id"])): v["name"] for v in vips}
+        self.group_vips = {v.get("group_id", pipeline.group_id(v["id"])): v["id"] for v in vips}
         self.hosts = {m["host"]: m["address"] for v in vips for m in v["members"] if "host" in m}
+        on_host = {}
+        for v in vips:
+            for m in v["members"]:
+                if "host" in m:
+                    on_host.setdefault((v["id"], m["host"]), []).append(m["id"])
+        # A VIP's member on a host, where the VIP has one there (dsr's buckets and pins name hosts).
+        self.member_on_host = {key: ids[0] for key, ids in on_host.items() if len(ids) == 1}
+        self.dsr_vips = {(v["address"], v["port"]): v["id"] for v in vips if v.get("mode") == "dsr"}
 
     def vip(self, vip_id):
         return self.vips[vip_id]["name"] if vip_id in self.vips else "vip#%d" % vip_id
@@ -388,18 +397,37 @@ class Names:
 
     def owner(self, cookie):
         """cookie -> (vip, member): ('web', '198.18.0.11:80'), ('web', '-'), ('(host)', '198.18.0.11'),
-        ('(network)', 'network#0') or ('(pipeline)', '-')."""
-        owner = pipeline.owner(cookie)
+        ('(network)', 'network#0'), ('(pins)', '-') or ('(pipeline)', '-')."""
+        return self.owner_names(pipeline.owner(cookie))
+
+    def owner_names(self, owner):
+        """A pipeline.Owner -> (vip, member), as owner() shows them."""
         if owner.kind == "pipeline":
             return "(pipeline)", "-"
         if owner.kind == "host":
             return "(host)", self.host(owner.id)
         if owner.kind == "network":
             return "(network)", "network#%d" % owner.id
+        if owner.kind == "pins":
+            return "(pins)", self.host(owner.id) if owner.id else "-"
         return self.vip(owner.id), self.member(owner.id, owner.member) if owner.member else "-"
 
+    def flow_owner(self, cookie, flow):
+        """The pipeline.Owner of one flow: its cookie's, except for dsr's learned pins, which all
+        share one cookie: a pin belongs to its VIP (the address and port it matches) and member (the
+        host it loads); Owner("pins", host) when that VIP or member is not known."""
+        owner = pipeline.owner(cookie)
+        if owner.kind != "pins":
+            return owner
+        to_vip, pinned = PIN_VIP.search(flow), REGISTER_LOAD[pipeline.PIN_REG.field].search(flow)
+        host = _loaded(pinned) if pinned else 0
+        vip_id = self.dsr_vips.get((to_vip[1], int(to_vip[2]))) if to_vip else None
+        if (vip_id, host) in self.member_on_host:
+            return pipeline.Owner("vip", vip_id, self.member_on_host[(vip_id, host)])
+        return pipeline.Owner("pins", host)
+
     def label(self, cookie):
-        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11' or 'pipeline'."""
+        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11', 'pins' or 'pipeline'."""
         vip, member = self.owner(cookie)
         vip = vip.strip("()")
         return vip if member == "-" else "%s %s" % (vip, member)
@@ -426,7 +454,18 @@ def _names(api, offline_ok):
 # the match and the actions follow, with no space after their commas.
 FLOW_FIELD = re.compile(r"([a-z_]+)=([^,\s]*), ")
 COUNTER_FIELDS = {"cookie", "table", "duration", "n_packets", "n_bytes", "idle_age", "hard_age"}
-NAT_TARGET = re.compile(r"nat\(dst=([0-9.]+:[0-9]+)\)|(0x[0-9a-f]+)->reg2|load:(0x[0-9a-f]+)->NXM_NX_REG2\[\]")
+
+
+def _register_load(register):
+    """What a flow or bucket writes into `register`, as ovs-ofctl prints it (OpenFlow 1.3's
+    set_field, or the older load)."""
+    return re.compile(r"(?:set_field:(0x[0-9a-f]+|0)->%s\b|load:(0x[0-9a-f]+|0)->NXM_NX_%s\[\])"
+                      % (register.field, register.field.upper()))
+
+
+REGISTER_LOAD = {r.field: _register_load(r) for r in (pipeline.HOST_REG, pipeline.MEMBER_REG, pipeline.PIN_REG)}
+# A dsr pin's match: the VIP's address and port (learned from a connection's first packet).
+PIN_VIP = re.compile(r"\bnw_dst=([0-9.]+),(?:.*,)?tp_dst=(\d+)\b")
 
 
 def parse_flow(line):
@@ -445,22 +484,28 @@ def parse_flow(line):
 
 
 def parse_group(line):
-    """One `ovs-ofctl dump-groups` line -> {group_id, buckets: {member: count}}; None for others."""
+    """One `ovs-ofctl dump-groups` line -> {group_id, type, buckets: {target: count}}; None for
+    others. What a bucket chooses: a member (NAT modes: its id, in the member register) or a host
+    (dsr: its id, in the host register); a dsr bucket of a moved slot names the new owner's host
+    and, in the member register, the old owner's: ("host", new, old)."""
     line = line.strip()
     found = re.match(r"group_id=(\d+),type=(\w+)", line)
     if not found:
         return None
     targets = Counter()
     for bucket in line.split(",bucket=")[1:]:
-        target = NAT_TARGET.search(bucket)
-        targets[_bucket_target(target) if target else "other"] += 1
+        host = REGISTER_LOAD[pipeline.HOST_REG.field].search(bucket)
+        member = REGISTER_LOAD[pipeline.MEMBER_REG.field].search(bucket)
+        if host:
+            target = ("host", _loaded(host)) + ((_loaded(member),) if member else ())
+        else:
+            target = ("member", _loaded(member)) if member else "other"
+        targets[target] += 1
     return {"group_id": int(found[1]), "type": found[2], "buckets": dict(targets)}
 
 
-def _bucket_target(found):
-    """A NAT bucket's member endpoint, or a dsr bucket's host id (an int)."""
-    endpoint, register, load = found.groups()
-    return endpoint or int(register or load, 16)
+def _loaded(found):
+    return int(found[1] or found[2], 16)
 
 
 def label_flows(lines, names, dpid=None):
@@ -470,24 +515,37 @@ def label_flows(lines, names, dpid=None):
     for line in lines:
         flow, group = parse_flow(line), parse_group(line)
         if flow:
-            vip, member = names.owner(flow["cookie"])
-            keyed.append((_order(flow["cookie"], flow["table"]),
+            owner = names.flow_owner(flow["cookie"], flow["flow"])
+            vip, member = names.owner_names(owner)
+            keyed.append(((OWNER_ORDER[owner.kind], owner.id, owner.member, flow["table"]),
                           dict(flow, cookie="%#x" % flow["cookie"], vip=vip, member=member,
                                table_name=table_name(flow["table"]), dpid=dpid)))
         elif group:
             number = group["group_id"]
             buckets = Counter()
             for target, count in group["buckets"].items():
-                buckets[names.host(target) if isinstance(target, int) else target] += count
+                buckets[_bucket_name(names, number, target)] += count
             keyed.append(((0, number, 1 << 32, 0),
                           dict(group, buckets=dict(buckets), vip=names.groups.get(number, "group#%d" % number),
                                member="group %d" % number, table=None, dpid=dpid)))
     return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
 
 
-def _order(cookie, table_id):
-    owner = pipeline.owner(cookie)
-    return (OWNER_ORDER[owner.kind], owner.id, owner.member, table_id)
+def _bucket_name(names, group_id, target):
+    """A bucket's target as `lbctl flows` shows it: a member of the group's VIP (a VIP's group is
+    numbered like it); a host (dsr) as the VIP's member there, else as its address; a moved slot
+    of dsr as its new owner, "(moved from" the old one")"."""
+    if target == "other":
+        return target
+    vip_id = names.group_vips.get(group_id, group_id)
+    if target[0] == "member":
+        return names.member(vip_id, target[1])
+
+    def on_host(host):
+        member = names.member_on_host.get((vip_id, host))
+        return names.member(vip_id, member) if member is not None else names.host(host)
+    shown = on_host(target[1])
+    return "%s (moved from %s)" % (shown, on_host(target[2])) if len(target) > 2 else shown
 
 
 def _only_vip(rows, vip):
@@ -553,9 +611,9 @@ def _read(source):
 
 # ---------------------------------------------------------------- trace
 
-# The conntrack state ofproto/trace gives each recirculation, by mode: the lookup in table 0, the
-# commit with DNAT in the select group's bucket (or a slot), and one-arm's SNAT commit.
-CT_NEXT = {"routed": ("trk,new", "trk,new,dnat"), "one-arm": ("trk,new", "trk,new,dnat", "trk,new,snat"), "dsr": ()}
+# The conntrack state ofproto/trace gives each recirculation, by mode: the lookup in table 0 (one-arm:
+# both its zones in one pass), then the commit in table commit (one-arm: DNAT and SNAT in one pass).
+CT_NEXT = {"routed": ("trk,new", "trk,new,dnat"), "one-arm": ("trk,new", "trk,new,snat"), "dsr": ()}
 # A select group's dp_hash stops a trace: the datapath would hash the packet and recirculate.
 HASH_RECIRC = re.compile(r"^Datapath actions: .*\bhash\(.*\),recirc\((0x[0-9a-f]+)\)\s*$")
 CT_RESUMED = "resume conntrack with"

@@ -31,6 +31,7 @@ class Options:
     """What the operator configures about the controller itself ([lbctl] in ryu-manager's config)."""
     cluster_id: int = 0              # byte 4 of the balancer's MACs
     gateways: tuple = ()             # the balancer's router addresses
+    gateway_networks: tuple = ()     # ... the subnets they are on ("198.18.0.0/24"), where known
     gateway_group: int = 1           # ... and their redundancy group
     monitor_address: str = None      # the source of health probes
     arp_punt_pps: int = 100
@@ -46,12 +47,13 @@ class Options:
     garp_count: int = 3
     garp_interval: float = 1.0
     stats_interval: float = 10.0
+    dsr_grace: float = 300.0         # seconds a dsr slot's old owner keeps its connections after a change
 
     def settings(self):
         return Settings(cluster_id=self.cluster_id, arp_punt_pps=self.arp_punt_pps, arp_punt_burst=self.arp_punt_burst,
                         member_arp_pps=self.member_arp_pps, reject_pps=self.reject_pps, gateways=tuple(self.gateways),
                         gateway_group=self.gateway_group, monitor_address=self.monitor_address,
-                        monitor_pps=self.monitor_pps)
+                        monitor_pps=self.monitor_pps, dsr_grace=self.dsr_grace)
 
 
 class Clock:
@@ -172,6 +174,9 @@ class Balancer:
         if table_id == pipeline.REJECT.id:
             self.stats.count("packet_in_reject")
             return self._refuse(switch, data, in_port)
+        if table_id == pipeline.COMMIT.id:
+            self.stats.count("packet_in_reject")
+            return self._expire(switch, data, in_port)
         if table_id == pipeline.MONITOR.id:
             self.stats.count("packet_in_monitor")
             return self.monitoring.replied(switch, data, in_port)
@@ -188,6 +193,14 @@ class Balancer:
         if answer is None:
             return []
         self.stats.count("rejected")
+        return [(switch.dpid, PacketOut(answer, IN_PORT, in_port))]
+
+    def _expire(self, switch, data, in_port):
+        """A routed VIP's packet whose TTL runs out at the balancer: answer as the router it is."""
+        answer = packets.time_exceeded(data)
+        if answer is None:
+            return []
+        self.stats.count("time_exceeded")
         return [(switch.dpid, PacketOut(answer, IN_PORT, in_port))]
 
     def tick(self, now):

@@ -3,15 +3,18 @@ computed for every switch first, then saved (the Store), then sent, so a refused
 nothing and saves nothing. A switch that connects is read before anything is sent to it, and then
 *adopted*: every desired flow is re-added in place and only what is not desired is deleted, so a
 controller restart interrupts no traffic. A switch that refuses a message is read again."""
+import ipaddress
 import logging
 
 from flows import pipeline
-from flows.desired import SwitchState, desired_state
+from flows.desired import SwitchState, desired_state, graces_end
 from flows.dsr import stale_pins
 from flows.ir import Meter, SelectGroup
 from flows.protocols import IP_PROTO
 from flows.reconcile import adopt, diff
-from flows.vip import cut_members
+from flows.text import describe
+from flows.slots import SLOTS
+from flows.vip import cut_members, vip_register
 from lbctl.core.messages import Barrier, CtFlush, DeleteLearned, ReadState, Wipe
 from lbctl.hosts import Place
 from lbctl.model import Conflict, InvalidInput
@@ -22,6 +25,15 @@ ADOPT_TIMEOUT = 5          # seconds to read a connecting switch's flows before 
 READ_AGAIN_HOLDOFF = 10    # seconds between two repairs of one switch after errors
 
 
+def _addresses(vip):
+    """(the field, the address) of each address a VIP names: its own, its pool's, its members'."""
+    yield "address", vip.address
+    for i, address in enumerate(vip.snat_addresses):
+        yield "snat_pool.addresses[%d]" % i, address
+    for i, member in enumerate(vip.members):
+        yield "members[%d].address" % i, member.address
+
+
 class Changes:
     def __init__(self, core):
         self.core = core
@@ -29,13 +41,27 @@ class Changes:
     # ------------------------------------------------------------------ configuration changes
 
     def check(self, vip):
-        """A VIP with a health monitor needs the monitor address, which is nobody else's."""
-        address = self.core.settings.monitor_address
-        if vip.monitored and address is None:
+        """A VIP with a health monitor needs the monitor address. The balancer's own addresses (the
+        monitor address, the gateways) are nobody else's (409), and no VIP, pool or member sits on
+        the network or broadcast address of a gateway's subnet (400)."""
+        options = self.core.options
+        monitor = self.core.settings.monitor_address
+        if vip.monitored and monitor is None:
             raise InvalidInput("health_monitor.type", vip.health_monitor.type,
                                "needs [lbctl] monitor_address in the controller's configuration")
-        if address is not None and address in {vip.address, *vip.snat_addresses, *(m.address for m in vip.members)}:
-            raise Conflict("address: %s is the balancer's monitor address" % address)
+        gateways = set(options.gateways)
+        # /31 and /32 have no network nor broadcast address (RFC 3021): every address is a host's.
+        subnets = [network for network in map(ipaddress.IPv4Network, options.gateway_networks) if network.prefixlen <= 30]
+        for field, address in _addresses(vip):
+            if address == monitor:
+                raise Conflict("%s: %s is the balancer's monitor address" % (field, address))
+            if address in gateways:
+                raise Conflict("%s: %s is one of the balancer's gateway addresses" % (field, address))
+            ip = ipaddress.IPv4Address(address)
+            for network in subnets:
+                if ip in (network.network_address, network.broadcast_address):
+                    raise InvalidInput(field, address, "is the %s address of the gateways' subnet %s" % (
+                        "network" if ip == network.network_address else "broadcast", network))
 
     def apply(self, step):
         """Apply one change everywhere, or (on any error) nowhere. `step`: Config -> (the new
@@ -87,14 +113,15 @@ class Changes:
     def desired(self, switch, config, previous=None):
         core = self.core
         vips = core.placement.served(switch, config.vips)
-        return desired_state(vips, core.places(switch), core.settings, previous, core.monitoring.down(vips))
+        return desired_state(vips, core.places(switch), core.settings, previous, core.monitoring.down(vips),
+                             core.clock.monotonic())
 
     def plan(self, switch, config, stale=(), cut=()):
         """What `switch` should hold for `config`, and the messages that take it there: first
         deleting the learned dsr pins in `stale`, last forgetting the conntrack entries of the
         (VIP, member) pairs `cut`."""
         desired = self.desired(switch, config, switch.installed)
-        messages = [DeleteLearned(pipeline.DSR_CONN.id, cookie, mask) for cookie, mask in stale]
+        messages = [DeleteLearned(pipeline.DSR_CONN.id, m) for m in stale]
         messages += list(diff(switch.installed, desired))
         messages += [CtFlush(pipeline.LB_ZONE, IP_PROTO[vip.protocol], (vip.address, vip.port),
                              (member.address, member.port)) for vip, member in cut]
@@ -117,7 +144,14 @@ class Changes:
         is left alone: adoption computes everything anyway)."""
         if not self.core.placement.writable(switch):
             return []
+        switch.sync_at = None
         return self.send(switch, self.plan(switch, self.core.config), started)
+
+    def sync_soon(self, switch, delay):
+        """Sync `switch` within `delay` seconds, together with whatever else comes meanwhile."""
+        at = self.core.clock.monotonic() + delay
+        if switch.sync_at is None or at < switch.sync_at:
+            switch.sync_at = at
 
     def sync_all(self):
         return [message for switch in list(self.core.switches.values()) for message in self.sync(switch)]
@@ -134,17 +168,23 @@ class Changes:
         for row in rows:
             flow = row.flow
             switch.found.flows[flow.key] = flow
-            register = dict(flow.match).get(pipeline.HOST_REG.field)
-            if row.place and flow.table == pipeline.LOCATE.id and register is not None:
-                switch.found_places[register] = Place(*row.place)
+            fields = dict(flow.match)
+            if row.place and flow.table == pipeline.LOCATE.id and pipeline.HOST_REG.field in fields:
+                switch.found_places[fields[pipeline.HOST_REG.field]] = Place(*row.place)
+            elif flow.table == pipeline.SLOT.id and pipeline.VIP_REG.field in fields:
+                slots = switch.found_slots.setdefault(fields[pipeline.VIP_REG.field], {})
+                slots[fields[pipeline.SLOT_REG.field]] = row.loads
         return self._part_read(switch, "flows", more)
 
     def groups_read(self, switch, groups, more):
+        """`groups`: (group id, what each bucket loads) pairs."""
         if switch.adopted:
             return []
-        for group_id, targets in groups:
+        for group_id, buckets in groups:
             switch.found.groups[group_id] = SelectGroup(group_id)
-            switch.found_serving.update((group_id, target) for target in targets)
+            vip = self.core.config.by_id.get(group_id)   # a VIP's group is numbered like it
+            if vip is not None:
+                switch.found_slots[vip_register(vip)] = dict(enumerate(buckets))
         return self._part_read(switch, "groups", more)
 
     def meters_read(self, switch, meter_ids, more):
@@ -160,8 +200,8 @@ class Changes:
 
     def adopt(self, switch):
         """Take over what the switch holds: where hosts were (its locate flows) seeds the host
-        table, every desired flow is re-added in place, and only what is not desired is deleted
-        (but the dsr pins the switch learned)."""
+        table, its slot tables (and dsr's moved slots) are kept, every desired flow is re-added in
+        place, and only what is not desired is deleted (but the pins the switch learned)."""
         core = self.core
         now = core.clock.wall()
         keys = {host_id: key for key, host_id in core.config.hosts.items()}
@@ -169,30 +209,48 @@ class Changes:
             key = keys.get(host_id)
             if key is not None and core.hosts.where(switch.dpid, key) is None:
                 core.hosts.learn(switch.dpid, key, place.mac, place.port, now)
-        core.monitoring.seed(core.config.vips, self._serving(switch))
-        desired = self.desired(switch, core.config)
+        found = self._found_state(switch)
+        core.monitoring.seed(core.config.vips, {(vip_id, member) for vip_id, table in found.slots.items()
+                                                for member in table})
+        desired = self.desired(switch, core.config, found)
         changes = adopt(switch.found, desired, keep_tables={pipeline.DSR_CONN.id})
-        deletions = sum(1 for change in changes if change.op.startswith("delete"))
+        deletions = [change for change in changes if change.op.startswith("delete")]
+        for change in deletions:
+            LOG.info("switch %016x: deleting what it holds and should not: %s", switch.dpid, describe(change.item))
         switch.installed = SwitchState()
         out = self.send(switch, (desired, list(changes)))
         core.monitoring.note_statuses()
         LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
-                 switch.dpid, len(switch.found.flows), deletions, len(switch.found_places))
+                 switch.dpid, len(switch.found.flows), len(deletions), len(switch.found_places))
         core.neighbours.announce(set(core.owned()), [switch])
         return out
 
-    def _serving(self, switch):
-        """(VIP id, member id) pairs the switch was found sending new connections to: in a VIP's
-        group (NAT targets by address, dsr targets by host id), or in its slot flows."""
-        serving = set()
-        slot_cookies = {f.cookie for f in switch.found.flows.values() if f.table == pipeline.SLOT.id}
-        for vip in self.core.config.vips:
-            group = pipeline.group_id(vip.id)
-            for member in vip.members:
-                if ((group, member.address) in switch.found_serving or (group, member.host) in switch.found_serving
-                        or pipeline.cookie(vip.id, member.id) in slot_cookies):
-                    serving.add((vip.id, member.id))
-        return serving
+    def _found_state(self, switch):
+        """A state holding only the slot tables (and dsr's moved slots, whose grace starts again
+        now) that the switch's groups and slot flows carry, for the VIPs configured: adoption
+        keeps them, so no connection changes member. A table the switch holds only in part is not
+        kept."""
+        core = self.core
+        found = SwitchState()
+        for vip in core.config.vips:
+            loads = switch.found_slots.get(vip_register(vip), {})
+            if len(loads) != SLOTS:
+                continue
+            if vip.mode == "dsr":
+                member_of, chosen = {m.host: m.id for m in vip.members}, pipeline.HOST_REG.field
+            else:
+                member_of, chosen = {m.id: m.id for m in vip.members}, pipeline.MEMBER_REG.field
+            table = tuple(member_of.get(loads[slot].get(chosen)) for slot in range(SLOTS))
+            if None in table:
+                continue
+            found.slots[vip.id] = table
+            if vip.mode == "dsr":
+                grace = core.clock.monotonic() + core.settings.dsr_grace
+                old = {slot: member_of.get(loads[slot].get(pipeline.MEMBER_REG.field)) for slot in range(SLOTS)}
+                moves = {slot: (member, grace) for slot, member in old.items() if member is not None}
+                if moves:
+                    found.moves[vip.id] = moves
+        return found
 
     def repair(self, switch):
         """Read a switch that refused a message again, and adopt it; at most once every
@@ -205,9 +263,14 @@ class Changes:
         return self.read(switch)
 
     def tick(self, now):
-        """Switches whose state could not be read within ADOPT_TIMEOUT: empty and refill them."""
+        """Switches whose state could not be read within ADOPT_TIMEOUT: empty and refill them. And
+        switches where the grace of a dsr moved slot ended (their slots are plain again), or a sync
+        was asked for by now."""
         out = []
         for switch in list(self.core.switches.values()):
+            if switch.adopted and (graces_end(switch.installed) <= now
+                                   or switch.sync_at is not None and switch.sync_at <= now):
+                out += self.sync(switch)
             if switch.adopted or switch.read_since is None or now - switch.read_since < ADOPT_TIMEOUT:
                 continue
             LOG.warning("switch %016x: its flows could not be read in %d s; emptying and refilling it",

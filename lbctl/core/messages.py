@@ -3,7 +3,7 @@ yet in any library's classes. The shell turns each into a message of its OpenFlo
 sends it; `xid`s are the core's own, so replies find their request.
 
 A flow, group or meter change is a flows.reconcile.Change; the others are here."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from flows.ir import CONTROLLER
@@ -11,11 +11,10 @@ from flows.ir import CONTROLLER
 
 @dataclass(frozen=True)
 class DeleteLearned:
-    """Delete every flow of `table` whose cookie matches `cookie` under `mask` (flows the switch
-    learned, which no desired state lists)."""
+    """Delete every flow of `table` that matches at least `match` (flows the switch learned, which
+    no desired state lists)."""
     table: int
-    cookie: int
-    mask: int
+    match: tuple
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,9 @@ class Wipe:
 class FlowStats:
     """One flow as a switch reports it: the flow (its key and cookie; actions are not read
     back), where it sends a packet when it sets eth_dst and outputs to a port ((mac, port), else
-    None), and its counters."""
+    None), its counters, and the registers it loads ({field: value})."""
     flow: object
     place: Optional[Tuple[str, int]]
     packets: int
     bytes: int
+    loads: dict = field(default_factory=dict)

@@ -14,6 +14,7 @@ from lbctl.model import DEFAULT_NETWORK
 LOG = logging.getLogger("lbctl")
 
 CLAIM_LOG_INTERVAL = 10.0   # seconds: claims on one address after the first are logged once in this
+NEW_HOST_SETTLE = 0.1       # seconds: members newly found are put in service together, at most this late
 
 
 class Neighbours:
@@ -53,14 +54,20 @@ class Neighbours:
             LOG.error("host %s marked duplicate: it moved %d times within %.0f s (now claimed by %s on port %d);"
                       " frozen at its last place until DELETE /v1/hosts/%s", key[1], core.hosts.max_moves,
                       core.hosts.window, mac, port, key[1])
-        elif outcome in (hosttable.NEW, hosttable.MOVED):
-            if outcome == hosttable.MOVED:
-                core.stats.count("host_moves")
+        elif outcome == hosttable.MOVED:
+            core.stats.count("host_moves")
             LOG.info("member %s is at %s port %d", key[1], mac, port)
-            out = core.changes.sync(switch, (core.stats.move_ms, started))
-            if outcome == hosttable.NEW:
-                core.monitoring.note_statuses()
-            return out
+            return core.changes.sync(switch, (core.stats.move_ms, started))
+        elif outcome == hosttable.NEW:
+            # Members found by one round of probes answer within milliseconds of each other: one
+            # change takes them all, so a VIP's slot table goes at once to all of them (in dsr,
+            # slots handed from one newly found member to the next would be moved slots, graced).
+            # The last one missing brings the change at once.
+            LOG.info("member %s is at %s port %d", key[1], mac, port)
+            core.monitoring.note_statuses()
+            if all(core.hosts.host(switch.dpid, member) is not None for member in core.config.hosts):
+                return core.changes.sync(switch)
+            core.changes.sync_soon(switch, NEW_HOST_SETTLE)
         return []
 
     def _defend(self, seen, owned):

@@ -15,10 +15,11 @@ class Switch:
         self.installed = None       # what it holds: unknown until its own state was read (adoption)
         self.found = SwitchState()  # what reading it found: its flows (keys), groups and meters ...
         self.found_places = {}      # ... where its locate flows said hosts are (host id -> Place) ...
-        self.found_serving = set()  # ... and (group id, target) its groups' buckets send to
+        self.found_slots = {}       # ... and what each VIP's slots load: VIP register value -> {slot: loads}
         self.reading = set()        # the parts of a reading still to come
         self.read_since = None      # when the reading started (monotonic)
         self.read_again = float("-inf")   # when an error last made the controller read it again
+        self.sync_at = None         # when to bring it up to date at the latest (members newly found)
         self.pending = {}           # barrier xid -> (the samples it times, or None; when its cause came)
         self.counter_reads = {}     # xid of a counter request in flight -> the Reading it is part of
         self.counters = {}          # VIP id -> {flow key: (packets, bytes)} at its last reading
@@ -33,7 +34,7 @@ class Switch:
         return next(self._xids)
 
     def start_reading(self, now):
-        self.installed, self.found, self.found_places, self.found_serving = None, SwitchState(), {}, set()
+        self.installed, self.found, self.found_places, self.found_slots = None, SwitchState(), {}, {}
         self.reading = {"flows", "groups", "meters"}
         self.read_since = now
 

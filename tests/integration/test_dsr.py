@@ -1,10 +1,13 @@
 """Mode dsr on real Open vSwitch: the switch rewrites only the destination MAC; members hold the
-VIP on their loopback and reply straight to the client. Connections are pinned by learned flows,
-so draining a member keeps its open connections (tests/integration/test_draining.py)."""
+VIP on their loopback and reply straight to the client. No state per connection in the steady
+state: the switch's hash keeps a connection on its member; only slots that changed owner within
+their grace period pin their new connections (draining a member keeps its open connections:
+tests/integration/test_draining.py)."""
 import sys
 
 import pytest
 
+from flows import pipeline
 from lab import dsr
 from lab.lbctl import UDP_ASK, UDP_ECHO, connect, served_by, shares, switch_text, wait_for
 
@@ -32,15 +35,19 @@ def test_members_see_the_client_and_answer_it_directly(lab, lb):
     assert "ct(" not in lab.ofctl("dump-flows", "cookie=" + direct), "no conntrack either"
 
 
-def test_each_connection_is_pinned_by_a_learned_flow(lab, lb):
-    connect(lab, VIP, 8080, 5)
-    learned = [line for line in lab.ofctl("dump-flows", "table=15").splitlines() if "priority=300" in line]
-    hosts = {"load:%#x->NXM_NX_REG2[]" % m["host"] for m in lb.call("GET", "/v1/vips/direct")[1]["members"]}
-    assert learned and all("nw_dst=198.18.0.120,tp_src=" in line and line.split(",")[-1] in hosts for line in learned)
+def pins(lab, address=VIP):
+    """The learned pins of a VIP's connections (dsr_conn)."""
+    dump = lab.ofctl("dump-flows", "table=%d" % pipeline.DSR_CONN.id).splitlines()
+    return [line for line in dump if "nw_dst=%s," % address in line]
+
+
+def test_the_steady_state_learns_no_flow_per_connection(lab, lb):
+    connect(lab, VIP, 8080, 20)
+    assert pins(lab) == [], "the hash alone keeps connections on their members"
 
 
 def test_the_switch_holds_the_computed_dsr_pipeline(lab, lb):
-    actual = [line for line in switch_text(lab) if ", table=15, " not in line]   # all learned
+    actual = [line for line in switch_text(lab) if ", table=%d, " % pipeline.DSR_CONN.id not in line]   # learned
     assert shares(actual) == shares(lb.expected_switch_text().splitlines())
 
 
@@ -60,15 +67,16 @@ def test_udp_through_dsr(lab, lb):
             lab.stop_process("udp-echo-" + member)
 
 
-def test_deleting_a_dsr_vip_deletes_its_learned_pins(lab, lb):
-    vip = dict(DIRECT, name="short-lived", address="198.18.0.121")
+def test_new_connections_in_moved_slots_are_pinned_and_deleting_the_vip_deletes_its_pins(lab, lb):
+    vip = dict(DIRECT, name="short-lived", address="198.18.0.121", members=DIRECT["members"][:1])
     for member in ("m1", "m2"):
         dsr.configure_member(lab, member, vip["address"])
     assert lb.call("POST", "/v1/vips", vip)[0] == 201
     lb.wait_resolved("short-lived")
-    cookie = lb.call("GET", "/v1/vips/short-lived")[1]["cookie"]
-    connect(lab, vip["address"], 8080, 5)
-    pins = lambda: [line for line in lab.ofctl("dump-flows", "table=15,cookie=" + cookie).splitlines() if "priority" in line]
-    assert pins()
+    assert lb.call("PUT", "/v1/vips/short-lived", dict(vip, members=DIRECT["members"]))[0] == 200
+    lb.wait_resolved("short-lived")
+    served = served_by(connect(lab, vip["address"], 8080, 20))
+    assert set(served) == {"m1", "m2"}, "new connections reach the new member at once"
+    assert 0 < len(pins(lab, vip["address"])) <= served["m2"], "only the moved slots' new connections are pinned"
     assert lb.call("DELETE", "/v1/vips/short-lived")[0] == 204
-    wait_for(lambda: pins() == [], "the VIP's pins gone")
+    wait_for(lambda: pins(lab, vip["address"]) == [], "the VIP's pins gone")

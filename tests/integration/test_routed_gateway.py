@@ -83,3 +83,18 @@ def test_the_switch_holds_the_computed_routed_pipeline(routed):
     lab, lb = routed
     wait_for(lambda: shares(switch_text(lab)) == shares(lb.expected_switch_text().splitlines()),
              "the computed pipeline on the switch", timeout=5)
+
+
+@pytest.mark.parametrize("body, status, error", [
+    (dict(VIP, name="thief", address="198.18.2.1"), 409, "address: 198.18.2.1 is one of the balancer's gateway addresses"),
+    (dict(VIP, name="thief", address="198.18.5.101", members=[{"address": "198.18.0.1", "port": 80}]), 409,
+     "members[0].address: 198.18.0.1 is one of the balancer's gateway addresses"),
+    (dict(VIP, name="edge", address="198.18.0.255"), 400,
+     "address: '198.18.0.255' is the broadcast address of the gateways' subnet 198.18.0.0/24"),
+])
+def test_the_gateways_and_their_subnets_edges_are_nobody_elses(routed, body, status, error):
+    """(From the gateways option as ryu-manager reads it.)"""
+    lab, lb = routed
+    before = switch_text(lab)
+    assert lb.call("POST", "/v1/vips", body) == (status, {"error": error})
+    assert switch_text(lab) == before and [v["name"] for v in lb.call("GET", "/v1/vips")[1]] == ["web", "far", "far-udp"]

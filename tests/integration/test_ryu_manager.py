@@ -1,8 +1,11 @@
 """The stock ryu 4.34 `ryu-manager` starts lbctl_app on Python 3.11 with a current eventlet, as
 installed by setup.sh: no switch needed, only the process and its REST API, which idle and slow
-clients cannot freeze."""
+clients cannot freeze. It runs the checkout's code (the repo root first on PYTHONPATH), not the
+copy setup.sh installed, both as started here and as the lab starts it."""
 import http.client
 import json
+import os
+import re
 import resource
 import select
 import socket
@@ -14,9 +17,33 @@ from pathlib import Path
 
 
 from lab import free_tcp_port
+from lab.lbctl import wait_for
 from lbctl_app import httpd
 
 RYU_MANAGER = Path(sys.executable).parent / "ryu-manager"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+
+# A Ryu app loaded after lbctl_app: it says where the modules the controller runs came from.
+WHERE_APP = """
+import sys
+from ryu.base import app_manager
+
+class Where(app_manager.RyuApp):
+    def start(self):
+        names = ("lbctl_app", "lbctl", "lbctl.core", "flows", "lbctl_ryu_compat")
+        print("modules from: " + " ".join("%s=%s" % (name, sys.modules[name].__file__) for name in names), flush=True)
+        return super().start()
+"""
+CHECKOUT_MODULES = {name: str(REPO_ROOT / path) for name, path in (
+    ("lbctl_app", "lbctl_app/__init__.py"), ("lbctl", "lbctl/__init__.py"), ("lbctl.core", "lbctl/core/__init__.py"),
+    ("flows", "flows/__init__.py"), ("lbctl_ryu_compat", "lbctl_ryu_compat.py"))}
+
+
+def modules_from(log):
+    """The module files the WHERE_APP line in `log` names, or None before it is written."""
+    found = re.search(r"^modules from: (.*)$", log.read_text(errors="replace"), re.M)
+    return dict(entry.split("=", 1) for entry in found[1].split()) if found else None
 
 
 def test_eventlet_lacks_the_name_ryu_imports_and_the_compat_hook_supplies_it():
@@ -31,14 +58,46 @@ def test_eventlet_lacks_the_name_ryu_imports_and_the_compat_hook_supplies_it():
     assert "ALREADY_HANDLED" in without.stderr, "without the .pth (python -S) ryu.app.wsgi fails as documented"
 
 
-def start(tmp_path, rest, output=subprocess.PIPE):
+def write_config(tmp_path):
     config = tmp_path / "lbctl.conf"
     config.write_text("[lbctl]\nvips_file = %s\nstate_file = %s\n"
-                      % (Path(__file__).parents[2] / "config" / "vips.yaml", tmp_path / "state.msgpack"))
-    return subprocess.Popen([str(RYU_MANAGER), "--config-file", str(config), "--ofp-listen-host", "127.0.0.1",
-                             "--ofp-tcp-listen-port", str(free_tcp_port()), "--wsapi-host", "127.0.0.1",
-                             "--wsapi-port", str(rest), "lbctl_app"],
-                            cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT)
+                      % (REPO_ROOT / "config" / "vips.yaml", tmp_path / "state.msgpack"))
+    return config
+
+
+def start(tmp_path, rest, output=subprocess.PIPE, apps=("lbctl_app",)):
+    """ryu-manager with `apps`, running the checkout's code."""
+    return subprocess.Popen([str(RYU_MANAGER), "--config-file", str(write_config(tmp_path)), "--ofp-listen-host",
+                             "127.0.0.1", "--ofp-tcp-listen-port", str(free_tcp_port()), "--wsapi-host", "127.0.0.1",
+                             "--wsapi-port", str(rest), *apps],
+                            cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT, env=CHECKOUT_ENV)
+
+
+def test_ryu_manager_runs_the_checkouts_code_not_the_installed_copy(tmp_path):
+    where = tmp_path / "where_app.py"
+    where.write_text(WHERE_APP)
+    rest, log = free_tcp_port(), tmp_path / "controller.log"
+    with open(log, "wb") as output:
+        proc = start(tmp_path, rest, output, apps=("lbctl_app", str(where)))
+    try:
+        assert [v["name"] for v in first_vips(proc, rest)] == ["web"]
+        wait_for(lambda: modules_from(log), "the where app's line", timeout=10)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert modules_from(log) == CHECKOUT_MODULES
+
+
+def test_the_labs_controller_runs_the_checkouts_code(make_lab):
+    lab = make_lab().start()
+    where = lab.workdir / "where_app.py"
+    where.write_text(WHERE_APP)
+    lab.start_controller(write_config(lab.workdir), free_tcp_port(), extra_args=[where])
+    try:
+        wait_for(lambda: modules_from(lab.workdir / "controller.log"), "the where app's line", timeout=10)
+    finally:
+        lab.stop_controller()
+    assert modules_from(lab.workdir / "controller.log") == CHECKOUT_MODULES
 
 
 def first_vips(proc, rest):

@@ -17,10 +17,15 @@ from lbctl import rest as rest_api
 from lbctl_cli import cli
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
-# Captured from a lab (tests/integration's topology) with config/vips.yaml's `web` and the two VIPs
-# of THREE_VIPS below created in that order, after a few connections to each:
-# `ovs-ofctl dump-flows BR` then `ovs-ofctl -O OpenFlow13 dump-groups BR`, and `lbctl trace --run`'s
-# raw ofproto/trace outputs (client 198.18.0.10:40000, slot 3).
+# Captured from a lab (tests/integration's topology: real Open vSwitch, userspace datapath, bridge
+# lcx1br, the real `ryu-manager lbctl_app`) with config/vips.yaml's `web` and the two VIPs of
+# THREE_VIPS below created in that order (members m1, m2 serving TCP on 9000, as lab.lbctl's
+# NAME_SERVER, and holding `direct`'s VIP as lab.dsr.configure_member does), after a few connections
+# to each: `ovs-ofctl dump-flows BR` then `ovs-ofctl -O OpenFlow13 dump-groups BR`, and the raw
+# ofproto/trace outputs of `lbctl --json trace --vip arm|direct --client 198.18.0.10:40000
+# --in-port 1 --bridge lcx1br --run --slot 3` (each step's "output", in order). ofproto/trace
+# simulates only the last NAT of a pass: one-arm's traced packet keeps the VIP as its destination
+# after the commits (their datapath actions show both NATs).
 DUMP = os.path.join(GOLDEN, "cli_dump_flows.txt")
 TRACE_ONE_ARM = os.path.join(GOLDEN, "cli_trace_one_arm.txt")
 TRACE_DSR = os.path.join(GOLDEN, "cli_trace_dsr.txt")
@@ -411,20 +416,29 @@ def test_flows_of_a_real_dump_are_labelled(three_vips, lbctl):
     shown = flow_rows(out)
     assert out.splitlines()[0].split() == ["VIP", "MEMBER", "TABLE", "PACKETS", "FLOW"]
     assert len(shown) == sum(" actions=" in line for line in dump.splitlines()) + dump.count("group_id=")
-    assert ["web", "-", "classify(0)", "21", "priority=300,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(table=20,zone=64,nat)"] in shown
-    assert ["web", "198.18.0.12:80", "to_member(30)"] in [r[:3] for r in shown]
-    assert ["arm", "-", "snat(22)"] in [r[:3] for r in shown]
-    assert ["(host)", "198.18.0.13", "locate(31)", "10",
+    assert ["web", "-", "classify(0)", "30", "priority=700,tcp,nw_dst=198.18.0.100,tp_dst=80 "
+            "actions=load:0x80000001->NXM_NX_REG4[],ct(table=20,zone=64,nat)"] in shown
+    assert ["web", "198.18.0.12:80", "commit(22)", "1"] in [r[:4] for r in shown], "a member's new connections"
+    commits = [r for r in shown if r[:3] == ["arm", "198.18.0.12:9000", "commit(22)"]]
+    assert len(commits) == 1 and "nat(dst=198.18.0.12:9000)" in commits[0][4] and \
+        "nat(src=198.18.0.210:1024-65535)" in commits[0][4], "one-arm: both NATs in the member's commit"
+    assert ["arm", "-", "classify(0)", "0", "priority=600,ip,nw_dst=198.18.0.210 "
+            "actions=ct(zone=65,nat),ct(table=20,zone=64,nat)"] in shown, "the pool's replies"
+    assert ["(host)", "198.18.0.13", "locate(31)", "15",
             "priority=300,reg2=0x3 actions=mod_dl_dst:02:00:c6:12:00:0d,output:4"] in shown
+    assert ["(host)", "198.18.0.11", "to_member(30)"] in [r[:3] for r in shown], "a member's hairpin"
+    assert ["(pipeline)", "-", "to_member(30)", "30"] in [r[:4] for r in shown], "routed requests, by ct_label"
     assert ["(pipeline)", "-", "reject(50)", "0", "priority=0 actions=CONTROLLER:65535"] in shown
-    pins = [r for r in shown if r[2] == "dsr_conn(15)"]
-    assert pins and {r[0] for r in pins} == {"direct"} and {r[1] for r in pins} <= {"198.18.0.11:9000", "198.18.0.12:9000"}
-    assert all(r[4].startswith("idle_timeout=300, priority=300,tcp,nw_src=198.18.0.10,") for r in pins)
+    assert not [r for r in shown if r[2] == "dsr_conn(18)"], "dsr's steady state: no pins, the hash alone"
+    delivered = [r for r in shown if r[2] == "dsr_deliver(24)" and r[0] == "direct"]
+    assert [(r[1], r[4].split(",")[0]) for r in delivered] == [
+        ("198.18.0.11:9000", "priority=310"), ("198.18.0.11:9000", "priority=300"),
+        ("198.18.0.12:9000", "priority=310"), ("198.18.0.12:9000", "priority=300")], "each member's SYNs, packets"
     assert "duration=" not in out and "idle_age=" not in out and "n_bytes=" not in out
     groups = {r[1]: r[4] for r in shown if r[1].startswith("group ")}
     assert groups == {"group 1": "select, 256 buckets: 198.18.0.11:80 x86, 198.18.0.12:80 x85, 198.18.0.13:80 x85",
                       "group 2": "select, 256 buckets: 198.18.0.11:9000 x128, 198.18.0.12:9000 x128",
-                      "group 3": "select, 256 buckets: 198.18.0.11 x128, 198.18.0.12 x128"}
+                      "group 3": "select, 256 buckets: 198.18.0.11:9000 x128, 198.18.0.12:9000 x128"}
     owners = [r[0] for r in shown]
     assert owners == sorted(owners, key=["web", "arm", "direct", "(host)", "(pipeline)"].index), "grouped by VIP"
 
@@ -436,19 +450,21 @@ def test_flows_json_and_vip_filter(three_vips, lbctl):
                                                                                ("(host)", "198.18.0.12")}
     assert {r["vip"] for r in shown} == {"direct", "(host)"}
     classify = next(r for r in shown if r["table"] == 0 and "tp_dst=9000" in r["flow"])
-    assert classify == {"cookie": "0x300000000", "table": 0, "table_name": "classify", "n_packets": 6,
-                        "flow": "priority=300,tcp,nw_dst=198.18.0.132,tp_dst=9000 actions=resubmit(,15),resubmit(,16)",
+    assert classify == {"cookie": "0x300000000", "table": 0, "table_name": "classify", "n_packets": 36,
+                        "flow": "priority=700,tcp,nw_dst=198.18.0.132,tp_dst=9000 actions=load:0x3->NXM_NX_REG4[],group:3",
                         "vip": "direct", "member": "-", "dpid": None}
+    [group] = [r for r in shown if r["table"] is None]
+    assert (group["member"], group["buckets"]) == ("group 3", {"198.18.0.11:9000": 128, "198.18.0.12:9000": 128})
 
 
 def test_flows_of_no_stats_and_openflow13_dumps(three_vips, lbctl):
     openflow13 = (
         "OFPST_FLOW reply (OF1.3) (xid=0x2):\n"
-        " cookie=0x100000000, duration=25.596s, table=0, n_packets=7, n_bytes=518, priority=300,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(table=20,zone=64,nat)\n"
-        " cookie=0x0, duration=164.087s, table=11, n_packets=3, n_bytes=126, priority=0 actions=meter:1,CONTROLLER:65535\n")
+        " cookie=0x100000000, duration=1.415s, table=0, n_packets=30, n_bytes=2532, priority=700,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=set_field:0x80000001->reg4,ct(table=20,zone=64,nat)\n"
+        " cookie=0x0, duration=1.412s, table=14, n_packets=6, n_bytes=252, priority=0 actions=meter:2,CONTROLLER:65535\n")
     assert flow_rows(lbctl(three_vips.url, "flows", "-", stdin=openflow13)[1]) == [
-        ["web", "-", "classify(0)", "7", "priority=300,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=ct(table=20,zone=64,nat)"],
-        ["(pipeline)", "-", "arp_punt(11)", "3", "priority=0 actions=meter:1,CONTROLLER:65535"]]
+        ["web", "-", "classify(0)", "30", "priority=700,tcp,nw_dst=198.18.0.100,tp_dst=80 actions=set_field:0x80000001->reg4,ct(table=20,zone=64,nat)"],
+        ["(pipeline)", "-", "member_arp_punt(14)", "6", "priority=0 actions=meter:2,CONTROLLER:65535"]]
     shown = flow_rows(lbctl(three_vips.url, "flows", NO_STATS)[1])
     assert len(shown) == len([line for line in open(NO_STATS) if not line.startswith("meter=")])
     assert {r[3] for r in shown} == {"-"}
@@ -456,11 +472,35 @@ def test_flows_of_no_stats_and_openflow13_dumps(three_vips, lbctl):
     assert ["web", "198.18.0.13:80", "classify(0)"] in [r[:3] for r in shown]
 
 
+# A real switch's dsr VIP `direct` (THREE_VIPS, first with m1 alone, then m2 added) within the grace
+# period of its moved slots: a new connection's pin (OpenFlow 1.3 dump of dsr_conn), and the group's
+# two kinds of bucket, a slot kept by m1 (host 1) and a slot moved from m1 to m2 (host 2).
+PINNED = (
+    " cookie=0xfffffffd00000000, duration=0.029s, table=18, n_packets=5, n_bytes=334, idle_timeout=5, priority=300,"
+    "tcp,nw_src=198.18.0.10,nw_dst=198.18.0.132,tp_src=33954,tp_dst=9000 actions=fin_timeout(idle_timeout=5),"
+    "load:0x2->NXM_NX_REG7[]\n"
+    " group_id=3,type=select," + ",".join(["bucket=actions=set_field:0x1->reg2,resubmit(,24)"] * 128 + [
+        "bucket=actions=set_field:0x2->reg2,set_field:0x1->reg5,resubmit(,17)"] * 128) + "\n")
+
+
+def test_flows_name_the_vip_and_member_of_a_dsr_pin_and_moved_buckets(three_vips, lbctl):
+    """Pins share one cookie (PINS): the VIP is the address and port they match, the member the host
+    they load."""
+    shown = flow_rows(lbctl(three_vips.url, "flows", "-", stdin=PINNED)[1])
+    assert [r[:4] for r in shown] == [["direct", "198.18.0.12:9000", "dsr_conn(18)", "5"], ["direct", "group 3", "-", "-"]]
+    assert shown[1][4] == "select, 256 buckets: 198.18.0.11:9000 x128, 198.18.0.12:9000 (moved from 198.18.0.11:9000) x128"
+    assert [r["vip"] for r in json.loads(lbctl(three_vips.url, "--json", "flows", "-", "--vip", "direct", stdin=PINNED)[1])] == [
+        "direct", "direct"]
+    code, out, _ = lbctl(closed_port_url(), "flows", "-", stdin=PINNED)
+    assert code == 0 and [r[:3] for r in flow_rows(out)] == [["group#3", "group 3", "-"], ["(pins)", "host#2", "dsr_conn(18)"]]
+
+
 def test_flows_without_the_controller_show_ids(lbctl):
     code, out, err = lbctl(closed_port_url(), "flows", "-", stdin=open(DUMP).read())
     assert code == 0 and err.startswith("lbctl: cannot reach the controller") and err.endswith(
         ": showing ids instead of names\n")
-    assert ["vip#1", "member#2", "to_member(30)"] in [r[:3] for r in flow_rows(out)]
+    assert ["vip#1", "member#2", "commit(22)"] in [r[:3] for r in flow_rows(out)]
+    assert "select, 256 buckets: host#1 x128, host#2 x128" in [r[4] for r in flow_rows(out) if r[1] == "group 3"]
 
 
 def test_flows_from_the_api(fake, rest, three_vips, lbctl):
@@ -497,17 +537,19 @@ def test_trace_explain_names_tables_and_cookies(three_vips, lbctl):
     assert len(out.splitlines()) == len(open(TRACE_ONE_ARM).read().splitlines())
     notes = annotated(out)
     assert notes[0] == "classify; arm"
-    assert "conntrack; arm" in notes and "snat; arm" in notes
-    assert notes[-2:] == ["to_member; arm 198.18.0.12:9000", "locate; host 198.18.0.12"]
-    assert " 0. tcp,nw_dst=198.18.0.131,tp_dst=9000, priority 300, cookie 0x200000000   [classify; arm]" in out
+    assert [n for n in notes if ";" in n] == ["classify; arm", "conntrack; arm", "commit; arm 198.18.0.12:9000",
+                                              "locate; host 198.18.0.12"]
+    assert notes[-2:] == ["to_member", "locate; host 198.18.0.12"], "to_member: the member's host from ct_label"
+    assert " 0. tcp,nw_dst=198.18.0.131,tp_dst=9000, priority 700, cookie 0x200000000   [classify; arm]" in out
     code, out, _ = lbctl(three_vips.url, "trace", "--explain", TRACE_DSR)
-    assert [n for n in annotated(out) if ";" in n or n == "dsr_conn"] == [
-        "classify; direct", "dsr_conn", "dsr; direct", "dsr_pin; direct 198.18.0.12:9000", "locate; host 198.18.0.12"]
+    assert [n for n in annotated(out) if ";" in n or n.startswith("dsr_")] == [
+        "classify; direct", "dsr_deliver; direct 198.18.0.12:9000", "locate; host 198.18.0.12"], \
+        "stateless: the group's slot, no pin lookup"
 
 
 def test_trace_explain_without_the_controller(lbctl):
     code, out, _ = lbctl(closed_port_url(), "trace", "--explain", TRACE_ONE_ARM)
-    assert code == 0 and "to_member; vip#2 member#2" in annotated(out)
+    assert code == 0 and "commit; vip#2 member#2" in annotated(out)
 
 
 @pytest.mark.parametrize("vip, command", [
@@ -515,7 +557,7 @@ def test_trace_explain_without_the_controller(lbctl):
             "nw_dst=198.18.0.100,nw_ttl=64,tcp_src=40000,tcp_dst=80,tcp_flags=syn --ct-next trk,new --ct-next trk,new,dnat"),
     ("arm", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
             "nw_dst=198.18.0.131,nw_ttl=64,tcp_src=40000,tcp_dst=9000,tcp_flags=syn --ct-next trk,new "
-            "--ct-next trk,new,dnat --ct-next trk,new,snat"),
+            "--ct-next trk,new,snat"),
     ("direct", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
                "nw_dst=198.18.0.132,nw_ttl=64,tcp_src=40000,tcp_dst=9000,tcp_flags=syn"),
 ])
@@ -545,9 +587,9 @@ FAKE_APPCTL = """\
 import json, sys
 with open(sys.argv[1], "a") as calls:
     calls.write(json.dumps(sys.argv[2:]) + "\\n")
-resumed = "Flow: recirc_id=0x65,dp_hash"    # where the saved trace went on after the group's hash
+resumed = "Flow: recirc_id=0x10,dp_hash"    # where the saved trace went on after the group's hash
 first, _, rest = open(sys.argv[2]).read().partition(resumed)
-sys.stdout.write(resumed + rest if sys.argv[5].startswith("recirc_id=0x65,") else first)
+sys.stdout.write(resumed + rest if sys.argv[5].startswith("recirc_id=0x10,") else first)
 """
 
 
@@ -561,12 +603,13 @@ def test_trace_run_follows_the_select_group(three_vips, lbctl, tmp_path):
                            "--bridge", "lcx1br", "--run", "--slot", "3", "--appctl", appctl)
     assert (code, err) == (0, "")
     first, second = [json.loads(line)[1:] for line in calls.read_text().splitlines()]
-    assert first[-6:] == ["--ct-next", "trk,new", "--ct-next", "trk,new,dnat", "--ct-next", "trk,new,snat"]
+    assert first[-5].endswith(",tcp_flags=syn") and first[-4:] == ["--ct-next", "trk,new", "--ct-next", "trk,new,snat"]
     assert second[:2] == ["ofproto/trace", "lcx1br"]
-    assert second[2].startswith("recirc_id=0x65,dp_hash=0x103,ct_state=new|trk,ct_zone=64,tcp,in_port=1,")
-    assert second[3:] == ["--ct-next", "trk,new,dnat", "--ct-next", "trk,new,snat"]
+    assert second[2].startswith("recirc_id=0x10,dp_hash=0x103,ct_state=new|trk,ct_zone=65,tcp,reg4=0x2,in_port=1,")
+    assert second[3:] == ["--ct-next", "trk,new,snat"], "the lookup's state is used; the commits' is next"
     assert out.count("\n$ ") == 1 and out.startswith("$ ")
-    assert annotated(out)[-2:] == ["to_member; arm 198.18.0.12:9000", "locate; host 198.18.0.12"]
+    assert "commit; arm 198.18.0.12:9000" in annotated(out)
+    assert annotated(out)[-2:] == ["to_member", "locate; host 198.18.0.12"]
 
 
 def test_trace_run_without_a_switch_exits_3(three_vips, lbctl, tmp_path):

@@ -29,8 +29,10 @@ def random_vip(rng, name):
 
 
 def afresh(vips, places, settings, down, before):
-    """The same state computed from nothing but the slot tables in force (which it keeps)."""
-    return desired_state(vips, places, settings, SwitchState(slots=dict(before.slots)) if before else None, down)
+    """The same state computed from nothing but the slot tables and dsr's moved slots in force
+    (which it keeps)."""
+    kept = SwitchState(slots=dict(before.slots), moves=dict(before.moves)) if before else None
+    return desired_state(vips, places, settings, kept, down)
 
 
 def changes(installed, desired):

@@ -1,5 +1,7 @@
 """Health monitors on an injected clock: when probes go out, how rise and fall move a member,
 what the flows do with a member held down, and the probe packets themselves."""
+from dataclasses import replace
+
 import pytest
 from ryu.lib.packet import ethernet, icmp, ipv4, packet, tcp, udp
 
@@ -105,8 +107,9 @@ def test_a_member_held_down_gets_no_new_connection_but_keeps_its_flows():
     vips = vip_set(dict(WEB, health_monitor=MONITOR))
     state = desired_state(vips.vips, PLACES, Settings(monitor_address="198.18.0.2"), down={vip.id: frozenset({3})})
     buckets = state.groups[pipeline.group_id(vip.id)].buckets
-    assert len(buckets) == 256 and all("198.18.0.13" not in str(b) for b in buckets)
-    assert any(f.cookie == pipeline.cookie(vip.id, 3) and f.table == pipeline.TO_MEMBER.id for f in state.flows.values())
+    assert len(buckets) == 256 and all(b.actions[0].value != 3 for b in buckets), "no slot loads member 3"
+    assert any(f.cookie == pipeline.cookie(vip.id, 3) and f.table == pipeline.CLASSIFY.id for f in state.flows.values()), \
+        "its replies still go through conntrack"
 
 
 def test_the_monitor_address_is_answered_and_replies_to_it_go_to_the_controller():
@@ -115,9 +118,10 @@ def test_the_monitor_address_is_answered_and_replies_to_it_go_to_the_controller(
     cookie = "cookie=%#x" % pipeline.network_cookie(0)
     for kind in ("tcp,nw_dst=198.18.0.2", "udp,nw_dst=198.18.0.2", "icmp,nw_dst=198.18.0.2,icmp_type=0",
                  "icmp,nw_dst=198.18.0.2,icmp_type=3"):
-        assert "%s, priority=320,%s actions=goto_table:13" % (cookie, kind) in text
-    assert "%s, table=13, priority=0 actions=meter:4,CONTROLLER:65535" % cookie in text
-    assert "table=10, priority=200,arp,arp_tpa=198.18.0.2,arp_op=1" in text
+        assert "%s, priority=800,%s actions=goto_table:15" % (cookie, kind) in text
+    assert "%s, table=15, priority=0 actions=meter:4,CONTROLLER:65535" % cookie in text
+    assert "%s, table=11, priority=300,reg3=0xc6120002 actions=set_field:0x10001->reg6" % cookie in text, \
+        "the monitor address is the balancer's: ARP and ping are answered for it"
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -210,3 +214,98 @@ def test_probes_lost_with_their_switch_are_no_failures():
     assert monitors.expire(1.0) == [] and monitors.members[(vip.id, 1)].streak == 0
     assert (vip.id, 1) in dict(monitors.due(0.1))
     assert monitors.members[(vip.id, 2)].reason == "tcp probe failed (no answer)"   # its switch stayed
+
+
+def test_tracking_the_same_vips_again_keeps_every_members_health():
+    vip = monitored()
+    monitors = fresh(vip)
+    answer(monitors, (vip.id, 1), 0.0, True)
+    monitors.track([vip], 5.0)
+    assert monitors.down(vip) == {2, 3} and monitors.members[(vip.id, 1)].reason == "1 tcp probe succeeded (test)"
+
+
+def test_an_up_member_that_stays_up_is_probed_once_an_interval():
+    vip = monitored()   # interval 1 s
+    monitors = fresh(vip)
+    key = (vip.id, 1)
+    answer(monitors, key, 0.0, True)
+    assert answer(monitors, key, 1.0, True) is None
+    assert key not in dict(monitors.due(1.9)) and key in dict(monitors.due(2.0))
+
+
+def test_a_member_back_up_says_how_many_probes_brought_it_back():
+    vip = monitored(fall=1)   # rise 2
+    monitors = fresh(vip)
+    key = (vip.id, 1)
+    answer(monitors, key, 0.0, True)
+    assert answer(monitors, key, 1.0, False).reason == "1 tcp probe failed (test)"
+    assert answer(monitors, key, 2.0, True) is None
+    assert answer(monitors, key, 2.25, True).reason == "2 tcp probes succeeded (test)"
+
+
+def test_a_probe_in_flight_is_no_failure_before_its_timeout_and_its_member_is_not_probed_twice():
+    vip = monitored()   # timeout 0.25 s
+    monitors = fresh(vip)
+    key = (vip.id, 1)
+    answer(monitors, key, 0.0, True)
+    monitors.start(key, 1.0, 1)
+    assert monitors.expire(1.24) == [] and monitors.members[key].streak == 0
+    assert key not in dict(monitors.due(1.24)), "one probe at a time"
+    assert monitors.expire(1.25) == [] and monitors.members[key].streak == 1
+
+
+def test_a_late_answer_for_a_member_removed_meanwhile_is_ignored():
+    vip = monitored()
+    monitors = fresh(vip)
+    token = monitors.start((vip.id, 1), 0.0, 1)
+    monitors.track([replace(vip, members=vip.members[1:])], 0.1)
+    assert monitors.reply(token, "tcp", "198.18.0.11", 80, True, "late", 0.2) is None
+    assert monitors.expire(10.0) == [] and (vip.id, 1) not in monitors.members
+
+
+def test_a_ping_answer_names_its_probe_whatever_port_it_carries():
+    vip = monitored(type="ping")
+    monitors = fresh(vip)
+    token = monitors.start((vip.id, 1), 0.0, 1)
+    assert monitors.reply(token, "ping", "198.18.0.11", 0, True, "echo reply", 0.1).up
+
+
+def test_every_result_is_counted_and_its_member_reported_once():
+    counted = []
+    vip = monitored()
+    monitors = health.Monitors(count=counted.append)
+    monitors.track([vip], 0.0)
+    answer(monitors, (vip.id, 1), 0.0, True)
+    answer(monitors, (vip.id, 2), 0.0, False)
+    assert counted == ["monitor_successes", "monitor_failures"]
+    assert monitors.take_touched() == {(vip.id, 1), (vip.id, 2)} and monitors.take_touched() == set()
+
+
+def test_a_member_that_cannot_be_probed_now_is_tried_again_an_interval_later():
+    vip = monitored()   # interval 1 s
+    monitors = fresh(vip)
+    monitors.postpone((vip.id, 2), 0.0)
+    assert (vip.id, 2) not in dict(monitors.due(0.9)) and (vip.id, 2) in dict(monitors.due(1.0))
+
+
+def test_a_token_still_in_flight_is_not_handed_out_again_when_the_tokens_wrap():
+    vip = monitored()
+    monitors = fresh(vip)
+    waiting = monitors.start((vip.id, 1), 0.0, 1)   # never answered
+    for _ in range(len(health.TOKENS)):
+        token = monitors.start((vip.id, 2), 0.0, 1)
+        assert token in health.TOKENS and token != waiting
+        monitors.reply(token, "tcp", "198.18.0.12", 80, True, "test", 0.0)
+
+
+def test_a_member_that_stays_down_shows_its_newest_reason_and_when_it_went_down():
+    vip = monitored()
+    monitors = fresh(vip)
+    wall = [100.0]
+    book = health.StatusBook(wall=lambda: wall[0])
+    located = {(0, "198.18.0.11"): Place(MEMBER_MAC, 2)}.get
+    book.update([vip], located, monitors, [vip])
+    answer(monitors, (vip.id, 1), 0.0, False)
+    wall[0] = 200.0
+    assert book.update([vip], located, monitors, [vip]) == [], "the same status: no change to log"
+    assert book.get(vip.id, 1) == ("down", 100.0, "tcp probe failed (test)")

@@ -55,3 +55,35 @@ def test_probes_back_off_and_stop_when_resolved():
     assert sent == [0, 1, 3, 7, 11, 15, 19]   # 1, 2, 4, then every 4 s
     assert probes.due(set(), 20.0) == []
     assert probes.due(wanted, 20.0) == [(1, IP)], "asked for again: starts afresh"
+
+
+OTHER = (0, "198.18.0.12")
+
+
+def test_a_host_not_heard_from_for_max_age_is_forgotten_and_its_switch_named():
+    hosts = HostTable(max_age=100.0)
+    hosts.learn(1, IP, MAC_A, 2, now=0.0)
+    hosts.learn(2, OTHER, MAC_B, 5, now=50.0)
+    assert hosts.expire(100.0) == set() and len(hosts) == 2, "heard from exactly max_age ago: kept"
+    assert hosts.expire(100.5) == {1}
+    assert hosts.where(1, IP) is None and hosts.where(2, OTHER) == Place(MAC_B, 5)
+
+
+def test_hosts_no_vip_lists_any_more_are_forgotten_on_every_switch():
+    hosts = HostTable()
+    for dpid in (1, 2):
+        hosts.learn(dpid, IP, MAC_A, 2, now=0.0)
+        hosts.learn(dpid, OTHER, MAC_B, 5, now=0.0)
+    assert hosts.keep_only({OTHER}) == 2
+    assert [(h.dpid, h.key) for h in hosts.all()] == [(1, OTHER), (2, OTHER)]
+
+
+def test_a_switch_that_goes_takes_its_places_with_it_and_no_other_switchs():
+    hosts = HostTable()
+    hosts.learn(1, IP, MAC_A, 2, now=0.0)
+    hosts.learn(2, IP, MAC_A, 7, now=0.0)
+    hosts.learn(2, OTHER, MAC_B, 5, now=0.0)
+    assert hosts.places(1) == {IP: Place(MAC_A, 2)}
+    assert hosts.places(2) == {IP: Place(MAC_A, 7), OTHER: Place(MAC_B, 5)}
+    assert hosts.forget_switch(2) == 2
+    assert hosts.places(2) == {} and hosts.places(1) == {IP: Place(MAC_A, 2)}

@@ -1,7 +1,10 @@
 """Validation: every refusal names the field and the value; the VIP set's rules (404, 409)."""
+import re
+
 import pytest
 
-from lbctl.model import Conflict, InvalidInput, NotFound, parse_vip
+from flows.pipeline import MAX_VIP_ID
+from lbctl.model import Config, Conflict, InvalidInput, NotFound, parse_vip
 from tests.unit.sample import WEB, vip_set
 
 
@@ -32,6 +35,13 @@ def member(**fields):
     (member(tls=True), "members[0].tls", "True"),
     (dict(WEB, members=[{"address": "198.18.0.11", "port": 80}, {"address": "198.18.0.11", "port": 80}]),
      "members[1]", "198.18.0.11:80"),
+    (dict(WEB, address="127.0.0.1"), "address", "127.0.0.1"),
+    (dict(WEB, redundancy_group="1"), "redundancy_group", "'1'"),
+    (dict(WEB, redundancy_group=65536), "redundancy_group", "65536"),
+    (dict(WEB, members=[{"address": "198.18.1.%d" % i} for i in range(257)]), "members", "257 members"),
+    (member(monitor_port=0), "members[0].monitor_port", "0"),
+    (dict(WEB, health_monitor="tcp"), "health_monitor", "'tcp'"),
+    (["web"], "body", "['web']"),
 ])
 def test_invalid_input_names_field_and_value(body, field, value):
     with pytest.raises(InvalidInput) as e:
@@ -40,11 +50,32 @@ def test_invalid_input_names_field_and_value(body, field, value):
     assert str(e.value).startswith(field + ": ") and value in str(e.value)
 
 
-def test_missing_field_is_named():
-    body = dict(WEB)
-    del body["address"]
-    with pytest.raises(InvalidInput, match="^address: None is required"):
+@pytest.mark.parametrize("body, field", [
+    ({k: v for k, v in WEB.items() if k != "address"}, "address"),
+    ({k: v for k, v in WEB.items() if k != "name"}, "name"),
+    ({k: v for k, v in WEB.items() if k != "port"}, "port"),
+    (dict(WEB, members=[{"port": 80}]), "members[0].address"),
+])
+def test_missing_field_is_named(body, field):
+    with pytest.raises(InvalidInput, match=r"^%s: None is required" % re.escape(field)):
         parse_vip(body)
+
+
+def test_the_limits_themselves_are_accepted():
+    pool = {"addresses": ["198.18.2.%d" % i for i in range(1, 17)], "ports": [1, 1]}
+    low = parse_vip(dict(WEB, port=1, mode="one-arm", snat_pool=pool, redundancy_group=65535,
+                         health_monitor={"type": "tcp", "interval": 0.1, "timeout": 0.05, "rise": 1, "fall": 1},
+                         members=[{"address": "198.18.1.%d" % i, "weight": 256} for i in range(256)]))
+    assert (low.port, low.redundancy_group, len(low.members), len(low.snat_addresses)) == (1, 65535, 256, 16)
+    assert low.snat_ports == (1, 1) and low.members[0].weight == 256
+    high = parse_vip(dict(WEB, port=65535, health_monitor={"type": "tcp", "interval": 3600, "timeout": 3600,
+                                                           "rise": 10, "fall": 10}))
+    assert (high.port, high.health_monitor.interval, high.health_monitor.timeout) == (65535, 3600.0, 3600.0)
+    assert (low.health_monitor.rise, high.health_monitor.fall) == (1, 10)
+
+
+def test_a_put_may_leave_the_name_to_the_url():
+    assert parse_vip({k: v for k, v in WEB.items() if k != "name"}, name="web").name == "web"
 
 
 POOL = {"addresses": ["198.18.0.200", "198.18.0.201"], "ports": [1024, 65535]}
@@ -66,6 +97,10 @@ def test_one_arm_takes_a_consecutive_snat_pool():
     (dict(WEB, mode="one-arm", snat_pool={"addresses": ["198.18.0.100"]}), "snat_pool.addresses[0]",
      "repeats an address of the VIP"),
     (dict(WEB, mode="one-arm", snat_pool=dict(POOL, ports=[2000, 1000])), "snat_pool.ports", "is not [min, max]"),
+    (dict(WEB, mode="one-arm", snat_pool=dict(POOL, ports=[1000, 2000, 3000])), "snat_pool.ports",
+     "is not [min, max]"),
+    (dict(WEB, mode="one-arm", snat_pool=dict(POOL, ports=[1000, "2000"])), "snat_pool.ports", "is not [min, max]"),
+    (dict(WEB, mode="one-arm", snat_pool=dict(POOL, ports=[1000, 65536])), "snat_pool.ports", "is not [min, max]"),
     (dict(WEB, mode="one-arm", snat_pool=dict(POOL, size=3)), "snat_pool.size", "is not a known field"),
     (dict(WEB, algorithm="round-robin"), "algorithm", "is not one of 5-tuple, source_ip"),
 ])
@@ -117,3 +152,26 @@ def test_ids_are_never_reused():
     vips, _ = vips.delete("web")
     vips, again = vips.create(parse_vip(WEB))
     assert again.id == 2
+
+
+def test_the_last_vip_id_is_handed_out_and_then_no_more():
+    vips, last = Config(next_id=MAX_VIP_ID).create(parse_vip(WEB))
+    assert last.id == MAX_VIP_ID
+    with pytest.raises(Conflict, match="no VIP id is left"):
+        vips.create(parse_vip(dict(WEB, name="web2", port=81)))
+
+
+def test_vips_of_one_redundancy_group_share_an_address_while_other_groups_exist():
+    vips = vip_set(WEB, dict(WEB, name="elsewhere", address="198.18.0.200", redundancy_group=2))
+    vips, web2 = vips.create(parse_vip(dict(WEB, name="web2", port=81)))
+    assert web2.address == WEB["address"]
+
+
+def test_an_address_is_a_vips_or_a_members_never_both():
+    vips = vip_set(WEB)
+    with pytest.raises(Conflict, match="^address: 198.18.0.12 is a member of vip 'web'$"):
+        vips.create(parse_vip(dict(WEB, name="on-a-member", address="198.18.0.12",
+                                   members=[{"address": "198.18.0.50"}])))
+    with pytest.raises(Conflict, match="^members: 198.18.0.100 is an address of vip 'web'$"):
+        vips.create(parse_vip(dict(WEB, name="to-a-vip", address="198.18.0.101",
+                                   members=[{"address": "198.18.0.100"}, {"address": "198.18.0.1"}])))

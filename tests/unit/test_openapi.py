@@ -68,3 +68,14 @@ def test_the_document_lists_exactly_the_paths_and_methods_the_api_serves(api):
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item
                   if method != "parameters"}
     assert served == documented
+
+
+def test_every_schema_of_the_document_is_a_valid_json_schema(api):
+    """OpenAPI 3.1's schemas are JSON Schema 2020-12: a client generator or a fuzzer refuses the
+    whole document for one bad schema (a counter listed twice in `required`, say)."""
+    document = api("GET", "/v1/openapi.json")[1]
+    for name, schema in document["components"]["schemas"].items():
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as error:
+            raise AssertionError("schema %s: %s" % (name, error.message)) from None

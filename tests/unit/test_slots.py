@@ -1,7 +1,7 @@
 """Slot tables: exact shares, and minimal movement when members come and go."""
 from collections import Counter
 
-from flows.slots import SLOTS, assign, quotas
+from flows.slots import SLOTS, assign, moved, quotas
 
 
 def shares(table):
@@ -39,3 +39,35 @@ def test_draining_and_returning():
     assert assign(before, {}) is None
     assert shares(assign(before, {2: 1})) == {2: SLOTS}
     assert assign(assign(before, {1: 1, 2: 1}), {1: 1, 2: 1}) == before, "stable when nothing changes"
+
+
+# ---------------------------------------------------------------- moved slots (dsr's grace)
+
+A, B, C = 1, 2, 3
+
+
+def table_of(*owners):
+    """A table whose slot 0 is `owners[0]`, slot 1 `owners[1]`...; the other slots member A's."""
+    return tuple(owners) + (A,) * (SLOTS - len(owners))
+
+
+def test_a_slot_that_changes_owner_keeps_the_old_owner_for_exactly_the_grace():
+    before, after = table_of(B), table_of(C)
+    assert moved(before, after, {}, alive={A, B, C}, now=100.0, grace=0.5) == {0: (B, 100.5)}
+    assert moved(before, after, {}, alive={A, B, C}, now=100.0, grace=0) == {}, "no grace: no moved slot"
+    assert moved(before, after, {}, alive={A, C}, now=100.0, grace=0.5) == {}, "an old owner gone: nothing to wait for"
+
+
+def test_a_moved_slot_keeps_its_grace_end_until_it_changes_owner_again():
+    moves = {0: (B, 110.0)}   # slot 0 went from B to C, its grace ends at 110
+    assert moved(table_of(C), table_of(C), moves, {A, B, C}, now=105.0, grace=10.0) == {0: (B, 110.0)}
+    # Changed again within the grace: its connections are still B's, and the grace starts afresh.
+    assert moved(table_of(C), table_of(A), moves, {A, B, C}, now=105.0, grace=10.0) == {0: (B, 115.0)}
+    assert moved(table_of(C), table_of(B), moves, {A, B, C}, now=105.0, grace=10.0) == {}, "back to B: plain again"
+
+
+def test_a_grace_ends_at_its_end_time():
+    moves = {0: (B, 110.0)}
+    assert moved(table_of(C), table_of(C), moves, {A, B, C}, now=109.9, grace=10.0) == {0: (B, 110.0)}
+    assert moved(table_of(C), table_of(C), moves, {A, B, C}, now=110.0, grace=10.0) == {}
+    assert moved(table_of(C), table_of(C), moves, {A, B, C}, now=200.0, grace=10.0) == {}

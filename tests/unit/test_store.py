@@ -96,3 +96,62 @@ def test_two_controllers_cannot_hold_one_state_file(tmp_path):
         store.StateLock(state)
     first.release()
     store.StateLock(state).release()
+
+
+def test_a_first_start_takes_the_vip_file_and_names_a_damaged_state_file_by_the_clock(tmp_path):
+    yaml_file = tmp_path / "vips.yaml"
+    yaml_file.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 80}\n")
+    state = tmp_path / "state.msgpack"
+    files = store.FileStore(str(state), str(yaml_file), now=lambda: 86400)
+    assert [v.name for v in files.load().vips] == ["a"] and files.source == "VIP file %s" % yaml_file
+    state.write_bytes(b"\xc1garbage")
+    assert [v.name for v in files.load().vips] == ["a"]
+    assert (tmp_path / "state.msgpack.damaged-19700102T000000").read_bytes() == b"\xc1garbage"
+    files.close()
+
+
+@pytest.mark.parametrize("text", ["", "vips: []\n", "# no VIP yet\n{}\n"])
+def test_an_empty_vip_file_is_an_empty_configuration(tmp_path, text):
+    path = tmp_path / "vips.yaml"
+    path.write_text(text)
+    assert store.load_yaml(str(path)).vips == ()
+
+
+@pytest.mark.parametrize("text, error", [
+    ("- {name: a, address: 198.18.0.100, port: 80}\n", "expected a mapping with a list under 'vips'"),
+    ("vips: 3\n", "expected a mapping with a list under 'vips'"),
+    ("vips:\n  - web\n", "vips[0]: 'web' is not an object"),
+    (None, "cannot read: "),
+])
+def test_a_vip_file_that_cannot_be_used_is_refused_naming_the_file(tmp_path, text, error):
+    path = tmp_path / "vips.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(store.StoreError) as e:
+        store.load_yaml(str(path))
+    assert str(e.value).startswith("%s: %s" % (path, error))
+
+
+def test_a_state_file_that_holds_no_map_is_no_state_file(tmp_path):
+    path = tmp_path / "state.msgpack"
+    path.write_bytes(msgpack.packb([2, 1, 1, []]))
+    with pytest.raises(store.StoreError, match="^%s: not an lbctl state file of format 2$" % path):
+        store.load_state(str(path))
+
+
+def test_a_save_that_fails_leaves_no_temporary_file_behind(tmp_path):
+    taken = tmp_path / "state.msgpack"
+    taken.mkdir()   # os.replace cannot put a file there
+    with pytest.raises(IsADirectoryError):
+        store.save_state(str(taken), vip_set(WEB))
+    assert os.listdir(tmp_path) == ["state.msgpack"]
+
+
+def test_a_rest_token_of_sixteen_characters_is_enough_and_fifteen_is_not(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("0123456789abcdef\n")
+    path.chmod(0o600)
+    assert store.read_token(str(path)) == "0123456789abcdef"
+    path.write_text("0123456789abcde\n")
+    with pytest.raises(store.StoreError, match="holds no token of at least 16 characters"):
+        store.read_token(str(path))

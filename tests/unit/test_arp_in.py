@@ -1,0 +1,123 @@
+"""ARP packet-ins through the core (lbctl.core.Balancer, no switch, a clock the test moves): ARP
+from hosts that are no member is counted and learns nothing, however many senders; a flood of
+claims on a VIP is answered with one announcement at a time and logged once."""
+import logging
+import random
+
+import pytest
+
+from flows import pipeline
+from lbctl import packets, store
+from lbctl.core import Balancer, Options
+from tests.unit.sample import WEB, vip_set
+
+DPID = 1
+VIP = "198.18.0.100"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def wall(self):
+        return self.now
+
+
+@pytest.fixture
+def core(tmp_path):
+    """The core serving WEB, with one switch connected and adopted (it held nothing), and the
+    announcement of the adoption over."""
+    files = store.FileStore(str(tmp_path / "state.msgpack"))
+    store.save_state(files.state_file, vip_set(WEB))
+    balancer = Balancer(Options(), files, Clock())
+    balancer.switch_connected(DPID)
+    balancer.flows_read(DPID, 0, [], False)
+    balancer.groups_read(DPID, [], False)
+    balancer.meters_read(DPID, [], False)
+    assert balancer.adopted()
+    run(balancer, 5.0)
+    yield balancer
+    files.close()
+
+
+def run(core, seconds, step=0.005):
+    """Move the clock on by `seconds`, ticking every `step`."""
+    for _ in range(round(seconds / step)):
+        core.clock.now += step
+        core.tick(core.clock.now)
+
+
+def arp_in(core, frame, in_port=1):
+    return core.packet_in(DPID, pipeline.ARP_PUNT.id, in_port, frame)
+
+
+def test_arp_from_thousands_of_non_members_is_counted_and_learns_nothing(core):
+    rng = random.Random(7)
+    for _ in range(2000):
+        sender = "198.19.%d.%d" % (rng.randrange(256), rng.randrange(1, 255))
+        mac = "0a:%02x:%02x:%02x:%02x:%02x" % tuple(rng.randrange(256) for _ in range(5))
+        assert arp_in(core, packets.arp_request(mac, sender, "198.19.255.254")) == []
+    assert core.stats.counters["arp_ignored"] == 2000
+    assert len(core.hosts) == 0
+    arp_in(core, packets.arp_request("0a:00:00:00:00:11", "198.18.0.11", "198.18.0.1"), in_port=2)
+    assert [(h.ip, h.port) for h in core.hosts.all()] == [("198.18.0.11", 2)], "a member is learned"
+
+
+def test_a_flood_of_claims_on_a_vip_gets_one_announcement_at_a_time_and_one_log_line(core, caplog):
+    garp_count, before = core.options.garp_count, core.stats.counters["garps_sent"]
+    with caplog.at_level(logging.WARNING, logger="lbctl"):
+        for _ in range(600):   # 200 claims a second for 3 s
+            arp_in(core, packets.arp_request("0a:00:00:00:00:99", VIP, VIP))
+            run(core, 0.005)
+        run(core, 5.0)         # the announcement under way finishes
+    assert core.stats.counters["ownership_conflicts"] == 600
+    # The first announcement (3 GARPs, 1 s apart) ends 2 s in; the claims still coming start a second.
+    assert core.stats.counters["garps_sent"] - before == 2 * garp_count
+    conflicts = [r.getMessage() for r in caplog.records if "ownership conflict" in r.getMessage()]
+    assert len(conflicts) == 1 and "0a:00:00:00:00:99 claims 198.18.0.100" in conflicts[0]
+
+
+DSR = dict(WEB, name="direct", mode="dsr")
+
+
+def serving(core, vip_id):
+    """The member ids the switch's slot table of a VIP names, as the core last sent it."""
+    return set(core.switches[DPID].installed.slots.get(vip_id, ()))
+
+
+def test_members_found_by_one_round_of_probes_go_into_service_together_and_move_no_slot(tmp_path):
+    files = store.FileStore(str(tmp_path / "state.msgpack"))
+    store.save_state(files.state_file, vip_set(DSR))
+    core = Balancer(Options(), files, Clock())
+    core.switch_connected(DPID)
+    core.flows_read(DPID, 0, [], False)
+    core.groups_read(DPID, [], False)
+    core.meters_read(DPID, [], False)
+    answers = [arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 1),
+                                              packets.PROBE_SOURCE), in_port=port)
+               for port, member in enumerate(("198.18.0.11", "198.18.0.12"), start=2)]
+    assert answers == [[], []] and serving(core, 1) == set(), "not yet: more answers may be on their way"
+    run(core, 0.01)
+    assert serving(core, 1) == set()
+    arp_in(core, packets.arp_reply("0a:00:00:00:00:04", "198.18.0.13", pipeline.own_mac(0, 1), packets.PROBE_SOURCE),
+           in_port=4)
+    assert serving(core, 1) == {1, 2, 3}, "the last one missing: at once"
+    assert core.switches[DPID].installed.moves == {}, "no slot went from one new member to the next"
+    files.close()
+
+
+def test_a_member_found_while_another_is_missing_goes_into_service_soon_anyway(core):
+    arp_in(core, packets.arp_request("0a:00:00:00:00:11", "198.18.0.11", "198.18.0.1"), in_port=2)
+    assert serving(core, 1) == set()
+    run(core, 0.2)
+    assert serving(core, 1) == {1}
+
+
+def test_arp_sent_from_a_mac_of_the_balancer_teaches_nothing_and_counts_as_a_conflict(core):
+    before = core.stats.counters["ownership_conflicts"]
+    claim = packets.arp_request(pipeline.own_mac(0, 1), "198.18.0.11", "198.18.0.1")   # a member's address
+    assert arp_in(core, claim, in_port=2) == []
+    assert len(core.hosts) == 0 and core.stats.counters["ownership_conflicts"] == before + 1
