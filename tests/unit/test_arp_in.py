@@ -26,18 +26,23 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def core(tmp_path):
-    """The core serving WEB, with one switch connected and adopted (it held nothing), and the
-    announcement of the adoption over."""
-    files = store.FileStore(str(tmp_path / "state.msgpack"))
-    store.save_state(files.state_file, vip_set(WEB))
+def adopted_core(files, body):
+    """The core serving the VIP `body`, with one switch connected and adopted (it held nothing)."""
+    store.save_state(files.state_file, vip_set(body))
     balancer = Balancer(Options(), files, Clock())
     balancer.switch_connected(DPID)
     balancer.flows_read(DPID, 0, [], False)
     balancer.groups_read(DPID, [], False)
     balancer.meters_read(DPID, [], False)
     assert balancer.adopted()
+    return balancer
+
+
+@pytest.fixture
+def core(tmp_path):
+    """The core serving WEB on an adopted switch, the announcement of the adoption over."""
+    files = store.FileStore(str(tmp_path / "state.msgpack"))
+    balancer = adopted_core(files, WEB)
     run(balancer, 5.0)
     yield balancer
     files.close()
@@ -90,12 +95,7 @@ def serving(core, vip_id):
 
 def test_members_found_by_one_round_of_probes_go_into_service_together_and_move_no_slot(tmp_path):
     files = store.FileStore(str(tmp_path / "state.msgpack"))
-    store.save_state(files.state_file, vip_set(DSR))
-    core = Balancer(Options(), files, Clock())
-    core.switch_connected(DPID)
-    core.flows_read(DPID, 0, [], False)
-    core.groups_read(DPID, [], False)
-    core.meters_read(DPID, [], False)
+    core = adopted_core(files, DSR)
     answers = [arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 1),
                                               packets.PROBE_SOURCE), in_port=port)
                for port, member in enumerate(("198.18.0.11", "198.18.0.12"), start=2)]
