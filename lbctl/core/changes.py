@@ -144,14 +144,7 @@ class Changes:
         is left alone: adoption computes everything anyway)."""
         if not self.core.placement.writable(switch):
             return []
-        switch.sync_at = None
         return self.send(switch, self.plan(switch, self.core.config), started)
-
-    def sync_soon(self, switch, delay):
-        """Sync `switch` within `delay` seconds, together with whatever else comes meanwhile."""
-        at = self.core.clock.monotonic() + delay
-        if switch.sync_at is None or at < switch.sync_at:
-            switch.sync_at = at
 
     def sync_all(self):
         return [message for switch in list(self.core.switches.values()) for message in self.sync(switch)]
@@ -264,12 +257,10 @@ class Changes:
 
     def tick(self, now):
         """Switches whose state could not be read within ADOPT_TIMEOUT: empty and refill them. And
-        switches where the grace of a dsr moved slot ended (their slots are plain again), or a sync
-        was asked for by now."""
+        switches where the grace of a dsr moved slot ended: their slots are plain again."""
         out = []
         for switch in list(self.core.switches.values()):
-            if switch.adopted and (graces_end(switch.installed) <= now
-                                   or switch.sync_at is not None and switch.sync_at <= now):
+            if switch.adopted and graces_end(switch.installed) <= now:
                 out += self.sync(switch)
             if switch.adopted or switch.read_since is None or now - switch.read_since < ADOPT_TIMEOUT:
                 continue

@@ -26,6 +26,7 @@ class Neighbours:
         self.garps = {}           # address -> [announcements left, when the next is due, switches (None: all)]
         self.claims_logged = {}   # address -> (when a claim on it was last logged, claims since then)
         self.garp_count, self.garp_interval = options.garp_count, options.garp_interval
+        self.found = {}           # dpid -> ({host key: (mac, port)} found, not learned yet; when they are due)
 
     # ------------------------------------------------------------------ ARP packet-ins
 
@@ -42,7 +43,36 @@ class Neighbours:
         if core.host_id(key) is None:
             core.stats.count("arp_ignored")
             return []
+        if core.hosts.host(switch.dpid, key) is None:
+            return self._found(switch, key, seen.src_mac, in_port)
         return self._learn(switch, key, seen.src_mac, in_port, started)
+
+    def _found(self, switch, key, mac, port):
+        """A member found on `switch` for the first time. Members found by one round of probes
+        answer within milliseconds of each other: they are learned and put in service together,
+        by one change, at most NEW_HOST_SETTLE later, or at once when the last one missing comes.
+        (In dsr, slots handed from one newly found member to the next would be moved slots, each
+        with a grace of pins.) Until then the API does not show them, so a member it shows
+        located is one the switch serves."""
+        core = self.core
+        found, due = self.found.get(switch.dpid, ({}, core.clock.monotonic() + NEW_HOST_SETTLE))
+        found[key] = (mac, port)
+        self.found[switch.dpid] = (found, due)
+        if all(k in found or core.hosts.host(switch.dpid, k) is not None for k in core.config.hosts):
+            return self._learn_found(switch.dpid)
+        return []
+
+    def _learn_found(self, dpid):
+        core = self.core
+        found, _ = self.found.pop(dpid)
+        switch = core.switches.get(dpid)
+        if switch is None:
+            return []
+        for key, (mac, port) in found.items():
+            if core.hosts.learn(dpid, key, mac, port, core.clock.wall()) == hosttable.NEW:
+                LOG.info("member %s is at %s port %d", key[1], mac, port)
+        core.monitoring.note_statuses()
+        return core.changes.sync(switch)
 
     def _learn(self, switch, key, mac, port, started):
         core = self.core
@@ -58,16 +88,6 @@ class Neighbours:
             core.stats.count("host_moves")
             LOG.info("member %s is at %s port %d", key[1], mac, port)
             return core.changes.sync(switch, (core.stats.move_ms, started))
-        elif outcome == hosttable.NEW:
-            # Members found by one round of probes answer within milliseconds of each other: one
-            # change takes them all, so a VIP's slot table goes at once to all of them (in dsr,
-            # slots handed from one newly found member to the next would be moved slots, graced).
-            # The last one missing brings the change at once.
-            LOG.info("member %s is at %s port %d", key[1], mac, port)
-            core.monitoring.note_statuses()
-            if all(core.hosts.host(switch.dpid, member) is not None for member in core.config.hosts):
-                return core.changes.sync(switch)
-            core.changes.sync_soon(switch, NEW_HOST_SETTLE)
         return []
 
     def _defend(self, seen, owned):
@@ -128,6 +148,8 @@ class Neighbours:
 
     def tick(self, now):
         out = self._due_garps(now)
+        for dpid in [dpid for dpid, (_, due) in self.found.items() if due <= now]:
+            out += self._learn_found(dpid)
         if now >= self.next_probe_round:
             self.next_probe_round = now + self.core.options.probe_period
             out += self._expire() + self._probe_members(now)

@@ -19,7 +19,6 @@ class Switch:
         self.reading = set()        # the parts of a reading still to come
         self.read_since = None      # when the reading started (monotonic)
         self.read_again = float("-inf")   # when an error last made the controller read it again
-        self.sync_at = None         # when to bring it up to date at the latest (members newly found)
         self.pending = {}           # barrier xid -> (the samples it times, or None; when its cause came)
         self.counter_reads = {}     # xid of a counter request in flight -> the Reading it is part of
         self.counters = {}          # VIP id -> {flow key: (packets, bytes)} at its last reading
