@@ -6,6 +6,7 @@ through its own meter (its moves must be seen); replies to the controller's prob
 other ARP is switched and never reaches the controller."""
 from flows import pipeline as p
 from flows.ir import CONTROLLER, IN_PORT, NORMAL, Flow, Meter, Move, Output, Resubmit, SetField, match
+from flows.networks import exits
 from flows.ownership import own_mac
 from flows.protocols import ARP_REPLY, ARP_REQUEST, ETH_TYPE_ARP
 
@@ -29,12 +30,12 @@ def pipeline_flows(settings):
         Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.CLAIM, match((p.CLAIM_REG, ANSWERED), eth_type=ETH_TYPE_ARP),
              goto=p.ARP_PUNT.id),
         Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.CLAIM_MAC, match(eth_type=ETH_TYPE_ARP, eth_src=own), goto=p.ARP_PUNT.id),
-        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.REPLY,
-             match((p.OWNED_REG, ANSWERED), eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST), reply),
+        *exits(Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.REPLY,
+                    match((p.OWNED_REG, ANSWERED), eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST), reply)),
         # Answers to the controller's own probes: only the controller needs them.
         Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.FOR_US, match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REPLY, eth_dst=own),
              goto=p.ARP_PUNT.id),
-        Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.DEFAULT, match(), (Output(NORMAL),)),
+        *exits(Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.DEFAULT, match(), (Output(NORMAL),))),
         Flow(p.ARP_PUNT.id, p.ARP_PUNT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.ARP_METER),
         Flow(p.MEMBER_ARP_PUNT.id, p.MEMBER_ARP_PUNT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MEMBER_ARP_METER),
         Flow(p.REJECT.id, p.REJECT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.REJECT_METER),
@@ -44,8 +45,10 @@ def pipeline_flows(settings):
                    Meter(p.REJECT_METER, settings.reject_pps, settings.arp_punt_burst)]
 
 
-def member_flows(host, address):
-    """ARP from member host `host` (its id) at `address`: switched as usual, and punted through the
-    members' own meter, so that its moves are seen even while some other host floods ARP."""
-    return [Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.MEMBER, match(eth_type=ETH_TYPE_ARP, arp_spa=address),
-                 (Output(NORMAL),), goto=p.MEMBER_ARP_PUNT.id, cookie=p.host_cookie(host))]
+def member_flows(host, address, network):
+    """ARP from member host `host` (its id) at `address` on `network`: switched as usual, and
+    punted through the members' own meter, so that its moves are seen even while some other host
+    floods ARP."""
+    return exits(Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.MEMBER,
+                      match((p.NETWORK_REG, network.id), eth_type=ETH_TYPE_ARP, arp_spa=address),
+                      (Output(NORMAL),), goto=p.MEMBER_ARP_PUNT.id, cookie=p.host_cookie(host)), network.vlan is not None)

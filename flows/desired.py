@@ -7,27 +7,34 @@ change costs about the same with 10 VIPs as with 1,000 (some 22,000 flows with 8
 and the state says which of its flows and groups may differ from the one before (`follows`): all
 that reconcile.diff compares."""
 import weakref
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Dict
 
-from flows import arp, dsr, icmp, monitor, ownership, pipeline, vip as vipflows
+from flows import arp, dsr, icmp, networks as netflows, ownership, pipeline, vip as vipflows
 from flows.ir import Meter
-
-DEFAULT_NETWORK = 0   # the one untagged network every VIP and host is on, until networks are configured
+from flows.networks import DEFAULT, Network
 
 
 @dataclass(frozen=True)
 class Settings:
-    cluster_id: int = 0          # byte 4 of the balancer's MACs (see pipeline.own_mac)
+    cluster_id: int = 0          # byte 3 of the balancer's MACs (see pipeline.own_mac)
     arp_punt_pps: int = 100      # ARP packets per second the controller gets at most ...
     arp_punt_burst: int = 50     # ... after a burst of this many
     member_arp_pps: int = 100    # the same for ARP from members' addresses, counted apart
     reject_pps: int = 100        # refused connections the controller answers per second at most
-    gateways: tuple = ()         # the balancer's gateway addresses on the subnets it routes between
-    gateway_group: int = 1       # ... and their redundancy group (their MAC)
-    monitor_address: str = None  # the source of health probes (its MAC: the gateways')
+    networks: tuple = (Network(DEFAULT),)   # every network (the default one first), with the
+    # balancer's gateways and monitor address on each
     monitor_pps: int = 1000      # replies to health probes the controller gets per second at most
     dsr_grace: float = pipeline.DSR_GRACE   # seconds a dsr slot's old owner keeps its connections
+
+    def network(self, name):
+        return _by_name(self.networks)[name]
+
+
+@lru_cache(maxsize=8)
+def _by_name(networks):
+    return {network.name: network for network in networks}
 
 
 @dataclass
@@ -47,7 +54,7 @@ class SwitchState:
 
 
 def vip_mac(vip, settings):
-    return pipeline.own_mac(settings.cluster_id, vip.redundancy_group)
+    return pipeline.own_mac(settings.cluster_id, settings.network(vip.network).id, vip.redundancy_group)
 
 
 class _Basis:
@@ -64,11 +71,11 @@ class _Basis:
         self.down = down           # VIP id -> ids of its members held down, as this state saw them
         self.monitor = {}          # key -> flow: the replies to health probes
         self.pipeline = {}         # key -> flow: the pipeline's flows
-        self.gateways = {}         # key -> flow: the gateways' and the monitor address's flows
+        self.networks = {}         # key -> flow: the networks' own flows (ingress, gateways, monitor address)
         self.meters = {}
         self.owners = {}           # key -> ids of the VIPs that name it, lowest first
         self.users = {}            # member host id -> how many VIPs list it
-        self.addresses = {}        # member host id -> its address
+        self.addresses = {}        # member host id -> its key: (network, address)
         self.hosts = {}            # member host id -> its flows
         self.host_flows = {}       # key -> flow: the members' own flows
 
@@ -76,7 +83,7 @@ class _Basis:
         """The basis of a state that follows this one: the same settings and fixed flows; its own
         copies of what changes."""
         basis = _Basis(self.settings, places, down)
-        basis.monitor, basis.pipeline, basis.gateways, basis.meters = self.monitor, self.pipeline, self.gateways, self.meters
+        basis.monitor, basis.pipeline, basis.networks, basis.meters = self.monitor, self.pipeline, self.networks, self.meters
         basis.owners, basis.users, basis.addresses = dict(self.owners), dict(self.users), dict(self.addresses)
         basis.hosts, basis.host_flows = dict(self.hosts), dict(self.host_flows)
         return basis
@@ -99,7 +106,7 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None, n
     state = SwitchState()
     if old is None:
         basis = _fixed(settings, dict(places), dict(down))
-        touched = set(basis.monitor) | set(basis.pipeline) | set(basis.gateways)
+        touched = set(basis.monitor) | set(basis.pipeline) | set(basis.networks)
     else:
         basis = old.follow(dict(places), dict(down))
         state.flows, state.groups, state.slots, state.moves, state.parts = (
@@ -156,18 +163,20 @@ def _fixed(settings, places, down):
     basis = _Basis(settings, places, down)
     arp_flows, meters = arp.pipeline_flows(settings)
     for flow in (arp_flows + icmp.pipeline_flows(settings) + ownership.pipeline_flows(settings)
-                 + vipflows.pipeline_flows(settings) + dsr.pipeline_flows(settings.dsr_grace)):
+                 + netflows.pipeline_flows(settings) + vipflows.pipeline_flows(settings)
+                 + dsr.pipeline_flows(settings.dsr_grace)):
         basis.pipeline[flow.key] = flow
     basis.meters = {meter.meter_id: meter for meter in meters}
-    network_cookie = pipeline.network_cookie(DEFAULT_NETWORK)
-    for address in settings.gateways + ((settings.monitor_address,) if settings.monitor_address else ()):
-        for flow in ownership.owned_flows(address, settings.gateway_group, network_cookie):
-            basis.gateways.setdefault(flow.key, flow)
-    if settings.monitor_address:
-        for flow in monitor.reply_flows(settings.monitor_address, network_cookie):
-            basis.monitor[flow.key] = flow
+    for network in settings.networks:
+        for flow in netflows.network_flows(network, settings):
+            into = basis.monitor if (flow.table, flow.priority) in MONITOR_BANDS else basis.networks
+            into.setdefault(flow.key, flow)
+    if any(network.monitor_address for network in settings.networks):
         basis.meters[pipeline.MONITOR_METER] = Meter(pipeline.MONITOR_METER, settings.monitor_pps, settings.monitor_pps)
     return basis
+
+
+MONITOR_BANDS = {(pipeline.CLASSIFY.id, pipeline.CLASSIFY.MONITOR), (pipeline.MONITOR.id, pipeline.MONITOR.DEFAULT)}
 
 
 class _Change:
@@ -209,10 +218,10 @@ class _Change:
         if part.moves:
             state.moves[vip.id] = part.moves
         users = self.basis.users
-        for host, address in {(m.host, m.address) for m in vip.members}:
+        for host, key in {(m.host, m.key) for m in vip.members}:
             users[host] = users.get(host, 0) + 1
             if users[host] == 1:
-                self.basis.addresses[host] = address
+                self.basis.addresses[host] = key
                 self.members.add(host)
 
     def drop(self, vip_id):
@@ -254,8 +263,10 @@ class _Change:
         if host not in basis.users:
             basis.addresses.pop(host, None)
         else:
-            address = basis.addresses[host]
-            flows = basis.hosts[host] = arp.member_flows(host, address) + vipflows.host_flows(host, address, place)
+            network_name, address = basis.addresses[host]
+            network = basis.settings.network(network_name)
+            flows = basis.hosts[host] = (arp.member_flows(host, address, network)
+                                         + vipflows.host_flows(host, address, place, network))
             for flow in flows:
                 basis.host_flows[flow.key] = flow
                 self.touched.add(flow.key)
@@ -272,7 +283,7 @@ class _Change:
             if flow is None:   # its lowest VIP changed nothing this time: look in that VIP's flows
                 flow = next(f for f in self.state.parts[named[0]].flows if f.key == key)
             return vipflows.shared(flow) if len(named) > 1 else flow
-        return basis.gateways.get(key)
+        return basis.networks.get(key)
 
 
 @dataclass(frozen=True)
@@ -289,14 +300,16 @@ class _Part:
 
 
 def _vip_part(vip, located, down, settings, previous_slots, previous_moves, now):
+    clients = settings.network(vip.network)
     if vip.mode == "dsr":
         flows, group, table, moves = dsr.dsr_vip_flows(vip, located, previous_slots, down, previous_moves, now,
-                                                       settings.dsr_grace)
+                                                       settings.dsr_grace, clients)
     else:
-        (flows, group, table), moves = vipflows.vip_flows(vip, located, previous_slots, down), {}
+        members = settings.network(vip.member_network)
+        (flows, group, table), moves = vipflows.vip_flows(vip, located, previous_slots, down, (clients, members)), {}
     vip_cookie = pipeline.cookie(vip.id)
     for address in (vip.address,) + tuple(vip.snat_addresses):
-        flows += ownership.owned_flows(address, vip.redundancy_group, vip_cookie)
+        flows += ownership.owned_flows(clients.id, address, vip.redundancy_group, vip_cookie)
     graces_end = min((until for _, until in moves.values()), default=float("inf"))
     return _Part(vip, located, down, flows, group, table, moves, graces_end)
 

@@ -23,13 +23,13 @@ ignores the rest, so path MTU discovery works.
 from flows import addresses
 from flows import pipeline as p
 from flows.ir import NORMAL, Flow, Learn, Move, Multipath, Output, Resubmit, SetField, match
-from flows.icmp import ERRORS
+from flows.networks import ICMP_ERRORS as ERRORS, exits
 from flows.protocols import ETH_TYPE_IP, IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, TCP_SYN_ONLY
 from flows.slots import SLOTS, assign, moved
 from flows.vip import FRAGMENT, departures, endpoint, spread, with_fields
 
 SYN = dict(eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_TCP, tcp_flags=TCP_SYN_ONLY)
-FIVE_TUPLE = ("ipv4_src", "ipv4_dst", "tcp_src", "tcp_dst")
+FIVE_TUPLE = (p.NETWORK_REG.field, "ipv4_src", "ipv4_dst", "tcp_src", "tcp_dst")   # (a tenant's network too)
 
 
 def pipeline_flows(grace):
@@ -54,15 +54,18 @@ def pipeline_flows(grace):
     ]
 
 
-def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_moves=None, now=0.0, grace=0.0):
+def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_moves=None, now=0.0, grace=0.0,
+                  network=None):
     """All flows, the select group (or None), the slot table and the moved slots ({slot: (old
-    owner, grace end)}) of one dsr VIP (other arguments as for flows.vip.vip_flows)."""
+    owner, grace end)}) of one dsr VIP on `network` (its members' too; other arguments as for
+    flows.vip.vip_flows)."""
     vip_cookie = p.cookie(vip.id)
-    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst")
-    flows = [
-        # The members answer from the VIP's address and port, straight to the client.
-        Flow(p.CLASSIFY.id, p.CLASSIFY.DSR_REPLY, endpoint(vip.protocol, vip.address, vip.port, "src"),
-             (Output(NORMAL),), cookie=vip_cookie)]
+    here = (p.NETWORK_REG, network.id)
+    tagged = network.vlan is not None
+    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst", here)
+    # The members answer from the VIP's address and port, straight to the client.
+    flows = exits(Flow(p.CLASSIFY.id, p.CLASSIFY.DSR_REPLY, endpoint(vip.protocol, vip.address, vip.port, "src", here),
+                       (Output(NORMAL),), cookie=vip_cookie), tagged)
     host_of = {}
     eligible = {}
     for member in vip.members:
@@ -81,28 +84,28 @@ def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_
         to_each = sum(((SetField(p.HOST_REG.field, host), Resubmit(p.LOCATE.id))
                        for host in sorted(set(host_of.values()))), ())
         flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_ICMP,
-                       match(ip_proto=IP_PROTO_ICMP, icmpv4_type=kind, **addresses.fields(vip.address, "dst")),
+                       match(here, ip_proto=IP_PROTO_ICMP, icmpv4_type=kind, **addresses.fields(vip.address, "dst")),
                        to_each, cookie=vip_cookie) for kind in ERRORS]
     table = assign(previous_slots, eligible)
     moves = moved(previous_slots, table, previous_moves or {}, set(host_of), now, grace)
     spread_flows, group = spread(vip, _slot_actions(vip, table, moves, host_of), p.CLASSIFY.id, p.CLASSIFY.VIP,
                                  to_vip, first=(SetField(p.VIP_REG.field, vip.id),))
     if vip.protocol == "udp":
-        flows += _fragment_flows(vip, table is not None)
+        flows += _fragment_flows(vip, table is not None, here, tagged)
     return flows + spread_flows, group, table, moves
 
 
-def _fragment_flows(vip, served):
+def _fragment_flows(vip, served, here, tagged):
     """A UDP VIP's datagrams that arrive in fragments: a fragment has no ports to match or hash,
     so all fragments of one client go to the member its address hashes to (the VIP's slot flows,
     as source_ip would); their answers, fragmented too, go out as the members' replies do."""
     vip_cookie = p.cookie(vip.id)
     fragment = dict(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT)
-    flows = [Flow(p.CLASSIFY.id, p.CLASSIFY.DSR_REPLY, match(**fragment, **addresses.fields(vip.address, "src")),
-                  (Output(NORMAL),), cookie=vip_cookie)]
+    flows = exits(Flow(p.CLASSIFY.id, p.CLASSIFY.DSR_REPLY, match(here, **fragment, **addresses.fields(vip.address, "src")),
+                       (Output(NORMAL),), cookie=vip_cookie), tagged)
     if served:
         flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT,
-                          match(**fragment, **addresses.fields(vip.address, "dst")),
+                          match(here, **fragment, **addresses.fields(vip.address, "dst")),
                           (SetField(p.VIP_REG.field, vip.id), Multipath("nw_src", SLOTS, p.SLOT_REG.field, 8)),
                           goto=p.SLOT.id, cookie=vip_cookie))
     return flows
@@ -127,8 +130,9 @@ def _slot_actions(vip, table, moves, host_of):
     return tuple(entries)
 
 
-def stale_pins(before, after):
+def stale_pins(before, after, networks):
     """The learned pins a change of VIPs leaves without a purpose: those of every dsr VIP that goes
-    (deleted, or moved to another address, port or mode), as matches to delete from dsr_conn."""
-    return [endpoint(vip.protocol, vip.address, vip.port, "dst") for vip, _, whole in departures(before, after)
-            if vip.mode == "dsr" and whole and vip.protocol == "tcp"]
+    (deleted, or moved to another address, port or mode), as matches to delete from dsr_conn.
+    `networks`: name -> network, for the VIPs `before`."""
+    return [endpoint(vip.protocol, vip.address, vip.port, "dst", (p.NETWORK_REG, networks[vip.network].id))
+            for vip, _, whole in departures(before, after) if vip.mode == "dsr" and whole and vip.protocol == "tcp"]

@@ -52,6 +52,16 @@ class Multipath:
 
 
 @dataclass(frozen=True)
+class PushVlan:
+    """Push an 802.1Q header (TPID 0x8100); its VLAN id is set by the actions after it."""
+
+
+@dataclass(frozen=True)
+class PopVlan:
+    """Pop the outermost 802.1Q header (only in a flow whose match says there is one)."""
+
+
+@dataclass(frozen=True)
 class DecTtl:
     """Decrement the IP TTL (a routed hop); a packet whose TTL runs out is not forwarded."""
 

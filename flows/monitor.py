@@ -10,10 +10,10 @@ from flows.ir import CONTROLLER, Flow, Output, match
 from flows.protocols import ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, IP_PROTO, IP_PROTO_ICMP
 
 
-def reply_flows(address, cookie):
-    """The flows that take replies to the probes sent from `address` (the monitor address), with
-    the cookie of the owner of that address."""
-    to_us = addresses.fields(address, "dst")
+def reply_flows(network_id, address, cookie):
+    """The flows that take replies to the probes sent from `address` (the monitor address of
+    network `network_id`), with the cookie of the owner of that address."""
+    to_us = dict(addresses.fields(address, "dst"), **{p.NETWORK_REG.field: network_id})
     replies = [match(ip_proto=IP_PROTO[kind], **to_us) for kind in ("tcp", "udp")]
     replies += [match(ip_proto=IP_PROTO_ICMP, icmpv4_type=kind, **to_us) for kind in (ICMP_ECHO_REPLY, ICMP_DEST_UNREACH)]
     return [Flow(p.CLASSIFY.id, p.CLASSIFY.MONITOR, m, goto=p.MONITOR.id, cookie=cookie) for m in replies] + [

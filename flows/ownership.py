@@ -1,22 +1,21 @@
-"""The balancer's own addresses and MACs. Each address it owns (a VIP's, a pool's, a gateway, the
-monitor address) is one entry of the `owned` table, which ARP and echo requests are looked up in
-(flows/arp.py, flows/icmp.py), and one guard in classify: nobody else may send from it. Whatever
-else is sent to the balancer's MACs is refused (TCP, UDP) or dropped, never flooded; and until
-tenant networks exist, VLAN-tagged frames are not the balancer's."""
+"""The balancer's own addresses and MACs. Each address it owns on a network (a VIP's, a pool's, a
+gateway, the monitor address) is one entry of the `owned` table, which ARP and echo requests are
+looked up in (flows/arp.py, flows/icmp.py), and one guard in classify: nobody else on that network
+may send from it. Whatever else is sent to the balancer's MACs is refused (TCP, UDP) or dropped,
+never flooded."""
 from flows import addresses
 from flows import pipeline as p
-from flows.ir import NORMAL, Flow, Move, Output, SetField, match
+from flows.ir import Flow, Move, SetField, match
 from flows.protocols import ETH_TYPE_IP, IP_PROTO_TCP, IP_PROTO_UDP
 
-TAGGED = (0x1000, 0x1000)   # vlan_vid: an 802.1Q tag is present (OpenFlow's OFPVID_PRESENT bit)
 
-
-def owned_flows(address, group, cookie):
-    """An address the balancer owns, in redundancy group `group` (its MAC): its owned entry and its
-    guard."""
-    return [Flow(p.OWNED.id, p.OWNED.ADDRESS, match((p.ADDRESS_REG, addresses.to_int(address))),
-                 (SetField(p.OWNED_REG.field, p.IS_OWNED | group),), cookie=cookie),
-            Flow(p.CLASSIFY.id, p.CLASSIFY.GUARD, match(**addresses.fields(address, "src")), cookie=cookie)]
+def owned_flows(network_id, address, group, cookie):
+    """An address the balancer owns on network `network_id`, in redundancy group `group` (its MAC
+    there): its owned entry and its guard."""
+    here = (p.NETWORK_REG, network_id)
+    return [Flow(p.OWNED.id, p.OWNED.ADDRESS, match(here, (p.ADDRESS_REG, addresses.to_int(address))),
+                 (SetField(p.OWNED_REG.field, p.IS_OWNED | p.mac_suffix(network_id, group)),), cookie=cookie),
+            Flow(p.CLASSIFY.id, p.CLASSIFY.GUARD, match(here, **addresses.fields(address, "src")), cookie=cookie)]
 
 
 def pipeline_flows(settings):
@@ -24,8 +23,6 @@ def pipeline_flows(settings):
     table's answer for an address that is not the balancer's."""
     own = p.own_mac_match(settings.cluster_id)
     return [
-        Flow(p.CLASSIFY.id, p.CLASSIFY.TAGGED_OWN, match(vlan_vid=TAGGED, eth_dst=own)),
-        Flow(p.CLASSIFY.id, p.CLASSIFY.TAGGED, match(vlan_vid=TAGGED), (Output(NORMAL),)),
         Flow(p.CLASSIFY.id, p.CLASSIFY.OWN_MAC_REFUSE, match(eth_dst=own, eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_TCP),
              goto=p.REJECT.id),
         Flow(p.CLASSIFY.id, p.CLASSIFY.OWN_MAC_REFUSE, match(eth_dst=own, eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_UDP),
@@ -36,6 +33,6 @@ def pipeline_flows(settings):
 
 
 def own_mac(settings, field, source, offset):
-    """Actions that write into `field` the balancer's MAC of the redundancy group held in bits
-    [offset..offset+15] of `source`: the cluster's prefix, then the group into its low 16 bits."""
-    return (SetField(field, p.own_mac_base(settings.cluster_id)), Move(source, field, 16, src_ofs=offset))
+    """Actions that write into `field` the balancer's MAC whose low 24 bits (network and
+    redundancy group: pipeline.mac_suffix) are bits [offset..offset+23] of `source`."""
+    return (SetField(field, p.own_mac_base(settings.cluster_id)), Move(source, field, 24, src_ofs=offset))

@@ -6,7 +6,9 @@ docs/pipeline.md is generated from this file.
 
 Reading order of a packet (docs/pipeline.md walks through each table):
 
-  classify (0)  ARP --> arp (10) --owned (11)?--> arp_answer (12): answer / claim / member --> punts (13, 14)
+  ingress (0)   which network the frame is on (its VLAN, or its access port): reg9; its tag is popped
+                (and pushed back at the exits: NORMAL, an answer, egress (41))
+  classify (1)  ARP --> arp (10) --owned (11)?--> arp_answer (12): answer / claim / member --> punts (13, 14)
                 echo request --> owned (11)? --> echo (16): answered in place
                 to a NAT VIP --> ct(zone, nat) --> conntrack (20) --new: group / slot (21)--> commit (22)
                     --> ct(commit, DNAT [, SNAT]) --> to_member (30) --> locate (31)
@@ -69,12 +71,18 @@ OWNED_REG = Register("reg6", 32, "owned's answer: IS_OWNED and the redundancy gr
 PIN_REG = Register("reg7", 32, "dsr: the host id a connection's pin names (0: not pinned; PIN_LEARNED: a new "
                               "connection pinned just now)")
 CLAIM_REG = Register("reg8", 32, "arp: owned's answer for the ARP's sender address (a claim if IS_OWNED is set)")
-REGISTERS = (PORT_REG, SLOT_REG, HOST_REG, ADDRESS_REG, VIP_REG, MEMBER_REG, OWNED_REG, PIN_REG, CLAIM_REG)
+NETWORK_REG = Register("reg9", 32, "the network the frame arrived on (its id; 0: the default network)")
+VLAN_REG = Register("reg10", 32, "the 802.1Q tag to put back on the way out (VLAN_PRESENT | the VLAN id; 0: "
+                                 "untagged): the arrival's, or at egress the destination's")
+REGISTERS = (PORT_REG, SLOT_REG, HOST_REG, ADDRESS_REG, VIP_REG, MEMBER_REG, OWNED_REG, PIN_REG, CLAIM_REG,
+             NETWORK_REG, VLAN_REG)
 
 VIP_ROUTED = 1 << 31          # in VIP_REG and ct_mark: a routed VIP (one hop: the TTL is decremented)
 PIN_LEARNED_BIT = 31          # in PIN_REG: dsr_moved's learn put the new connection's pin in place
 PIN_LEARNED = 1 << PIN_LEARNED_BIT
-IS_OWNED = 1 << 16            # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 16 bits: its group
+IS_OWNED = 1 << 24            # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 24 bits: the
+                              # low 24 bits of its MAC (own_mac: its network and redundancy group)
+VLAN_PRESENT = 0x1000         # OpenFlow's OFPVID_PRESENT: vlan_vid's "a tag is there" bit
 
 # Fields that only a few tables match or write, named once.
 L2 = frozenset({"in_port", "eth_src", "eth_dst", "eth_type", "vlan_vid"})
@@ -89,11 +97,21 @@ CT_WRITES = frozenset({"ct_mark", "ct_label"})   # what a commit's exec() record
 # OpenFlow's goto_table only goes forward: a table's flows may goto higher-numbered tables only
 # (conntrack's recirculation, ct(table=N), and resubmit may go anywhere).
 
+INGRESS = Table(
+    0, "ingress", "which network a frame is on: a VLAN's tag (popped here, pushed back on the way out), an "
+    "access port's untagged frames, else the default network; frames of VLANs no network has are switched", (
+        Band("TAGGED_ACCESS", 400, "a VLAN-tagged frame on an access port: dropped (a host there cannot reach "
+                                   "another network by tagging)"),
+        Band("ACCESS", 300, "an untagged frame on an access port: that port's network"),
+        Band("VLAN", 200, "a frame tagged with a network's VLAN: that network, its tag popped"),
+        Band("UNKNOWN_VLAN_OWN", 101, "a frame of a VLAN no network has, to one of the balancer's MACs: dropped"),
+        Band("UNKNOWN_VLAN", 100, "any other frame of a VLAN no network has: switched"),
+        Band("DEFAULT", 0, "an untagged frame elsewhere: the default network")),
+    goes_to=("classify",), matches=frozenset({"in_port", "vlan_vid", "eth_dst"}),
+    sets=frozenset({NETWORK_REG.field, VLAN_REG.field, "vlan_vid"}))
 CLASSIFY = Table(
-    0, "classify", "sort what arrives: ARP, echo requests, VIP traffic, members' replies, ICMP errors; "
+    1, "classify", "sort what arrives: ARP, echo requests, VIP traffic, members' replies, ICMP errors; "
     "guard the balancer's addresses and MACs; the rest is plain L2 switching (NORMAL)", (
-        Band("TAGGED_OWN", 1001, "a VLAN-tagged frame to one of the balancer's MACs: dropped (no tenant networks yet)"),
-        Band("TAGGED", 1000, "any other VLAN-tagged frame: switched"),
         Band("DSR_REPLY", 910, "a dsr member's reply, from the VIP's address and port (a UDP VIP's: any "
                                "fragment from its address): switched"),
         Band("GUARD", 900, "anything else from one of the balancer's addresses: dropped (nobody else may use them)"),
@@ -113,17 +131,18 @@ CLASSIFY = Table(
         Band("OWN_MAC", 1, "anything else to one of the balancer's MACs: dropped, never flooded"),
         DEFAULT),
     goes_to=("arp", "owned", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "locate", "reject"),
-    matches=L2 | L3 | L4 | ICMP_FIELDS,
-    sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field}))
-ARP = Table(10, "arp", "look up the ARP's sender and target addresses in owned, then answer", (
+    matches=L2 | L3 | L4 | ICMP_FIELDS | {NETWORK_REG.field, VLAN_REG.field},
+    sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field, "vlan_vid"}))
+ARP = Table(10, "arp", "look up the ARP's sender and target addresses in owned (of the frame's network), then "
+            "answer", (
     Band("LOOKUP", 300, "every ARP packet"),),
     goes_to=("owned", "arp_answer"),
     matches=frozenset({"eth_type"}), sets=frozenset({ADDRESS_REG.field, CLAIM_REG.field}))
-OWNED = Table(11, "owned", "the balancer's own addresses (VIPs, pools, gateways, monitor address) and their "
-              "redundancy groups: the answer in reg6", (
-                  Band("ADDRESS", 300, "one address the balancer owns"),
+OWNED = Table(11, "owned", "the balancer's own addresses (VIPs, pools, gateways, monitor address) on each network, "
+              "and their MACs: the answer in reg6", (
+                  Band("ADDRESS", 300, "one address the balancer owns on one network"),
                   DEFAULT),
-              matches=frozenset({ADDRESS_REG.field}), sets=frozenset({OWNED_REG.field}))
+              matches=frozenset({ADDRESS_REG.field, NETWORK_REG.field}), sets=frozenset({OWNED_REG.field}))
 ARP_ANSWER = Table(12, "arp_answer", "answer ARP for the balancer's addresses; copy members' ARP and claims to the "
                    "controller; switch the rest", (
                        Band("CLAIM", 300, "ARP from one of the balancer's addresses, by someone else: controller only"),
@@ -133,8 +152,9 @@ ARP_ANSWER = Table(12, "arp_answer", "answer ARP for the balancer's addresses; c
                        Band("FOR_US", 100, "replies to the controller's probes (sent to one of our MACs)"),
                        DEFAULT),
                    goes_to=("arp_punt", "member_arp_punt"),
-                   matches=frozenset({"eth_type", "eth_src", "eth_dst", OWNED_REG.field, CLAIM_REG.field}) | ARP_FIELDS,
-                   sets=frozenset({"eth_src", "eth_dst", "in_port"}) | ARP_FIELDS)
+                   matches=frozenset({"eth_type", "eth_src", "eth_dst", OWNED_REG.field, CLAIM_REG.field,
+                                      NETWORK_REG.field, VLAN_REG.field}) | ARP_FIELDS,
+                   sets=frozenset({"eth_src", "eth_dst", "in_port", "vlan_vid"}) | ARP_FIELDS)
 ARP_PUNT = Table(13, "arp_punt", "send ARP to the controller, through the ARP meter", (DEFAULT,))
 MEMBER_ARP_PUNT = Table(14, "member_arp_punt", "send members' ARP to the controller, through their own meter",
                         (DEFAULT,))
@@ -143,8 +163,8 @@ MONITOR = Table(15, "monitor", "replies to health probes (sent to the monitor ad
 ECHO = Table(16, "echo", "an echo request to one of the balancer's addresses: the reply, in place", (
     Band("REPLY", 300, "to one of the balancer's addresses"),
     DEFAULT),
-    matches=frozenset({OWNED_REG.field}),
-    sets=frozenset({"eth_src", "eth_dst", "ipv4_src", "ipv4_dst", "icmpv4_type", "in_port"}))
+    matches=frozenset({OWNED_REG.field, VLAN_REG.field}),
+    sets=frozenset({"eth_src", "eth_dst", "ipv4_src", "ipv4_dst", "icmpv4_type", "in_port", "vlan_vid"}))
 DSR_MOVED = Table(17, "dsr_moved", "dsr, a slot that changed owner within the grace period: a new connection "
                   "goes to the new owner and is pinned; another packet to its pin, or to the old owner", (
                       Band("NEW", 300, "a SYN: pin it to the new owner (if the pins' limit is reached: the old owner)"),
@@ -174,8 +194,9 @@ CONNTRACK = Table(20, "conntrack", "after the conntrack lookup: a VIP's new conn
                       Band("CT_STATE", 100, "established and related traffic, by direction"),
                       DEFAULT),
                   goes_to=("slot", "commit", "dsr_deliver", "to_member", "to_client", "reject"),
-                  matches=frozenset({"eth_type", "eth_dst", "ip_proto", "tcp_flags", VIP_REG.field}) | CT_FIELDS,
-                  sets=frozenset({SLOT_REG.field, MEMBER_REG.field}))
+                  matches=frozenset({"eth_type", "eth_dst", "ip_proto", "tcp_flags", VIP_REG.field,
+                                     VLAN_REG.field}) | CT_FIELDS,
+                  sets=frozenset({SLOT_REG.field, MEMBER_REG.field, "vlan_vid"}))
 SLOT = Table(21, "slot", "new connections of multipath VIPs (UDP, source_ip): the hashed slot's member", (
     Band("VIP", 300, "one slot of a VIP"),
     DEFAULT),
@@ -204,50 +225,69 @@ TO_MEMBER = Table(30, "to_member", "a request of a VIP connection, NATed to its 
                       Band("ROUTED", 200, "a routed VIP's request: one hop"),
                       Band("DELIVER", 100, "a one-arm VIP's request"),),
                   goes_to=("locate", "hairpin"),
-                  matches=frozenset({"eth_type", "ipv4_src", "ipv4_dst", "ct_mark"}),
+                  matches=frozenset({"eth_type", "ipv4_src", "ipv4_dst", "ct_mark", NETWORK_REG.field}),
                   sets=frozenset({"eth_src", "in_port", HOST_REG.field}))
-LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch port (one flow per host)", (
+LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch port, tagged as its network is "
+               "there (one flow per host)", (
     Band("HOST", 300, "where one host is"),
     DEFAULT),
-    matches=frozenset({HOST_REG.field}), sets=frozenset({"eth_dst"}))
+    matches=frozenset({HOST_REG.field}), sets=frozenset({"eth_dst", "vlan_vid"}))
 HAIRPIN = Table(32, "hairpin", "routed: a member reaching itself through its VIP gets the VIP as its peer "
                 "(source NAT in the pool zone), so its replies come back through the balancer", (
                     Band("VIP", 300, "one routed VIP"),
                     DEFAULT),
                 goes_to=("to_member",), matches=frozenset({"ct_mark"}), sets=CT_WRITES)
-TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from (ct_label)", (
+TO_CLIENT = Table(40, "to_client", "deliver an un-NATed reply back where the request came from (ct_label): "
+                  "its MAC, switch port and VLAN tag", (
     Band("ROUTED", 200, "a routed VIP's reply: one hop"),
     Band("DELIVER", 100, "a one-arm VIP's reply"),),
-    matches=frozenset({"ct_mark"}), sets=frozenset({"eth_src", "eth_dst", "in_port", PORT_REG.field}))
+    goes_to=("egress",),
+    matches=frozenset({"ct_mark"}), sets=frozenset({"eth_src", "eth_dst", "in_port", PORT_REG.field, VLAN_REG.field}))
+EGRESS = Table(41, "egress", "out the port in reg0, with the 802.1Q tag reg10 holds", (
+    Band("OUT", 100, "tagged or untagged, as reg10 says"),),
+    matches=frozenset({VLAN_REG.field}), sets=frozenset({"vlan_vid"}))
 REJECT = Table(50, "reject", "a new connection the balancer refuses (no live member, or a port it does not "
                "serve): to the controller, which answers a TCP reset or an ICMP port unreachable (through the "
                "reject meter)", (DEFAULT,))
 
-TABLES = (CLASSIFY, ARP, OWNED, ARP_ANSWER, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, ECHO, DSR_MOVED, DSR_CONN, DSR_OLD,
-          CONNTRACK, SLOT, COMMIT, DSR_DELIVER, TO_MEMBER, LOCATE, HAIRPIN, TO_CLIENT, REJECT)
+TABLES = (INGRESS, CLASSIFY, ARP, OWNED, ARP_ANSWER, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, ECHO, DSR_MOVED, DSR_CONN, DSR_OLD,
+          CONNTRACK, SLOT, COMMIT, DSR_DELIVER, TO_MEMBER, LOCATE, HAIRPIN, TO_CLIENT, EGRESS, REJECT)
 TABLE_BY_ID = {t.id: t for t in TABLES}
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 # ------------------------------------------------------------------ conntrack
 
-# The zone of every VIP connection's destination NAT (request and reply must share it), and the
-# zone of source NAT (one-arm's pool; routed hairpin's VIP): a connection has one entry in each it
-# uses. A one-arm request passes both zones in one pass (no recirculation between them).
+# Each network has two zones: that of every VIP connection's destination NAT (request and reply
+# must share it), and that of source NAT (one-arm's pool; routed hairpin's VIP): a connection has
+# one entry in each it uses, in the zones of its members' network, so identical 5-tuples of two
+# tenants never meet. A one-arm request passes both zones in one pass (no recirculation between
+# them). The default network's (id 0) are 64 and 65.
 LB_ZONE = 64
 SNAT_ZONE = 65
 
+
+def lb_zone(network_id):
+    return LB_ZONE + 2 * network_id
+
+
+def snat_zone(network_id):
+    return SNAT_ZONE + 2 * network_id
+
+
 # ct_mark: the VIP id, with VIP_ROUTED for a routed VIP. ct_label: where the request came from (the
-# reply goes back to that MAC and port without any L2 learning), the VIP's redundancy group (the
-# low two bytes of its MAC) and the member's host id (where requests go).
+# reply goes back to that MAC, port and VLAN tag without any L2 learning), the low 24 bits of the
+# VIP's MAC (its network and redundancy group) and the member's host id (where requests go).
 CT_LABEL_CLIENT_MAC = (0, 48)    # bits [0..47]: eth_src of the request (client or its router)
-CT_LABEL_GROUP = (48, 16)        # bits [48..63]: the VIP's redundancy group
-CT_LABEL_CLIENT_PORT = (64, 32)  # bits [64..95]: the switch port the request came in on
-CT_LABEL_HOST = (96, 32)         # bits [96..127]: the member's host id
+CT_LABEL_MAC = (48, 24)          # bits [48..71]: the low 24 bits of the VIP's MAC (mac_suffix)
+CT_LABEL_CLIENT_PORT = (72, 16)  # bits [72..87]: the switch port the request came in on
+CT_LABEL_CLIENT_VLAN = (88, 16)  # bits [88..103]: its 802.1Q tag there (VLAN_PRESENT | id; 0: none)
+CT_LABEL_HOST = (104, 24)        # bits [104..127]: the member's host id
 
 
-def ct_label(group, host):
-    """The part of a connection's ct_label known when it is committed (the rest is moved in)."""
-    return (group << CT_LABEL_GROUP[0]) | (host << CT_LABEL_HOST[0])
+def ct_label(suffix, host):
+    """The part of a connection's ct_label known when it is committed (the rest is moved in):
+    `suffix` the VIP's MAC's low 24 bits, `host` the member's host id."""
+    return (suffix << CT_LABEL_MAC[0]) | (host << CT_LABEL_HOST[0])
 
 
 # dsr: how long after a slot changes owner its old owner keeps the connections that began before
@@ -330,25 +370,34 @@ REJECT_METER = 3     # bounds the packet-ins of refused connections (no live mem
 MONITOR_METER = 4    # bounds the packet-ins of replies to health probes
 
 # ------------------------------------------------------------------ the balancer's MACs
-# One per redundancy group, as an HA cluster needs (all addresses of a group move together with
-# one MAC). Layout 02:6c:62:CC:GG:GG -- 02: locally administered unicast, 6c:62 ("lb"), CC the
-# cluster id (two lbctl deployments on one LAN pick different ones), GGGG the redundancy group.
-# Derived from configuration only, so stable across restarts.
-MAC_PREFIX = "02:6c:62"
+# One per network and redundancy group, as an HA cluster needs (all addresses of a group on a
+# network move together with one MAC) and tenant networks ask (each its own). Layout
+# 02:6c:CC:NN:NG:GG -- 02: locally administered unicast, 6c ("l"), CC the cluster id (two lbctl
+# deployments on one LAN pick different ones), NNN the network id (12 bits), GGG the redundancy
+# group (12 bits). Derived from configuration only, so stable across restarts.
+MAC_PREFIX = "02:6c"
+MAX_NETWORK_ID = 0xFFF
+MAX_REDUNDANCY_GROUP = 0xFFF
 
 
-def own_mac(cluster_id, redundancy_group):
-    return "%s:%02x:%02x:%02x" % (MAC_PREFIX, cluster_id, redundancy_group >> 8, redundancy_group & 0xFF)
+def mac_suffix(network_id, redundancy_group):
+    """The low 24 bits of the balancer's MAC on a network for a redundancy group."""
+    return (network_id << 12) | redundancy_group
+
+
+def own_mac(cluster_id, network_id, redundancy_group):
+    suffix = mac_suffix(network_id, redundancy_group)
+    return "%s:%02x:%02x:%02x:%02x" % (MAC_PREFIX, cluster_id, suffix >> 16, (suffix >> 8) & 0xFF, suffix & 0xFF)
 
 
 def own_mac_match(cluster_id):
-    """(value, mask) matching every MAC of this cluster: its prefix, whose low 16 bits the
-    redundancy group fills in (flows set it, then move the group into eth_src[0..15])."""
-    return own_mac_base(cluster_id), "ff:ff:ff:ff:00:00"
+    """(value, mask) matching every MAC of this cluster: its prefix, whose low 24 bits the network
+    and the redundancy group fill in (flows set it, then move mac_suffix into eth_src[0..23])."""
+    return own_mac_base(cluster_id), "ff:ff:ff:00:00:00"
 
 
 def own_mac_base(cluster_id):
-    return "%s:%02x:00:00" % (MAC_PREFIX, cluster_id)
+    return "%s:%02x:00:00:00" % (MAC_PREFIX, cluster_id)
 
 
 def is_own_mac(mac):

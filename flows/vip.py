@@ -9,7 +9,8 @@ its address and port, its spread, and two per member: its replies' catch and its
 
 A VIP here is anything with `id`, `address`, `port`, `protocol`, `mode`, `algorithm`,
 `redundancy_group` and `members` (each with `id`, `host` (its host id), `address`, `port`,
-`weight`), such as `lbctl.model.Vip`. Where members are on the switch matters only to host_flows
+`weight`), such as `lbctl.model.Vip`; its networks (where its clients reach it, where its members
+are) come as flows.networks describes them. A connection lives in its members' network's zones. Where members are on the switch matters only to host_flows
 (one `locate` flow per host); a VIP's own flows depend only on which of its members are located.
 """
 from dataclasses import replace
@@ -17,8 +18,9 @@ from dataclasses import replace
 from flows import addresses
 from flows import pipeline as p
 from flows import slots
-from flows.ir import (CONTROLLER, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, OutputReg, Resubmit,
+from flows.ir import (CONTROLLER, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Move, Multipath, Nat, Output, Resubmit,
                       SelectGroup, SetField, match)
+from flows.networks import exits, to_host
 from flows.ownership import own_mac
 from flows.protocols import (CT_EST, CT_NEW, CT_REL, CT_RPL, ETH_TYPE_IP, IP_PROTO, IP_PROTO_ICMP, IP_PROTO_TCP,
                              IP_PROTO_UDP, TCP_SYN_ONLY, ct_state)
@@ -44,34 +46,39 @@ def vip_register(vip):
     return vip.id | (p.VIP_ROUTED if vip.mode == "routed" else 0)
 
 
-def lookup(mode):
-    """The conntrack lookup of a request to a VIP of `mode`: its DNAT zone; one-arm's also its SNAT
-    zone, in the same pass (no recirculation between them)."""
+def lookup(mode, network_id):
+    """The conntrack lookup of a request to a VIP of `mode` whose members are on network
+    `network_id`: its DNAT zone; one-arm's also its SNAT zone, in the same pass (no recirculation
+    between them)."""
     if mode == "one-arm":
-        return (Ct(zone=p.LB_ZONE, nat=Nat()), Ct(zone=p.SNAT_ZONE, table=p.CONNTRACK.id, nat=Nat()))
-    return (Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()),)
+        return (Ct(zone=p.lb_zone(network_id), nat=Nat()),
+                Ct(zone=p.snat_zone(network_id), table=p.CONNTRACK.id, nat=Nat()))
+    return (Ct(zone=p.lb_zone(network_id), table=p.CONNTRACK.id, nat=Nat()),)
 
 
-# A reply (from a member, or to a pool address), and an ICMP error: un-SNAT, then un-DNAT, in one pass.
-REPLY_LOOKUP = (Ct(zone=p.SNAT_ZONE, nat=Nat()), Ct(zone=p.LB_ZONE, table=p.CONNTRACK.id, nat=Nat()))
+def reply_lookup(network_id):
+    """A reply (from a member, or to a pool address) on network `network_id`: un-SNAT, then
+    un-DNAT, in one pass."""
+    return (Ct(zone=p.snat_zone(network_id), nat=Nat()), Ct(zone=p.lb_zone(network_id), table=p.CONNTRACK.id, nat=Nat()))
 
 
 def pipeline_flows(settings):
     """The flows every NAT-mode connection goes through after its conntrack lookup, for all VIPs."""
     own = p.own_mac_match(settings.cluster_id)
     ip = dict(eth_type=ETH_TYPE_IP)
-    deliver = own_mac(settings, "eth_src", "ct_label", p.CT_LABEL_GROUP[0]) + (
-        Move("ct_label", p.HOST_REG.field, 32, src_ofs=p.CT_LABEL_HOST[0]), SetField("in_port", 0))
-    reply = own_mac(settings, "eth_src", "ct_label", p.CT_LABEL_GROUP[0]) + (
+    deliver = own_mac(settings, "eth_src", "ct_label", p.CT_LABEL_MAC[0]) + (
+        Move("ct_label", p.HOST_REG.field, p.CT_LABEL_HOST[1], src_ofs=p.CT_LABEL_HOST[0]), SetField("in_port", 0))
+    reply = own_mac(settings, "eth_src", "ct_label", p.CT_LABEL_MAC[0]) + (
         Move("ct_label", "eth_dst", 48, src_ofs=p.CT_LABEL_CLIENT_MAC[0]),
-        Move("ct_label", p.PORT_REG.field, 32, src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
-        SetField("in_port", 0), OutputReg(p.PORT_REG.field, 0, 16))
+        Move("ct_label", p.PORT_REG.field, p.CT_LABEL_CLIENT_PORT[1], src_ofs=p.CT_LABEL_CLIENT_PORT[0]),
+        Move("ct_label", p.VLAN_REG.field, p.CT_LABEL_CLIENT_VLAN[1], src_ofs=p.CT_LABEL_CLIENT_VLAN[0]),
+        SetField("in_port", 0))
     flows = [
-        Flow(p.CLASSIFY.id, p.CLASSIFY.DEFAULT, match(), (Output(NORMAL),)),
+        *exits(Flow(p.CLASSIFY.id, p.CLASSIFY.DEFAULT, match(), (Output(NORMAL),))),
         # Not to a VIP, and no connection of ours: a member talking to someone directly, an ICMP
         # error about something else. Switched, unless it was sent to the balancer's MAC.
         Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS_TO_US, match((p.VIP_REG, 0), ct_mark=0, eth_dst=own)),
-        Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS, match((p.VIP_REG, 0), ct_mark=0), (Output(NORMAL),)),
+        *exits(Flow(p.CONNTRACK.id, p.CONNTRACK.NOT_OURS, match((p.VIP_REG, 0), ct_mark=0), (Output(NORMAL),))),
         # Only a SYN opens a TCP connection. Any other TCP packet conntrack does not know (a late
         # packet of a connection cut by a member's removal, say) is refused with a reset rather
         # than committed to some member.
@@ -91,8 +98,8 @@ def pipeline_flows(settings):
     flows += [
         Flow(p.TO_MEMBER.id, p.TO_MEMBER.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + deliver, goto=p.LOCATE.id),
         Flow(p.TO_MEMBER.id, p.TO_MEMBER.DELIVER, match(**ip), deliver, goto=p.LOCATE.id),
-        Flow(p.TO_CLIENT.id, p.TO_CLIENT.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + reply),
-        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DELIVER, match(**ip), reply),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.ROUTED, match(ct_mark=ROUTED, **ip), (DecTtl(),) + reply, goto=p.EGRESS.id),
+        Flow(p.TO_CLIENT.id, p.TO_CLIENT.DELIVER, match(**ip), reply, goto=p.EGRESS.id),
         Flow(p.COMMIT.id, p.COMMIT.DEFAULT, match()),
         Flow(p.SLOT.id, p.SLOT.DEFAULT, match()),
         Flow(p.HAIRPIN.id, p.HAIRPIN.DEFAULT, match()),
@@ -119,40 +126,44 @@ def shared(flow):
                                        if not (isinstance(a, SetField) and a.field == p.VIP_REG.field)))
 
 
-def host_flows(host, address, place):
-    """The flows of one member host (its id): where it is (the single flow a move of it rewrites);
-    its UDP fragments through conntrack (their ports are not there to match); and, when it
-    reaches itself through a routed VIP, the hairpin."""
+def host_flows(host, address, place, network):
+    """The flows of one member host (its id) on `network`: where it is (the single flow a move of
+    it rewrites); its UDP fragments through conntrack (their ports are not there to match); and,
+    when it reaches itself through a routed VIP, the hairpin."""
     cookie = p.host_cookie(host)
+    here = (p.NETWORK_REG, network.id)
     flows = [
         Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER_FRAGMENT,
-             match(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(address, "src")), REPLY_LOOKUP,
-             cookie=cookie),
+             match(here, ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(address, "src")),
+             reply_lookup(network.id), cookie=cookie),
         Flow(p.TO_MEMBER.id, p.TO_MEMBER.HAIRPIN,
-             match(ct_mark=ROUTED, **addresses.fields(address, "src"), **{addresses.field(address, "dst"): address}),
+             match(here, ct_mark=ROUTED, **addresses.fields(address, "src"), **{addresses.field(address, "dst"): address}),
              goto=p.HAIRPIN.id, cookie=cookie)]
     if place is not None:
-        flows.append(Flow(p.LOCATE.id, p.LOCATE.HOST, match((p.HOST_REG, host)),
-                          (SetField("eth_dst", place.mac), Output(place.port)), cookie=cookie))
+        flows.append(Flow(p.LOCATE.id, p.LOCATE.HOST, match((p.HOST_REG, host)), to_host(network, place.port, place.mac),
+                          cookie=cookie))
     return flows
 
 
-def vip_flows(vip, located, previous_slots=None, down=frozenset()):
+def vip_flows(vip, located, previous_slots=None, down=frozenset(), networks=None):
     """All flows, the select group (or None) and the slot table of one NAT-mode VIP, given which
-    member hosts (ids) are located, the slot table in force and the ids of members its health
-    monitor holds down (they get no new connection; their open ones go on, as draining)."""
+    member hosts (ids) are located, the slot table in force, the ids of members its health
+    monitor holds down (they get no new connection; their open ones go on, as draining) and
+    `networks`: (the VIP's network, its members')."""
+    clients, members = networks
+    here = (p.NETWORK_REG, clients.id)
     vip_cookie = p.cookie(vip.id)
     register = vip_register(vip)
-    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst")
-    flows = [Flow(p.CLASSIFY.id, p.CLASSIFY.VIP, to_vip, (SetField(p.VIP_REG.field, register),) + lookup(vip.mode),
-                  cookie=vip_cookie)]
+    to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst", here)
+    request = (SetField(p.VIP_REG.field, register),) + lookup(vip.mode, members.id)
+    flows = [Flow(p.CLASSIFY.id, p.CLASSIFY.VIP, to_vip, request, cookie=vip_cookie)]
     if vip.protocol == "udp":   # fragments carry no port: the VIP's address picks them
         flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT,
-                          match(ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(vip.address, "dst")),
-                          (SetField(p.VIP_REG.field, register),) + lookup(vip.mode), cookie=vip_cookie))
+                          match(here, ip_proto=IP_PROTO_UDP, ip_frag=FRAGMENT, **addresses.fields(vip.address, "dst")),
+                          request, cookie=vip_cookie))
     if vip.mode == "routed":
         flows.append(Flow(p.HAIRPIN.id, p.HAIRPIN.VIP, match(ct_mark=register, eth_type=addresses.eth_type(vip.address)),
-                          (Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=Nat("src", vip.address),
+                          (Ct(zone=p.snat_zone(members.id), table=p.TO_MEMBER.id, commit=True, nat=Nat("src", vip.address),
                               exec_=(SetField("ct_mark", register), Move("ct_label", "ct_label", 128))),),
                           cookie=vip_cookie))
     choose = {}
@@ -161,23 +172,24 @@ def vip_flows(vip, located, previous_slots=None, down=frozenset()):
         if member.host not in located:
             continue  # not resolved yet: left out until the controller knows its MAC and port
         member_cookie = p.cookie(vip.id, member.id)
-        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER, endpoint(vip.protocol, member.address, member.port, "src"),
-                          REPLY_LOOKUP, cookie=member_cookie))
+        flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.MEMBER,
+                          endpoint(vip.protocol, member.address, member.port, "src", (p.NETWORK_REG, members.id)),
+                          reply_lookup(members.id), cookie=member_cookie))
         flows.append(Flow(p.COMMIT.id, p.COMMIT.MEMBER, match((p.VIP_REG, register), (p.MEMBER_REG, member.id),
                                                              eth_type=addresses.eth_type(vip.address)),
-                          commit(vip, member, register), cookie=member_cookie))
+                          commit(vip, member, register, clients.id, members.id), cookie=member_cookie))
         choose[member.id] = ((SetField(p.MEMBER_REG.field, member.id),), p.COMMIT.id)
         if member.weight > 0 and member.id not in down:  # weight 0 drains: no new connections,
             eligible[member.id] = member.weight          # established ones continue
     if vip.mode == "one-arm":
-        flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.POOL, match(**addresses.fields(address, "dst")), REPLY_LOOKUP,
-                       cookie=vip_cookie) for address in vip.snat_addresses]
+        flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.POOL, match(here, **addresses.fields(address, "dst")),
+                       reply_lookup(members.id), cookie=vip_cookie) for address in vip.snat_addresses]
         # An ICMP error about its replies, sent to the VIP, must meet its DNAT entry first, then
         # its SNAT one (the order a request meets them): classify's ICMP_ERROR flows use the
         # order of replies, which suits every other error.
         flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_ICMP,
-                          match(ip_proto=IP_PROTO_ICMP, **addresses.fields(vip.address, "dst")), lookup(vip.mode),
-                          cookie=vip_cookie))
+                          match(here, ip_proto=IP_PROTO_ICMP, **addresses.fields(vip.address, "dst")),
+                          lookup(vip.mode, members.id), cookie=vip_cookie))
     table = slots.assign(previous_slots, eligible)
     new = match((p.VIP_REG, register), ct_state=ct_state(CT_NEW), ct_mark=0)
     if vip.protocol == "tcp":   # only a SYN opens a connection (see CONNTRACK.STRAY)
@@ -187,21 +199,24 @@ def vip_flows(vip, located, previous_slots=None, down=frozenset()):
     return flows + spread_flows, group, table
 
 
-def commit(vip, member, register):
+def commit(vip, member, register, clients_id, members_id):
     """A new connection's commit once its member is chosen: destination NAT to the member, and in
-    the entry the VIP (ct_mark) and what to_member and to_client need (ct_label); one-arm then
-    source NAT from the pool, in the same pass. On to to_member."""
-    record = (SetField("ct_mark", register), SetField("ct_label", p.ct_label(vip.redundancy_group, member.host)),
+    the entry the VIP (ct_mark) and what to_member and to_client need (ct_label: the VIP's MAC on
+    its network `clients_id`, where the client is); one-arm then source NAT from the pool, in the
+    same pass. In the zones of the members' network `members_id`. On to to_member."""
+    suffix = p.mac_suffix(clients_id, vip.redundancy_group)
+    record = (SetField("ct_mark", register), SetField("ct_label", p.ct_label(suffix, member.host)),
               Move("eth_src", "ct_label", 48, dst_ofs=p.CT_LABEL_CLIENT_MAC[0]),
-              Move("in_port", "ct_label", 32, dst_ofs=p.CT_LABEL_CLIENT_PORT[0]))
+              Move("in_port", "ct_label", p.CT_LABEL_CLIENT_PORT[1], dst_ofs=p.CT_LABEL_CLIENT_PORT[0]),
+              Move(p.VLAN_REG.field, "ct_label", p.CT_LABEL_CLIENT_VLAN[1], dst_ofs=p.CT_LABEL_CLIENT_VLAN[0]))
     dnat = Nat("dst", member.address, member.port)
     if vip.mode != "one-arm":
-        return (Ct(zone=p.LB_ZONE, table=p.TO_MEMBER.id, commit=True, nat=dnat, exec_=record),)
+        return (Ct(zone=p.lb_zone(members_id), table=p.TO_MEMBER.id, commit=True, nat=dnat, exec_=record),)
     pool = sorted(vip.snat_addresses, key=addresses.to_int)
     low, high = vip.snat_ports
     snat = Nat("src", pool[0], low, pool[-1] if len(pool) > 1 else None, high if high != low else None)
-    return (Ct(zone=p.LB_ZONE, commit=True, nat=dnat, exec_=record),
-            Ct(zone=p.SNAT_ZONE, table=p.TO_MEMBER.id, commit=True, nat=snat, exec_=record))
+    return (Ct(zone=p.lb_zone(members_id), commit=True, nat=dnat, exec_=record),
+            Ct(zone=p.snat_zone(members_id), table=p.TO_MEMBER.id, commit=True, nat=snat, exec_=record))
 
 
 def spread(vip, slot_actions, at_table, priority, new_connection, first=()):

@@ -23,13 +23,13 @@ TOKENS = range(20000, 30000)
 class Target:
     """What one member's probes go to, and how. A change of any of it starts the member afresh."""
     kind: str      # tcp, udp or ping
-    network: int
+    network: str   # the member's network (its probes leave from that network's monitor address)
     address: str
     port: int      # the member's monitor port (unused by ping)
 
 
 def target_of(vip, member):
-    return Target(vip.health_monitor.type, vip.network, member.address, member.probed_port)
+    return Target(vip.health_monitor.type, member.network, member.address, member.probed_port)
 
 
 @dataclass
@@ -134,12 +134,13 @@ class Monitors:
         self.in_flight[token] = Probe(key, health.target, now, now + self._monitor[key[0]].timeout, dpid)
         return token
 
-    def reply(self, token, kind, address, port, ok, reason, now):
-        """A reply came for probe `token` from `address`:`port`; returns a Change or None. A reply
-        that does not fit its probe (another member, another kind) is ignored."""
+    def reply(self, token, kind, address, port, ok, reason, now, network=None):
+        """A reply came for probe `token` from `address`:`port` (on `network`, when known);
+        returns a Change or None. A reply that does not fit its probe (another member, another
+        kind, another network) is ignored."""
         probe = self.in_flight.get(token)
         if probe is None or (probe.target.kind, probe.target.address) != (kind, address) or (
-                kind != "ping" and probe.target.port != port):
+                kind != "ping" and probe.target.port != port) or network not in (None, probe.target.network):
             return None
         return self._result(self.in_flight.pop(token), ok, reason, now)
 
@@ -223,7 +224,7 @@ class StatusBook:
                 ids.discard(gone)
             for member in vip.members:
                 key = (vip.id, member.id)
-                status, reason = self._status(member, located((vip.network, member.address)), monitors.health(key))
+                status, reason = self._status(member, located(member.key), monitors.health(key))
                 old = self.entries.get(key)
                 if old is None or old[0] != status:
                     self.entries[key] = (status, self.wall(), reason)

@@ -22,7 +22,7 @@ class Place:
 
 @dataclass
 class Host:
-    network: int
+    network: str
     ip: str
     dpid: int
     mac: str
@@ -42,7 +42,7 @@ class Host:
         return Place(self.mac, self.port)
 
     def to_dict(self):
-        return {"ip": self.ip, "dpid": "%016x" % self.dpid, "mac": self.mac, "port": self.port,
+        return {"ip": self.ip, "network": self.network, "dpid": "%016x" % self.dpid, "mac": self.mac, "port": self.port,
                 "first_seen": self.first_seen, "last_seen": self.last_seen, "moves": self.moves,
                 "state": self.state}
 

@@ -1,7 +1,7 @@
 """The REST API described as an OpenAPI 3.1 document, served at GET /v1/openapi.json. Limits come
 from the model's own constants, so the document cannot drift from what the API checks; a test
 validates real responses against it."""
-from lbctl import health, model
+from lbctl import health, model, networks
 from lbctl.hosts import DUPLICATE, LEARNED
 from lbctl.stats import COUNTERS
 
@@ -23,8 +23,11 @@ def _ref(name):
     return {"$ref": "#/components/schemas/%s" % name}
 
 
+NAME = {"type": "string", "pattern": "^%s$" % model.NAME_RE.pattern}
+NETWORK_NAME = dict(NAME, description="a network's name (default: %r, the untagged one)" % networks.DEFAULT)
 MEMBER_IN = {"type": "object", "additionalProperties": False, "required": ["address"],
              "properties": {"address": UNICAST, "port": PORT,
+                            "network": dict(NETWORK_NAME, description="where the member is (default: the VIP's)"),
                             "weight": {"type": "integer", "minimum": 0, "maximum": model.MAX_WEIGHT},
                             "monitor_port": dict(PORT, description="where health probes go (default: port)")}}
 SECONDS = {"type": "number", "minimum": model.MONITOR_INTERVAL[0], "maximum": model.MONITOR_INTERVAL[1]}
@@ -35,7 +38,7 @@ HEALTH_MONITOR = {"type": "object", "additionalProperties": False,
                                  "timeout": dict(SECONDS, minimum=model.MONITOR_MIN_TIMEOUT),
                                  "rise": COUNT, "fall": COUNT}}
 VIP_FIELDS = {
-    "name": {"type": "string", "pattern": "^%s$" % model.NAME_RE.pattern},
+    "name": NAME, "network": dict(NETWORK_NAME, description="where its clients reach it"),
     "address": UNICAST, "port": PORT,
     "protocol": {"enum": list(model.PROTOCOLS)},
     "mode": {"enum": list(model.MODES)},
@@ -67,9 +70,34 @@ VIP_OUT = {"type": "object",
                               revision={"type": "string", "description": "for If-Match on PUT and DELETE"},
                               id={"type": "integer"}, group_id={"type": "integer"}, mac={"type": "string"},
                               cookie={"type": "string", "description": "value/mask for ovs-ofctl dump-flows"})}
-HOST = {"type": "object", "required": ["ip", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "id",
+GATEWAY = {"oneOf": [
+    {"type": "string", "description": "address/prefix, in redundancy group 1"},
+    {"type": "object", "additionalProperties": False, "required": ["address"],
+     "properties": {"address": {"type": "string", "description": "address/prefix"},
+                    "redundancy_group": {"type": "integer", "minimum": 1, "maximum": model.MAX_REDUNDANCY_GROUP}}}]}
+NETWORK_FIELDS = {
+    "name": NAME,
+    "vlan": {"type": ["integer", "null"], "minimum": 1, "maximum": 4094, "description": "null: untagged"},
+    "gateways": {"type": "array", "items": GATEWAY, "maxItems": networks.MAX_GATEWAYS},
+    "monitor_address": {"oneOf": [UNICAST, {"type": "null"}]},
+    "access_ports": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": networks.MAX_PORT},
+                     "maxItems": networks.MAX_ACCESS_PORTS, "uniqueItems": True},
+}
+NETWORK_IN = {"type": "object", "additionalProperties": False, "properties": NETWORK_FIELDS}
+NETWORK_NEW = dict(NETWORK_IN, required=["name"])
+NETWORK_OUT = {"type": "object",
+               "required": ["name", "vlan", "gateways", "monitor_address", "access_ports", "id", "revision", "cookie",
+                            "zones", "macs", "vips", "implicit"],
+               "properties": dict(NETWORK_FIELDS, gateways={"type": "array", "items": GATEWAY["oneOf"][1]},
+                                  id={"type": "integer"}, revision={"type": "string"}, cookie={"type": "string"},
+                                  zones={"type": "array", "items": {"type": "integer"}},
+                                  macs={"type": "object", "additionalProperties": {"type": "string"},
+                                        "description": "redundancy group -> the balancer's MAC here"},
+                                  vips={"type": "array", "items": {"type": "string"}},
+                                  implicit={"type": "boolean", "description": "the default network, set by [lbctl]"})}
+HOST = {"type": "object", "required": ["ip", "network", "dpid", "mac", "port", "first_seen", "last_seen", "moves", "state", "id",
                                        "cookie"],
-        "properties": {"ip": IPV4, "dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"},
+        "properties": {"ip": IPV4, "network": {"type": "string"}, "dpid": {"type": "string"}, "mac": {"type": "string"}, "port": {"type": "integer"},
                        "first_seen": {"type": "number"}, "last_seen": {"type": "number"},
                        "moves": {"type": "integer"}, "state": {"enum": [LEARNED, DUPLICATE]},
                        "id": {"type": "integer"}, "cookie": {"type": "string"}}}
@@ -99,9 +127,10 @@ FLOWS = {"type": "object", "required": ["switches"],
                             "groups": {"type": "array", "items": {"type": "string"}}}}}}}
 
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-            "description": "the VIP's revision (from GET): refused with 412 if the VIP changed meanwhile"}
-NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": VIP_FIELDS["name"]}
+            "description": "the revision (from GET): refused with 412 if the VIP or network changed meanwhile"}
+NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": NAME}
 IP_PARAM = {"name": "ip", "in": "path", "required": True, "schema": IPV4}
+NETWORK_PARAM = {"name": "network", "in": "query", "required": False, "schema": NETWORK_NAME}
 # A token is needed only when one is configured ([lbctl] token_file): {} is "no authentication".
 CHANGE = {"security": [{"token": []}, {}]}
 # A new VIP names itself; a replacement may leave the name out (the URL's is used; if given, it must
@@ -110,8 +139,14 @@ VIP_IN = {"type": "object", "additionalProperties": False, "required": ["address
           "if": {"required": ["mode"], "properties": {"mode": {"const": "one-arm"}}},
           "then": {"required": ["snat_pool"]}, "else": {"not": {"required": ["snat_pool"]}}}
 VIP_NEW = dict(VIP_IN, required=["name", "address", "port"])
-VIP_BODY = {"required": True, "content": {"application/json": {"schema": _ref("VipIn")}}}
-NEW_VIP_BODY = {"required": True, "content": {"application/json": {"schema": _ref("VipNew")}}}
+
+
+def _body(schema):
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+VIP_BODY = _body("VipIn")
+NEW_VIP_BODY = _body("VipNew")
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -119,8 +154,9 @@ DOCUMENT = {
              "description": "L4 load balancing in Open vSwitch tables. Errors: {\"error\": \"<field>: "
                             "<value> <why>\"}; a refused request changes nothing."},
     "components": {
-        "schemas": {"VipIn": VIP_IN, "VipNew": VIP_NEW,
-                    "Vip": VIP_OUT, "Host": HOST, "Stats": STATS,
+        "schemas": {"VipIn": VIP_IN, "VipNew": VIP_NEW, "Vip": VIP_OUT,
+                    "NetworkIn": NETWORK_IN, "NetworkNew": NETWORK_NEW, "Network": NETWORK_OUT,
+                    "Host": HOST, "Stats": STATS,
                     "Error": {"type": "object", "required": ["error"],
                               "properties": {"error": {"type": "string", "minLength": 1}}}},
         "securitySchemes": {"token": {"type": "http", "scheme": "bearer",
@@ -141,11 +177,27 @@ DOCUMENT = {
             "delete": dict(CHANGE, summary="delete a VIP", parameters=[IF_MATCH], responses={
                 "204": {"description": "deleted"}, "401": ERROR, "404": ERROR, "412": ERROR}),
         },
+        "/v1/networks": {
+            "get": {"summary": "all networks", "responses": {
+                "200": _json({"type": "array", "items": _ref("Network")}, "the networks, the default one first")}},
+            "post": dict(CHANGE, summary="create a network", requestBody=_body("NetworkNew"), responses={
+                "201": _json(_ref("Network"), "created"), "400": ERROR, "401": ERROR, "409": ERROR, "413": ERROR}),
+        },
+        "/v1/networks/{name}": {
+            "parameters": [NAME_PARAM],
+            "get": {"summary": "one network", "responses": {"200": _json(_ref("Network"), "the network"),
+                                                            "404": ERROR}},
+            "put": dict(CHANGE, summary="replace a network", requestBody=_body("NetworkIn"), parameters=[IF_MATCH],
+                        responses={"200": _json(_ref("Network"), "replaced"), "400": ERROR, "401": ERROR,
+                                   "404": ERROR, "409": ERROR, "412": ERROR, "413": ERROR}),
+            "delete": dict(CHANGE, summary="delete a network no VIP uses", parameters=[IF_MATCH], responses={
+                "204": {"description": "deleted"}, "401": ERROR, "404": ERROR, "409": ERROR, "412": ERROR}),
+        },
         "/v1/hosts": {"get": {"summary": "hosts learned from ARP",
                               "responses": {"200": _json({"type": "array", "items": _ref("Host")}, "the hosts")}}},
         "/v1/hosts/{ip}": {
-            "parameters": [IP_PARAM],
-            "get": {"summary": "one address, per switch", "responses": {
+            "parameters": [IP_PARAM, NETWORK_PARAM],
+            "get": {"summary": "one address on a network, per switch", "responses": {
                 "200": _json({"type": "array", "items": _ref("Host")}, "where it is"), "404": ERROR}},
             "delete": dict(CHANGE, summary="forget an address (clears a duplicate)", responses={
                 "204": {"description": "forgotten"}, "401": ERROR, "404": ERROR}),

@@ -148,6 +148,13 @@ def ethernet(dst, src, ethertype, payload, vlan=None):
     return mac_bytes(dst) + mac_bytes(src) + tag + struct.pack("!H", ethertype) + payload
 
 
+def tagged(raw, vlan):
+    """The untagged frame `raw` with an 802.1Q tag for VLAN `vlan` (None: as it is)."""
+    if vlan is None:
+        return raw
+    return raw[:12] + struct.pack("!HH", ETH_TYPE_VLAN, vlan) + raw[12:]
+
+
 def ipv4(src, dst, proto, payload, ttl=DEFAULT_TTL):
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, ttl, proto, 0,
                          addresses.packed(src), addresses.packed(dst))

@@ -6,9 +6,14 @@ lbctl.service.Service), served by lbctl_app/httpd.py on ryu-manager's --wsapi-ho
   GET    /v1/vips/{name}     one VIP, with its cookie and where its members are
   PUT    /v1/vips/{name}     replace one
   DELETE /v1/vips/{name}     delete one (204)
+  GET    /v1/networks        all networks (the default one first)
+  POST   /v1/networks        create one (201)
+  GET    /v1/networks/{name} one network, with its id, zones and MACs
+  PUT    /v1/networks/{name} replace one
+  DELETE /v1/networks/{name} delete one no VIP uses (204)
   GET    /v1/hosts           hosts learned from ARP: where, since when, moves, state
-  GET    /v1/hosts/{ip}      one address (a list: one entry per switch it was seen on)
-  DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204)
+  GET    /v1/hosts/{ip}      one address (a list: one entry per switch it was seen on); ?network=<name>
+  DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204); ?network=<name>
   GET    /v1/stats           controller counters, latencies, and traffic per VIP and member
   GET    /v1/flows           what the controller installed on each switch, as ovs-ofctl prints it
                              (with each flow's counters as of the last reading)
@@ -17,7 +22,7 @@ lbctl.service.Service), served by lbctl_app/httpd.py on ryu-manager's --wsapi-ho
 
 HEAD answers like GET, without the body. Errors are {"error": "<field>: <value> <why>"} with 400,
 401, 404, 405 (with an Allow header), 409, 412, 413 or 500. A PUT or DELETE with
-`If-Match: <revision>` (from GET) is refused with 412 if the VIP changed meanwhile. With [lbctl]
+`If-Match: <revision>` (from GET) is refused with 412 if the VIP (network) changed meanwhile. With [lbctl]
 token_file set, POST, PUT and DELETE need 'Authorization: Bearer <token>' (GETs do not).
 """
 import hmac
@@ -30,7 +35,8 @@ from webob import Response
 from webob.dec import wsgify
 
 from lbctl import metrics, openapi
-from lbctl.model import NAME_RE, InvalidInput, LbError, NotFound, parse_vip
+from lbctl.model import DEFAULT_NETWORK, NAME_RE, InvalidInput, LbError, NotFound, parse_vip
+from lbctl.networks import parse_network
 
 LOG = logging.getLogger("lbctl")
 MAX_BODY = 1 << 20
@@ -196,6 +202,41 @@ def delete_vip(lb, req, name):
     return _answer(delete, req, lb.token)
 
 
+@_route("GET", "/v1/networks")
+def list_networks(lb, req):
+    return _answer(lambda: (200, lb.view.networks()))
+
+
+@_route("POST", "/v1/networks")
+def create_network(lb, req):
+    return _answer(lambda: (201, lb.view.describe_network(lb.create_network(parse_network(_body(req))))),
+                   req, lb.token)
+
+
+@_route("GET", "/v1/networks/{name}")
+def get_network(lb, req, name):
+    return _answer(lambda: (200, lb.view.network(name)))
+
+
+@_route("PUT", "/v1/networks/{name}")
+def replace_network(lb, req, name):
+    return _answer(lambda: (200, lb.view.describe_network(
+        lb.replace_network(name, parse_network(_body(req), name=name), _if_match(req)))), req, lb.token)
+
+
+@_route("DELETE", "/v1/networks/{name}")
+def delete_network(lb, req, name):
+    def delete():
+        lb.delete_network(name, _if_match(req))
+        return 204, None
+    return _answer(delete, req, lb.token)
+
+
+def _network(req):
+    """The network a host call names (?network=<name>; the default network if none)."""
+    return req.GET.get("network", DEFAULT_NETWORK)
+
+
 @_route("GET", "/v1/hosts")
 def list_hosts(lb, req):
     return _answer(lambda: (200, lb.view.hosts()))
@@ -203,14 +244,16 @@ def list_hosts(lb, req):
 
 @_route("GET", "/v1/hosts/{ip}")
 def get_host(lb, req, ip):
-    return _answer(lambda: (200, lb.view.host(ip)))
+    return _answer(lambda: (200, lb.view.host(ip, _network(req))))
 
 
 @_route("DELETE", "/v1/hosts/{ip}")
 def forget_host(lb, req, ip):
     def forget():
-        if not lb.forget_host(ip):
-            raise NotFound("host %s is not known" % ip)
+        network = _network(req)
+        lb.core.config.network(network)
+        if not lb.forget_host(ip, network):
+            raise NotFound("host %s is not known on network %r" % (ip, network))
         return 204, None
     return _answer(forget, req, lb.token)
 

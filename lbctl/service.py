@@ -37,5 +37,14 @@ class Service:
     def delete_vip(self, name, revision=None):
         return self.change(self.core.delete_vip, name, revision)
 
-    def forget_host(self, address):
-        return self.change(self.core.forget_host, address)
+    def forget_host(self, address, network):
+        return self.change(self.core.forget_host, address, network)
+
+    def create_network(self, network):
+        return self.change(self.core.create_network, network)
+
+    def replace_network(self, name, network, revision=None):
+        return self.change(self.core.replace_network, name, network, revision)
+
+    def delete_network(self, name, revision=None):
+        return self.change(self.core.delete_network, name, revision)

@@ -14,9 +14,10 @@ import msgpack
 import yaml
 
 from lbctl.model import Config, InvalidInput, LbError, member_doc, parse_vip
+from lbctl.networks import parse_network
 
-STATE_FORMAT = 2
-OLD_FORMATS = (1,)   # format 1 had no host ids: they are handed out afresh when it is read
+STATE_FORMAT = 3
+OLD_FORMATS = (1, 2)   # format 1 had no host ids (they are handed out afresh when it is read), 2 no networks
 
 
 class StoreError(Exception):
@@ -29,8 +30,9 @@ class Store(abc.ABC):
     else saved meanwhile, and returned; `subscribe` tells of changes saved elsewhere."""
 
     @abc.abstractmethod
-    def load(self):
-        """The configuration to start from."""
+    def load(self, default):
+        """The configuration to start from, with `default` (the controller's options set it) as
+        its default network."""
 
     @abc.abstractmethod
     def transact(self, change):
@@ -56,8 +58,8 @@ class FileStore(Store):
         self.source = None      # where load() found the configuration, for the log
         self._encoder = _StateEncoder()
 
-    def load(self):
-        self.current, self.source = initial_config(self.state_file, self.vips_file, self.now)
+    def load(self, default=None):
+        self.current, self.source = initial_config(self.state_file, self.vips_file, self.now, default)
         return self.current
 
     def transact(self, change):
@@ -73,17 +75,24 @@ class FileStore(Store):
         self.lock.release()
 
 
-def load_yaml(path):
-    """The VIPs of an operator's YAML file: `vips:` a list of VIP objects as the REST API takes."""
+def load_yaml(path, default=None):
+    """The networks and VIPs of an operator's YAML file: `networks:` and `vips:`, lists of objects
+    as the REST API takes them. `default`: the default network the controller's options set (the
+    VIPs are checked against it)."""
     try:
         with open(path) as f:
             doc = yaml.safe_load(f) or {}
     except (OSError, yaml.YAMLError) as e:
         raise StoreError("%s: cannot read: %s" % (path, e))
-    if not isinstance(doc, dict) or not isinstance(doc.get("vips", []), list):
-        raise StoreError("%s: expected a mapping with a list under 'vips'" % path)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k, []), list) for k in ("vips", "networks")) \
+            or set(doc) - {"vips", "networks"}:
+        raise StoreError("%s: expected a mapping with lists under 'networks' and 'vips' (and nothing else)" % path)
     config = Config()
     try:
+        if default is not None:
+            config = config.with_default(default)
+        for i, body in enumerate(doc.get("networks", [])):
+            config, _ = config.create_network(parse_network(body, where="networks[%d]." % i))
         for i, body in enumerate(doc.get("vips", [])):
             config, _ = config.create(parse_vip(body, where="vips[%d]." % i))
     except LbError as e:
@@ -92,7 +101,8 @@ def load_yaml(path):
 
 
 def _vip_doc(vip):
-    return dict(vip.to_dict(), id=vip.id, members=[dict(member_doc(m), id=m.id, host=m.host) for m in vip.members])
+    return dict(vip.to_dict(), id=vip.id,
+                members=[dict(member_doc(m, vip.network), id=m.id, host=m.host) for m in vip.members])
 
 
 class _StateEncoder:
@@ -107,9 +117,12 @@ class _StateEncoder:
 
     def encode(self, config):
         packer = msgpack.Packer(use_bin_type=True)
-        parts = [packer.pack_map_header(4), packer.pack("format"), packer.pack(STATE_FORMAT),
+        networks = [dict(network.to_dict(), id=network.id) for network in config.networks[1:]]
+        parts = [packer.pack_map_header(6), packer.pack("format"), packer.pack(STATE_FORMAT),
                  packer.pack("next_id"), packer.pack(config.next_id),
                  packer.pack("next_host"), packer.pack(config.next_host),
+                 packer.pack("next_network"), packer.pack(config.next_network),
+                 packer.pack("networks"), packer.pack(networks),
                  packer.pack("vips"), packer.pack_array_header(len(config.vips))]
         kept = {}
         for vip in config.vips:
@@ -149,9 +162,10 @@ def save_state(path, config):
     _StateEncoder().save(path, config)
 
 
-def load_state(path):
+def load_state(path, default=None):
     """The saved configuration, or None when none was saved yet. The file is checked with the
-    API's own rules, field by field, and the ids with theirs: anything else is damage."""
+    API's own rules, field by field, and the ids with theirs (with `default` as the default
+    network): anything else is damage."""
     try:
         with open(path, "rb") as f:
             doc = msgpack.unpackb(f.read(), raw=False, strict_map_key=False)
@@ -162,15 +176,25 @@ def load_state(path):
     if not isinstance(doc, dict) or doc.get("format") not in (STATE_FORMAT,) + OLD_FORMATS:
         raise StoreError("%s: not an lbctl state file of format %d" % (path, STATE_FORMAT))
     try:
-        return _config_of(doc)
+        return _config_of(doc, default)
     except InvalidInput as e:
         raise StoreError("%s: saved state is damaged: %s" % (path, e))
 
 
-def _config_of(doc):
-    """A state document -> Config, checked like input (every VIP through parse_vip and the
-    configuration's own rules, every id in range and unique)."""
-    has_hosts = doc["format"] == STATE_FORMAT
+def _config_of(doc, default):
+    """A state document -> Config, checked like input (every network and VIP through the API's
+    parsing and the configuration's own rules, every id in range and unique)."""
+    has_hosts = doc["format"] != 1
+    networks_doc = doc.get("networks", [])
+    if not isinstance(networks_doc, list):
+        raise InvalidInput("networks", networks_doc, "is not a list")
+    networks = []
+    for i, body in enumerate(networks_doc):
+        where = "networks[%d]." % i
+        if not isinstance(body, dict):
+            raise InvalidInput("networks[%d]" % i, body, "is not an object")
+        network = parse_network({k: v for k, v in body.items() if k != "id"}, where=where)
+        networks.append(replace(network, id=_id(body, "id", where)))
     vips_doc = doc.get("vips")
     if not isinstance(vips_doc, list):
         raise InvalidInput("vips", vips_doc, "is not a list")
@@ -192,7 +216,9 @@ def _config_of(doc):
             host = _id(saved, "host", at) if has_hosts else 0
             members.append(replace(member, id=_id(saved, "id", at), host=host))
         restored.append(replace(vip, id=_id(body, "id", where), members=tuple(members)))
-    return Config.restore(restored, _id(doc, "next_id", ""), _id(doc, "next_host", "") if has_hosts else None)
+    next_network = _id(doc, "next_network", "") if doc["format"] == STATE_FORMAT else 1
+    return Config.restore(restored, _id(doc, "next_id", ""), _id(doc, "next_host", "") if has_hosts else None,
+                          networks, next_network, default)
 
 
 def _id(doc, name, where):
@@ -202,14 +228,14 @@ def _id(doc, name, where):
     return value
 
 
-def initial_config(state_file, vips_file, now=time.time):
+def initial_config(state_file, vips_file, now=time.time, default=None):
     """Saved state wins (it holds every REST change); the YAML file seeds a first start. A state
     file that cannot be used is moved aside (kept for inspection, named in the returned source)
     and the YAML file is used, so a damaged file never blocks a start nor gets overwritten.
     Returns (config, a description of where it came from)."""
     damaged = ""
     try:
-        saved = load_state(state_file) if state_file else None
+        saved = load_state(state_file, default) if state_file else None
     except StoreError as e:
         aside = "%s.damaged-%s" % (state_file, time.strftime("%Y%m%dT%H%M%S", time.gmtime(now())))
         os.replace(state_file, aside)
@@ -217,8 +243,8 @@ def initial_config(state_file, vips_file, now=time.time):
     if saved is not None:
         return saved, "state file %s" % state_file
     if vips_file:
-        return load_yaml(vips_file), "VIP file %s%s" % (vips_file, damaged)
-    return Config(), "nothing (no VIP file configured)%s" % damaged
+        return load_yaml(vips_file, default), "VIP file %s%s" % (vips_file, damaged)
+    return Config() if default is None else Config().with_default(default), "nothing (no VIP file configured)%s" % damaged
 
 
 def read_token(path):

@@ -35,7 +35,7 @@ class View:
                    mac=vip_mac(vip, core.settings), cookie="%#x/%#x" % pipeline.vip_cookie_match(vip.id))
         up = 0
         for shown, member in zip(doc["members"], vip.members):
-            key = (vip.network, member.address)
+            key = member.key
             places = [dict(dpid="%016x" % dpid, mac=place.mac, port=place.port)
                       for dpid in sorted(core.switches)
                       for place in [core.hosts.where(dpid, key)] if place is not None]
@@ -50,10 +50,30 @@ class View:
         return [self._host(h) for h in self.core.hosts.all()]
 
     def host(self, address, network=DEFAULT_NETWORK):
+        self.core.config.network(network)
         found = self.core.hosts.get((network, address))
         if not found:
-            raise NotFound("host %s is not known" % address)
+            raise NotFound("host %s is not known on network %r" % (address, network))
         return [self._host(h) for h in found]
+
+    def networks(self):
+        return [self.describe_network(network) for network in self.core.config.networks]
+
+    def network(self, name):
+        return self.describe_network(self.core.config.network(name))
+
+    def describe_network(self, network):
+        """A network as the API shows it: what was configured, plus its id, revision, cookie,
+        conntrack zones and the balancer's MAC there for each redundancy group it uses."""
+        core = self.core
+        groups = sorted({g for (name, _), g in core.owned().items() if name == network.name})
+        doc = network.to_dict()
+        doc.update(id=network.id, revision=network.revision, cookie="%#x" % pipeline.network_cookie(network.id),
+                   zones=[pipeline.lb_zone(network.id), pipeline.snat_zone(network.id)],
+                   macs={str(g): pipeline.own_mac(core.options.cluster_id, network.id, g) for g in groups},
+                   vips=sorted(v.name for v in core.config.vips if v.network == network.name),
+                   implicit=network.name == DEFAULT_NETWORK)
+        return doc
 
     def _host(self, host):
         """A host as the API shows it, with its id and the cookie of its flows (`locate`, its ARP)."""

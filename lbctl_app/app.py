@@ -11,6 +11,7 @@ from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISP
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
+from flows import pipeline
 from lbctl import rest, store
 from lbctl.core import Balancer, StartError
 from lbctl.service import Service
@@ -119,4 +120,5 @@ class LoadBalancerApp(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg
-        self.service.run(self.core.packet_in, msg.datapath.id, msg.table_id, msg.match["in_port"], msg.data)
+        network = msg.match.get(pipeline.NETWORK_REG.field, 0)   # (a register at 0 is not in the match)
+        self.service.run(self.core.packet_in, msg.datapath.id, msg.table_id, msg.match["in_port"], msg.data, network)

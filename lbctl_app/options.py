@@ -30,17 +30,17 @@ CONF.register_opts([
     cfg.IntOpt("member_arp_pps", default=100, min=1,
                help="the same for ARP from members' addresses, which has a meter of its own"),
     cfg.ListOpt("gateways", default=[],
-                help="the balancer's gateway addresses (routed mode), e.g. 198.18.0.1/24, 198.18.2.1/24: "
-                     "it answers ARP and ping for them, and members and clients use them as their router"),
-    cfg.IntOpt("gateway_group", default=1, min=1, max=0xFFFF, help="the redundancy group (MAC) of the gateways"),
+                help="the balancer's gateway addresses (routed mode) on the default network, e.g. 198.18.0.1/24, "
+                     "198.18.2.1/24: it answers ARP and ping for them, and members and clients use them as their router"),
+    cfg.IntOpt("gateway_group", default=1, min=1, max=0xFFF, help="the redundancy group (MAC) of the gateways"),
     cfg.IntOpt("reject_pps", default=100, min=1,
                help="connections to a VIP with no live member the controller refuses per second at most"),
     cfg.IntOpt("duplicate_moves", default=5, min=2,
                help="an address that moves this many times within duplicate_window is frozen"),
     cfg.FloatOpt("duplicate_window", default=180.0, help="seconds (RFC 7432's M)"),
     cfg.StrOpt("monitor_address", default=None,
-               help="the source address of health probes, owned by the balancer (it answers ARP for it): "
-                    "members must be able to reach it. Needed by VIPs with a health_monitor"),
+               help="the source address of health probes on the default network, owned by the balancer (it answers "
+                    "ARP for it): members must be able to reach it. Needed by VIPs with a health_monitor there"),
     cfg.IntOpt("monitor_pps", default=1000, min=1, help="replies to health probes the controller takes per second at most"),
     cfg.FloatOpt("dsr_grace", default=300.0, min=0.0,
                  help="seconds after a dsr slot changes owner during which the old owner keeps the connections "
@@ -67,32 +67,22 @@ def parse_address(option, value):
         raise SystemExit("lbctl cannot start: [lbctl] %s: %r is not an IPv4 address" % (option, value))
 
 
-def _gateway_interfaces(entries):
-    interfaces = []
+def parse_gateways(entries):
+    """`address/prefix` entries of the gateways option, checked (an entry without a prefix is a
+    /32); a bad one stops the start."""
+    gateways = []
     for entry in entries:
         try:
-            interfaces.append(ipaddress.IPv4Interface(entry.strip()))
+            gateways.append(ipaddress.IPv4Interface(entry.strip()).with_prefixlen)
         except ValueError:
             raise SystemExit("lbctl cannot start: [lbctl] gateways: %r is not an IPv4 address/prefix" % entry)
-    return interfaces
-
-
-def parse_gateways(entries):
-    """`address/prefix` entries of the gateways option -> their addresses; a bad one stops the start."""
-    return tuple(str(interface.ip) for interface in _gateway_interfaces(entries))
-
-
-def parse_gateway_networks(entries):
-    """The same entries -> the subnets the gateways are on ("198.18.0.0/24"; an entry without a
-    prefix is a /32)."""
-    return tuple(str(interface.network) for interface in _gateway_interfaces(entries))
+    return tuple(gateways)
 
 
 def options():
     """The core's Options from [lbctl]."""
     opts = CONF.lbctl
-    return Options(cluster_id=opts.cluster_id, gateways=parse_gateways(opts.gateways),
-                   gateway_networks=parse_gateway_networks(opts.gateways), gateway_group=opts.gateway_group,
+    return Options(cluster_id=opts.cluster_id, gateways=parse_gateways(opts.gateways), gateway_group=opts.gateway_group,
                    monitor_address=parse_address("monitor_address", opts.monitor_address),
                    arp_punt_pps=opts.arp_punt_pps, arp_punt_burst=opts.arp_punt_burst,
                    member_arp_pps=opts.member_arp_pps, reject_pps=opts.reject_pps, monitor_pps=opts.monitor_pps,

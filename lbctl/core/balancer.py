@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flows import pipeline
 from flows.desired import Settings
 from flows.ir import IN_PORT
+from flows.networks import DEFAULT
 from lbctl import packets
 from lbctl.core.changes import Changes
 from lbctl.core.messages import PacketOut
@@ -16,7 +17,8 @@ from lbctl.core.neighbours import Neighbours
 from lbctl.core.polling import Polling
 from lbctl.core.switches import Placement, Switch
 from lbctl.hosts import HostTable
-from lbctl.model import DEFAULT_NETWORK, LbError
+from lbctl.model import LbError
+from lbctl.networks import default_network
 from lbctl.stats import Stats
 
 LOG = logging.getLogger("lbctl")
@@ -30,10 +32,9 @@ class StartError(Exception):
 class Options:
     """What the operator configures about the controller itself ([lbctl] in ryu-manager's config)."""
     cluster_id: int = 0              # byte 4 of the balancer's MACs
-    gateways: tuple = ()             # the balancer's router addresses
-    gateway_networks: tuple = ()     # ... the subnets they are on ("198.18.0.0/24"), where known
+    gateways: tuple = ()             # the balancer's router addresses on the default network ("198.18.0.1/24")
     gateway_group: int = 1           # ... and their redundancy group
-    monitor_address: str = None      # the source of health probes
+    monitor_address: str = None      # the source of health probes on the default network
     arp_punt_pps: int = 100
     arp_punt_burst: int = 50
     member_arp_pps: int = 100
@@ -49,11 +50,14 @@ class Options:
     stats_interval: float = 10.0
     dsr_grace: float = 300.0         # seconds a dsr slot's old owner keeps its connections after a change
 
-    def settings(self):
+    def settings(self, networks):
         return Settings(cluster_id=self.cluster_id, arp_punt_pps=self.arp_punt_pps, arp_punt_burst=self.arp_punt_burst,
-                        member_arp_pps=self.member_arp_pps, reject_pps=self.reject_pps, gateways=tuple(self.gateways),
-                        gateway_group=self.gateway_group, monitor_address=self.monitor_address,
+                        member_arp_pps=self.member_arp_pps, reject_pps=self.reject_pps, networks=tuple(networks),
                         monitor_pps=self.monitor_pps, dsr_grace=self.dsr_grace)
+
+    def default_network(self):
+        """The default network as these options set it (LbError names a bad gateway)."""
+        return default_network(self.gateways, self.gateway_group, self.monitor_address)
 
 
 class Clock:
@@ -67,10 +71,13 @@ class Clock:
 class Balancer:
     def __init__(self, options, store, clock=Clock()):
         self.options = options
-        self.settings = options.settings()
         self.store = store
         self.clock = clock
-        self.config = store.load()
+        self._settings = None
+        try:
+            self.config = store.load(options.default_network())
+        except LbError as e:
+            raise StartError("[lbctl] gateways, monitor_address: %s" % e)
         self.stats = Stats()
         self.switches = {}              # dpid -> Switch
         self.placement = Placement()
@@ -80,11 +87,6 @@ class Balancer:
         self.neighbours = Neighbours(self)
         self.monitoring = Monitoring(self)
         self.polling = Polling(self)
-        for vip in self.config.vips:
-            try:
-                self.changes.check(vip)
-            except LbError as e:
-                raise StartError("vip %s: %s" % (vip.name, e))
         self.monitoring.track(self.config.vips)
         self.monitoring.note_statuses()
 
@@ -99,16 +101,25 @@ class Balancer:
     def delete_vip(self, name, revision=None):
         return self.changes.apply(lambda config: config.delete(name, revision))
 
+    def create_network(self, network):
+        return self.changes.apply(lambda config: config.create_network(network), of_vip=False)
+
+    def replace_network(self, name, network, revision=None):
+        return self.changes.apply(lambda config: config.replace_network(name, network, revision), of_vip=False)
+
+    def delete_network(self, name, revision=None):
+        return self.changes.apply(lambda config: config.delete_network(name, revision), of_vip=False)
+
     def saved_elsewhere(self, config):
         """The Store tells of a configuration another controller saved: serve it."""
         return self.changes.saved_elsewhere(config)
 
-    def forget_host(self, address, network=DEFAULT_NETWORK):
+    def forget_host(self, address, network=DEFAULT):
         """Forget where a host is (and clear a duplicate): it is probed and learned afresh.
         Returns (whether it was known, the messages)."""
         if not self.hosts.forget((network, address)):
             return False, []
-        LOG.info("host %s forgotten by request", address)
+        LOG.info("host %s on network %s forgotten by request", address, network)
         out = self.changes.sync_all()
         self.monitoring.note_statuses()
         return True, out
@@ -165,43 +176,39 @@ class Balancer:
 
     # ------------------------------------------------------------------ packets and time
 
-    def packet_in(self, dpid, table_id, in_port, data):
+    def packet_in(self, dpid, table_id, in_port, data, network_id=0):
+        """A packet the switch sent up, from table `table_id`, as it was there: arrived on switch
+        port `in_port` on the network `network_id` (its register), its VLAN tag popped."""
         started = self.clock.monotonic()
         self.stats.count("packet_in")
         switch = self.switches.get(dpid)
-        if switch is None:
+        network = self.config.network_by_id.get(network_id)
+        if switch is None or network is None:
             return []
         if table_id == pipeline.REJECT.id:
             self.stats.count("packet_in_reject")
-            return self._refuse(switch, data, in_port)
+            return self._answer(switch, packets.refusal(data), network, in_port, "rejected")
         if table_id == pipeline.COMMIT.id:
             self.stats.count("packet_in_reject")
-            return self._expire(switch, data, in_port)
+            return self._answer(switch, packets.time_exceeded(data), network, in_port, "time_exceeded")
         if table_id == pipeline.MONITOR.id:
             self.stats.count("packet_in_monitor")
-            return self.monitoring.replied(switch, data, in_port)
+            return self.monitoring.replied(switch, data, in_port, network)
         frame = packets.parse(data)
         if frame is None or frame.arp is None:
             return []
         self.stats.count("packet_in_arp")
-        return self.neighbours.arp(switch, frame, in_port, started)
+        return self.neighbours.arp(switch, frame, in_port, started, network)
 
-    def _refuse(self, switch, data, in_port):
-        """A new connection to a VIP with no live member: answer at once, rather than leave the
-        client to time out."""
-        answer = packets.refusal(data)
+    def _answer(self, switch, answer, network, in_port, counter):
+        """Answer a packet back where it came from, tagged as its network is there: a refused new
+        connection (no live member: a reset or a port unreachable at once, rather than leave the
+        client to time out), a routed VIP's packet whose TTL runs out here (time exceeded, as the
+        router the balancer is)."""
         if answer is None:
             return []
-        self.stats.count("rejected")
-        return [(switch.dpid, PacketOut(answer, IN_PORT, in_port))]
-
-    def _expire(self, switch, data, in_port):
-        """A routed VIP's packet whose TTL runs out at the balancer: answer as the router it is."""
-        answer = packets.time_exceeded(data)
-        if answer is None:
-            return []
-        self.stats.count("time_exceeded")
-        return [(switch.dpid, PacketOut(answer, IN_PORT, in_port))]
+        self.stats.count(counter)
+        return [(switch.dpid, PacketOut(packets.tagged(answer, network.tag_on(in_port)), IN_PORT, in_port))]
 
     def tick(self, now):
         """Whatever is due by `now` (monotonic): health probes and their deadlines, ARP probes,
@@ -214,25 +221,36 @@ class Balancer:
     def adopted(self):
         return [switch for switch in self.switches.values() if switch.adopted]
 
+    @property
+    def settings(self):
+        return self.settings_for(self.config)
+
+    def settings_for(self, config):
+        """The flows' settings for `config` (its networks), kept while they stay the same."""
+        if self._settings is None or self._settings.networks != config.networks:
+            self._settings = self.options.settings(config.networks)
+        return self._settings
+
     def owned(self, config=None):
-        """Every address the balancer owns -> its redundancy group: VIPs, SNAT pools, gateways and
-        the monitor address (in the gateways' group)."""
-        owned = dict.fromkeys(self.settings.gateways, self.settings.gateway_group)
-        if self.settings.monitor_address:
-            owned[self.settings.monitor_address] = self.settings.gateway_group
-        owned.update((config or self.config).addresses)
+        """Every (network, address) the balancer owns -> its redundancy group: VIPs, SNAT pools,
+        gateways and monitor addresses."""
+        config = config or self.config
+        owned = {(network.name, address): group for network in config.networks
+                 for address, group in network.owned.items()}
+        owned.update(config.addresses)
         return owned
 
-    def own_mac(self, group):
-        return pipeline.own_mac(self.settings.cluster_id, group)
+    def own_mac(self, network, group):
+        """The balancer's MAC on `network` (a name) for redundancy group `group`."""
+        return pipeline.own_mac(self.options.cluster_id, self.config.network_by_name[network].id, group)
 
     def host_id(self, key):
         """The host id of (network, address), or None when no VIP lists it."""
         return self.config.hosts.get(key)
 
-    def places(self, switch):
-        """host id -> Place of the members located on `switch`."""
-        hosts = self.config.hosts
+    def places(self, switch, config=None):
+        """host id -> Place of the members (of `config`) located on `switch`."""
+        hosts = (config or self.config).hosts
         return {hosts[key]: place for key, place in self.hosts.places(switch.dpid).items() if key in hosts}
 
     def where(self, key):

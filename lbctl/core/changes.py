@@ -3,7 +3,6 @@ computed for every switch first, then saved (the Store), then sent, so a refused
 nothing and saves nothing. A switch that connects is read before anything is sent to it, and then
 *adopted*: every desired flow is re-added in place and only what is not desired is deleted, so a
 controller restart interrupts no traffic. A switch that refuses a message is read again."""
-import ipaddress
 import logging
 
 from flows import pipeline
@@ -17,21 +16,11 @@ from flows.slots import SLOTS
 from flows.vip import cut_members, vip_register
 from lbctl.core.messages import Barrier, CtFlush, DeleteLearned, ReadState, Wipe
 from lbctl.hosts import Place
-from lbctl.model import Conflict, InvalidInput
 
 LOG = logging.getLogger("lbctl")
 
 ADOPT_TIMEOUT = 5          # seconds to read a connecting switch's flows before emptying and refilling it
 READ_AGAIN_HOLDOFF = 10    # seconds between two repairs of one switch after errors
-
-
-def _addresses(vip):
-    """(the field, the address) of each address a VIP names: its own, its pool's, its members'."""
-    yield "address", vip.address
-    for i, address in enumerate(vip.snat_addresses):
-        yield "snat_pool.addresses[%d]" % i, address
-    for i, member in enumerate(vip.members):
-        yield "members[%d].address" % i, member.address
 
 
 class Changes:
@@ -40,56 +29,37 @@ class Changes:
 
     # ------------------------------------------------------------------ configuration changes
 
-    def check(self, vip):
-        """A VIP with a health monitor needs the monitor address. The balancer's own addresses (the
-        monitor address, the gateways) are nobody else's (409), and no VIP, pool or member sits on
-        the network or broadcast address of a gateway's subnet (400)."""
-        options = self.core.options
-        monitor = self.core.settings.monitor_address
-        if vip.monitored and monitor is None:
-            raise InvalidInput("health_monitor.type", vip.health_monitor.type,
-                               "needs [lbctl] monitor_address in the controller's configuration")
-        gateways = set(options.gateways)
-        # /31 and /32 have no network nor broadcast address (RFC 3021): every address is a host's.
-        subnets = [network for network in map(ipaddress.IPv4Network, options.gateway_networks) if network.prefixlen <= 30]
-        for field, address in _addresses(vip):
-            if address == monitor:
-                raise Conflict("%s: %s is the balancer's monitor address" % (field, address))
-            if address in gateways:
-                raise Conflict("%s: %s is one of the balancer's gateway addresses" % (field, address))
-            ip = ipaddress.IPv4Address(address)
-            for network in subnets:
-                if ip in (network.network_address, network.broadcast_address):
-                    raise InvalidInput(field, address, "is the %s address of the gateways' subnet %s" % (
-                        "network" if ip == network.network_address else "broadcast", network))
-
-    def apply(self, step):
+    def apply(self, step, of_vip=True):
         """Apply one change everywhere, or (on any error) nowhere. `step`: Config -> (the new
-        Config, the VIP it changed). Returns (that VIP, the messages)."""
+        Config, the VIP (or, `of_vip` False, the network) it changed). Returns (that VIP or
+        network, the messages)."""
         core = self.core
         started = (core.stats.change_ms, core.clock.monotonic())
         core.last_change = started[1]
         result = {}
 
         def change(config):
-            new, vip = step(config)
-            self.check(vip)
-            stale = stale_pins(config.vips, new.vips)
-            cut = cut_members(config.vips, new.vips)
-            result["vip"], result["before"] = vip, config
-            result["plans"] = [(switch, self.plan(switch, new, stale, cut)) for switch in self._writable()]
+            new, changed = step(config)
+            result["changed"], result["before"] = changed, config
+            result["plans"] = self._plans(config, new)
             return new
 
         new = core.store.transact(change)
-        vip = result["vip"]
-        return vip, self._serve(result["before"], new, result["plans"], [v for v in new.vips if v.id == vip.id], started)
+        changed = result["changed"]
+        vips = [v for v in new.vips if v.id == changed.id] if of_vip else None
+        return changed, self._serve(result["before"], new, result["plans"], vips, started)
 
     def saved_elsewhere(self, config):
         """A configuration saved by another controller (a replicated Store): serve it."""
         before = self.core.config
-        stale, cut = stale_pins(before.vips, config.vips), cut_members(before.vips, config.vips)
-        plans = [(switch, self.plan(switch, config, stale, cut)) for switch in self._writable()]
-        return self._serve(before, config, plans, None, None)
+        return self._serve(before, config, self._plans(before, config), None, None)
+
+    def _plans(self, before, config):
+        """What every writable switch should hold for `config`, coming from `before`."""
+        stale = stale_pins(before.vips, config.vips, before.network_by_name)
+        cut = [(vip, member, before.network_by_name[member.network].id)
+               for vip, member in cut_members(before.vips, config.vips)]
+        return [(switch, self.plan(switch, config, stale, cut)) for switch in self._writable()]
 
     def _serve(self, before, config, plans, changed, started):
         """Make `config` (planned as `plans`) the one in force; `changed`: the VIPs whose members'
@@ -113,18 +83,18 @@ class Changes:
     def desired(self, switch, config, previous=None):
         core = self.core
         vips = core.placement.served(switch, config.vips)
-        return desired_state(vips, core.places(switch), core.settings, previous, core.monitoring.down(vips),
-                             core.clock.monotonic())
+        return desired_state(vips, core.places(switch, config), core.settings_for(config), previous,
+                             core.monitoring.down(vips), core.clock.monotonic())
 
     def plan(self, switch, config, stale=(), cut=()):
         """What `switch` should hold for `config`, and the messages that take it there: first
         deleting the learned dsr pins in `stale`, last forgetting the conntrack entries of the
-        (VIP, member) pairs `cut`."""
+        (VIP, member, the member's network id) of `cut`."""
         desired = self.desired(switch, config, switch.installed)
         messages = [DeleteLearned(pipeline.DSR_CONN.id, m) for m in stale]
         messages += list(diff(switch.installed, desired))
-        messages += [CtFlush(pipeline.LB_ZONE, IP_PROTO[vip.protocol], (vip.address, vip.port),
-                             (member.address, member.port)) for vip, member in cut]
+        messages += [CtFlush(pipeline.lb_zone(network_id), IP_PROTO[vip.protocol], (vip.address, vip.port),
+                             (member.address, member.port)) for vip, member, network_id in cut]
         return desired, messages
 
     def send(self, switch, plan, started=None):

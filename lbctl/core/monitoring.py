@@ -40,23 +40,26 @@ class Monitoring:
             if place is None:
                 self.monitors.postpone(key, now)
                 continue
+            network = core.config.network_by_name[target.network]
             token = self.monitors.start(key, now, switch.dpid)
-            probe = packets.probe(target.kind, core.own_mac(core.settings.gateway_group), place.mac,
-                                  core.settings.monitor_address, target.address, target.port, token)
+            probe = packets.probe(target.kind, core.own_mac(network.name, network.monitor_group), place.mac,
+                                  network.monitor_address, target.address, target.port, token,
+                                  network.tag_on(place.port))
             out.append((switch.dpid, PacketOut(probe, place.port)))
             core.stats.count("monitor_probes")
         return out + self._results(changes)
 
-    def replied(self, switch, data, in_port):
-        """A packet to the monitor address: perhaps the reply to a probe."""
+    def replied(self, switch, data, in_port, network):
+        """A packet to the monitor address of `network`: perhaps the reply to a probe."""
         reply = packets.probe_reply(data)
         if reply is None:
             return []
         kind, address, port, token, ok, reason = reply
         out = []
         if kind == "tcp" and ok:   # the reset that closes the probe's half-open connection on the member
-            out.append((switch.dpid, PacketOut(packets.refusal(data), IN_PORT, in_port)))
-        change = self.monitors.reply(token, kind, address, port, ok, reason, self.core.clock.monotonic())
+            reset = packets.tagged(packets.refusal(data), network.tag_on(in_port))
+            out.append((switch.dpid, PacketOut(reset, IN_PORT, in_port)))
+        change = self.monitors.reply(token, kind, address, port, ok, reason, self.core.clock.monotonic(), network.name)
         return out + self._results([change] if change else [])
 
     def _results(self, changes):

@@ -1,15 +1,17 @@
 """Neighbours: the ARP side of the balancer. It learns where its members are (from their ARP and
 their answers to its probes) and follows them when they move, freezes an address that flaps,
 defends the balancer's own addresses against anyone who claims them, and announces them with
-gratuitous ARP. Only members are learned: ARP from anyone else changes nothing here."""
+gratuitous ARP. Only members are learned: ARP from anyone else changes nothing here. Everything
+is per network: a host is (network, address), and what the balancer sends on a network leaves
+tagged as that network is, through the switch's own L2 switching (NORMAL), which keeps each VLAN
+to its ports."""
 import logging
 
-from flows.ir import FLOOD
+from flows.ir import NORMAL
 from flows.pipeline import is_own_mac
 from lbctl import hosts as hosttable
 from lbctl import packets
 from lbctl.core.messages import PacketOut
-from lbctl.model import DEFAULT_NETWORK
 
 LOG = logging.getLogger("lbctl")
 
@@ -23,23 +25,24 @@ class Neighbours:
         options = core.options
         self.probes = hosttable.ProbeSchedule()
         self.next_probe_round = 0.0
-        self.garps = {}           # address -> [announcements left, when the next is due, switches (None: all)]
-        self.claims_logged = {}   # address -> (when a claim on it was last logged, claims since then)
+        self.garps = {}           # (network, address) -> [announcements left, when the next is due, switches (None: all)]
+        self.claims_logged = {}   # (network, address) -> (when a claim on it was last logged, claims since then)
         self.garp_count, self.garp_interval = options.garp_count, options.garp_interval
         self.found = {}           # dpid -> ({host key: (mac, port)} found, not learned yet; when they are due)
 
     # ------------------------------------------------------------------ ARP packet-ins
 
-    def arp(self, switch, frame, in_port, started):
+    def arp(self, switch, frame, in_port, started, network):
+        """An ARP packet that arrived on `network`."""
         seen = frame.arp
         if seen.src_ip == packets.PROBE_SOURCE:
             return []   # an address probe (RFC 5227) says nothing about where anyone is
         core = self.core
         owned = core.owned()
-        if seen.src_ip in owned or is_own_mac(seen.src_mac):
-            self._defend(seen, owned)
+        key = (network.name, seen.src_ip)
+        if key in owned or is_own_mac(seen.src_mac):
+            self._defend(seen, key, owned)
             return []
-        key = (DEFAULT_NETWORK, seen.src_ip)
         if core.host_id(key) is None:
             core.stats.count("arp_ignored")
             return []
@@ -70,7 +73,7 @@ class Neighbours:
             return []
         for key, (mac, port) in found.items():
             if core.hosts.learn(dpid, key, mac, port, core.clock.wall()) == hosttable.NEW:
-                LOG.info("member %s is at %s port %d", key[1], mac, port)
+                LOG.info("member %s on network %s is at %s port %d", key[1], key[0], mac, port)
         core.monitoring.note_statuses()
         return core.changes.sync(switch)
 
@@ -81,42 +84,42 @@ class Neighbours:
             core.stats.count("frozen_arp")
         elif outcome == hosttable.BECAME_DUPLICATE:
             core.stats.count("duplicates")
-            LOG.error("host %s marked duplicate: it moved %d times within %.0f s (now claimed by %s on port %d);"
-                      " frozen at its last place until DELETE /v1/hosts/%s", key[1], core.hosts.max_moves,
-                      core.hosts.window, mac, port, key[1])
+            LOG.error("host %s on network %s marked duplicate: it moved %d times within %.0f s (now claimed by %s "
+                      "on port %d); frozen at its last place until DELETE /v1/hosts/%s?network=%s", key[1], key[0],
+                      core.hosts.max_moves, core.hosts.window, mac, port, key[1], key[0])
         elif outcome == hosttable.MOVED:
             core.stats.count("host_moves")
-            LOG.info("member %s is at %s port %d", key[1], mac, port)
+            LOG.info("member %s on network %s is at %s port %d", key[1], key[0], mac, port)
             return core.changes.sync(switch, (core.stats.move_ms, started))
         return []
 
-    def _defend(self, seen, owned):
-        """Someone else speaks for one of our addresses or MACs: change nothing, count it, log it
-        (once per CLAIM_LOG_INTERVAL per address, with how many came meanwhile), and tell the LAN
-        the true binding again (one announcement at a time per address, however fast the claims
-        come)."""
+    def _defend(self, seen, key, owned):
+        """Someone else on a network speaks for one of our addresses (`key`: (network, address))
+        or MACs: change nothing, count it, log it (once per CLAIM_LOG_INTERVAL per address, with
+        how many came meanwhile), and tell that network the true binding again (one announcement
+        at a time per address, however fast the claims come)."""
         core = self.core
-        if seen.src_ip in owned and seen.src_mac == core.own_mac(owned[seen.src_ip]):
+        if key in owned and seen.src_mac == core.own_mac(key[0], owned[key]):
             return
         core.stats.count("ownership_conflicts")
         now = core.clock.monotonic()
-        logged, since = self.claims_logged.get(seen.src_ip, (float("-inf"), 0))
+        logged, since = self.claims_logged.get(key, (float("-inf"), 0))
         if now - logged >= CLAIM_LOG_INTERVAL:
             more = " (%d more claims on it in the last %.0f s)" % (since, now - logged) if since else ""
-            LOG.warning("ownership conflict: %s claims %s (ARP op %d); re-announcing our binding%s",
-                        seen.src_mac, seen.src_ip, seen.opcode, more)
-            self.claims_logged[seen.src_ip] = (now, 0)
+            LOG.warning("ownership conflict: %s claims %s on network %s (ARP op %d); re-announcing our binding%s",
+                        seen.src_mac, seen.src_ip, key[0], seen.opcode, more)
+            self.claims_logged[key] = (now, 0)
         else:
-            self.claims_logged[seen.src_ip] = (logged, since + 1)
-        if seen.src_ip in owned:
-            self.announce({seen.src_ip})
+            self.claims_logged[key] = (logged, since + 1)
+        if key in owned:
+            self.announce({key})
 
     # ------------------------------------------------------------------ announcements
 
     def announce(self, addresses, switches=None):
-        """Gratuitous ARPs for `addresses`: garp_count of them, garp_interval apart, on
-        `switches` (None: every switch). An address already being announced is not announced
-        again, only on more switches."""
+        """Gratuitous ARPs for `addresses` ((network, address) keys): garp_count of them,
+        garp_interval apart, on `switches` (None: every switch). An address already being
+        announced is not announced again, only on more switches."""
         now = self.core.clock.monotonic()
         for address in addresses:
             pending = self.garps.get(address)
@@ -130,15 +133,16 @@ class Neighbours:
         core = self.core
         owned = core.owned()
         out = []
-        for address, pending in sorted(self.garps.items()):
+        for key, pending in sorted(self.garps.items()):
             left, due, dpids = pending
             if due > now:
                 continue
-            if address in owned:
-                mac = core.own_mac(owned[address])
+            if key in owned:
+                network, address = core.config.network_by_name[key[0]], key[1]
+                garp = packets.arp_request(core.own_mac(network.name, owned[key]), address, address, network.vlan)
                 for switch in core.switches.values():
                     if dpids is None or switch.dpid in dpids:
-                        out.append((switch.dpid, PacketOut(packets.arp_request(mac, address, address), FLOOD)))
+                        out.append((switch.dpid, PacketOut(garp, NORMAL)))
                         core.stats.count("garps_sent")
             pending[0], pending[1] = left - 1, now + self.garp_interval
         self.garps = {address: pending for address, pending in self.garps.items() if pending[0] > 0}
@@ -174,14 +178,15 @@ class Neighbours:
         for switch in core.switches.values():
             for vip in core.config.vips:
                 for member in vip.members:
-                    key = (vip.network, member.address)
-                    known = core.hosts.host(switch.dpid, key)
+                    known = core.hosts.host(switch.dpid, member.key)
                     if known is None or known.last_seen < stale_before:
-                        asking.setdefault((switch.dpid, key), vip)
+                        asking.setdefault((switch.dpid, member.key), vip)
         out = []
         for dpid, key in self.probes.due(set(asking), now):
             if dpid in core.switches:
-                mac = core.own_mac(asking[(dpid, key)].redundancy_group)
-                out.append((dpid, PacketOut(packets.arp_request(mac, packets.PROBE_SOURCE, key[1]), FLOOD)))
+                network = core.config.network_by_name[key[0]]
+                mac = core.own_mac(network.name, asking[(dpid, key)].redundancy_group)
+                probe = packets.arp_request(mac, packets.PROBE_SOURCE, key[1], network.vlan)
+                out.append((dpid, PacketOut(probe, NORMAL)))
                 core.stats.count("probes_sent")
         return out

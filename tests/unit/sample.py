@@ -1,6 +1,11 @@
 """A small sample configuration shared by the unit tests: two VIPs sharing members 11 and 12."""
+from flows.desired import Settings
 from lbctl.hosts import Place
 from lbctl.model import Config, parse_vip
+from lbctl.networks import default_network
+
+# The default network as a controller with `monitor_address = 198.18.0.2` has it.
+DEFAULT = default_network(monitor_address="198.18.0.2")
 
 WEB = {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", "mode": "routed",
        "members": [{"address": "198.18.0.11", "port": 80}, {"address": "198.18.0.12", "port": 80},
@@ -21,9 +26,14 @@ def places(config):
     return {host: WHERE[address] for (_, address), host in config.hosts.items() if address in WHERE}
 
 
+def settings(gateways=(), monitor_address="198.18.0.2", **fields):
+    """The flows' settings of a controller with these [lbctl] gateways and monitor address."""
+    return Settings(networks=(default_network(gateways, monitor_address=monitor_address),), **fields)
+
+
 def vip_set(*bodies):
-    """The configuration of these VIPs, created in order."""
-    vips = Config()
+    """The configuration of these VIPs, created in order (the default network: DEFAULT)."""
+    vips = Config().with_default(DEFAULT)
     for body in bodies:
         vips, _ = vips.create(parse_vip(body))
     return vips

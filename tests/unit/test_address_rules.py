@@ -6,7 +6,7 @@ changes nothing."""
 import pytest
 
 from lbctl.core import Options
-from lbctl_app.options import parse_gateway_networks, parse_gateways
+from lbctl_app.options import parse_gateways
 from tests.unit.sample import WEB
 
 POOL = ["198.18.0.200", "198.18.0.201"]
@@ -61,24 +61,22 @@ def test_pools_may_be_shared_and_vip_addresses_may_serve_many_services(api):
 
 
 GATEWAYS = ["198.18.0.1/24", "198.18.2.1/24", "198.18.4.1/31"]
-GUARDED = Options(gateways=parse_gateways(GATEWAYS), gateway_networks=parse_gateway_networks(GATEWAYS),
-                  monitor_address="198.18.0.2")
+GUARDED = Options(gateways=parse_gateways(GATEWAYS), monitor_address="198.18.0.2")
 
 
-def test_the_gateways_option_gives_addresses_and_subnets():
-    assert parse_gateways(GATEWAYS) == ("198.18.0.1", "198.18.2.1", "198.18.4.1")
-    assert parse_gateway_networks(GATEWAYS + [" 198.18.6.1"]) == (
-        "198.18.0.0/24", "198.18.2.0/24", "198.18.4.0/31", "198.18.6.1/32")
+def test_the_gateways_option_gives_addresses_with_their_prefix():
+    assert parse_gateways(GATEWAYS + [" 198.18.6.1"]) == (
+        "198.18.0.1/24", "198.18.2.1/24", "198.18.4.1/31", "198.18.6.1/32")
 
 
 @pytest.mark.parametrize("body, error", [
-    (dict(WEB, address="198.18.0.1"), "address: 198.18.0.1 is one of the balancer's gateway addresses"),
+    (dict(WEB, address="198.18.0.1"), "address: 198.18.0.1 is a gateway address of network 'default'"),
     (dict(ARM, snat_pool={"addresses": ["198.18.2.2", "198.18.2.1"]}),
-     "snat_pool.addresses[1]: 198.18.2.1 is one of the balancer's gateway addresses"),
+     "snat_pool.addresses[1]: 198.18.2.1 is a gateway address of network 'default'"),
     (dict(WEB, members=[{"address": "198.18.0.11"}, {"address": "198.18.2.1"}]),
-     "members[1].address: 198.18.2.1 is one of the balancer's gateway addresses"),
-    (dict(WEB, members=[{"address": "198.18.0.2"}]), "members[0].address: 198.18.0.2 is the balancer's monitor address"),
-    (dict(ARM, snat_pool={"addresses": ["198.18.0.2"]}), "snat_pool.addresses[0]: 198.18.0.2 is the balancer's monitor address"),
+     "members[1].address: 198.18.2.1 is a gateway address of network 'default'"),
+    (dict(WEB, members=[{"address": "198.18.0.2"}]), "members[0].address: 198.18.0.2 is the monitor address of network 'default'"),
+    (dict(ARM, snat_pool={"addresses": ["198.18.0.2"]}), "snat_pool.addresses[0]: 198.18.0.2 is the monitor address of network 'default'"),
 ])
 def test_the_balancers_own_addresses_are_nobody_elses(api_factory, body, error):
     api = api_factory(GUARDED)
@@ -87,13 +85,13 @@ def test_the_balancers_own_addresses_are_nobody_elses(api_factory, body, error):
 
 
 @pytest.mark.parametrize("body, error", [
-    (dict(WEB, address="198.18.0.0"), "address: '198.18.0.0' is the network address of the gateways' subnet 198.18.0.0/24"),
+    (dict(WEB, address="198.18.0.0"), "address: '198.18.0.0' is the network address of the subnet 198.18.0.0/24 of network 'default'"),
     (dict(WEB, address="198.18.2.255"),
-     "address: '198.18.2.255' is the broadcast address of the gateways' subnet 198.18.2.0/24"),
+     "address: '198.18.2.255' is the broadcast address of the subnet 198.18.2.0/24 of network 'default'"),
     (dict(ARM, snat_pool={"addresses": ["198.18.0.254", "198.18.0.255"]}),
-     "snat_pool.addresses[1]: '198.18.0.255' is the broadcast address of the gateways' subnet 198.18.0.0/24"),
+     "snat_pool.addresses[1]: '198.18.0.255' is the broadcast address of the subnet 198.18.0.0/24 of network 'default'"),
     (dict(WEB, members=[{"address": "198.18.2.0"}]),
-     "members[0].address: '198.18.2.0' is the network address of the gateways' subnet 198.18.2.0/24"),
+     "members[0].address: '198.18.2.0' is the network address of the subnet 198.18.2.0/24 of network 'default'"),
 ])
 def test_no_address_sits_on_a_gateway_subnets_network_or_broadcast_address(api_factory, body, error):
     api = api_factory(GUARDED)

@@ -97,13 +97,13 @@ def serving(core, vip_id):
 def test_members_found_by_one_round_of_probes_go_into_service_together_and_move_no_slot(tmp_path):
     files = store.FileStore(str(tmp_path / "state.msgpack"))
     core = adopted_core(files, DSR)
-    answers = [arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 1),
+    answers = [arp_in(core, packets.arp_reply("0a:00:00:00:00:%02d" % port, member, pipeline.own_mac(0, 0, 1),
                                               packets.PROBE_SOURCE), in_port=port)
                for port, member in enumerate(("198.18.0.11", "198.18.0.12"), start=2)]
     assert answers == [[], []] and serving(core, 1) == set(), "not yet: more answers may be on their way"
     run(core, 0.01)
     assert serving(core, 1) == set()
-    arp_in(core, packets.arp_reply("0a:00:00:00:00:04", "198.18.0.13", pipeline.own_mac(0, 1), packets.PROBE_SOURCE),
+    arp_in(core, packets.arp_reply("0a:00:00:00:00:04", "198.18.0.13", pipeline.own_mac(0, 0, 1), packets.PROBE_SOURCE),
            in_port=4)
     assert serving(core, 1) == {1, 2, 3}, "the last one missing: at once"
     assert core.switches[DPID].installed.moves == {}, "no slot went from one new member to the next"
@@ -119,6 +119,6 @@ def test_a_member_found_while_another_is_missing_is_shown_when_it_is_served_soon
 
 def test_arp_sent_from_a_mac_of_the_balancer_teaches_nothing_and_counts_as_a_conflict(core):
     before = core.stats.counters["ownership_conflicts"]
-    claim = packets.arp_request(pipeline.own_mac(0, 1), "198.18.0.11", "198.18.0.1")   # a member's address
+    claim = packets.arp_request(pipeline.own_mac(0, 0, 1), "198.18.0.11", "198.18.0.1")   # a member's address
     assert arp_in(core, claim, in_port=2) == []
     assert len(core.hosts) == 0 and core.stats.counters["ownership_conflicts"] == before + 1

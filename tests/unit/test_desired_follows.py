@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from flows.desired import Settings, SwitchState, desired_state
+from tests.unit.sample import settings
+from flows.desired import SwitchState, desired_state
 from flows.reconcile import diff
 from lbctl.hosts import Place
 from lbctl.model import LbError, Config, parse_vip
@@ -42,8 +43,9 @@ def changes(installed, desired):
 @pytest.mark.parametrize("seed", range(12))
 def test_a_state_computed_from_the_one_before_is_the_state_computed_afresh(seed):
     rng = random.Random(seed)
-    settings = Settings(gateways=rng.choice([(), ("198.18.1.1",)]), monitor_address=rng.choice([None, "198.18.0.2"]))
-    vips, down, before = Config(), {}, None
+    switch_settings = settings(gateways=rng.choice([(), ("198.18.1.1/24",)]),
+                               monitor_address=rng.choice([None, "198.18.0.2"]))
+    vips, down, before = Config().with_default(switch_settings.networks[0]), {}, None
     places = {h: Place("02:00:00:00:00:%02x" % i, i + 2) for i, h in enumerate(HOSTS) if rng.random() < 0.6}
     for step in range(40):
         r = rng.random()
@@ -63,14 +65,14 @@ def test_a_state_computed_from_the_one_before_is_the_state_computed_afresh(seed)
                 vip = rng.choice(vips.vips)
                 down = {**down, vip.id: frozenset(m.id for m in vip.members if rng.random() < 0.5)}
             elif r < 0.93:
-                settings = replace(settings, arp_punt_pps=rng.choice([100, 200]))
+                switch_settings = replace(switch_settings, arp_punt_pps=rng.choice([100, 200]))
         except LbError:
             continue
         ids = {vip.id for vip in vips.vips}
         now = {vip_id: held for vip_id, held in down.items() if vip_id in ids}
-        located = {vips.hosts[(0, a)]: place for a, place in places.items() if (0, a) in vips.hosts}
-        followed = desired_state(vips.vips, located, settings, before, now)
-        fresh = afresh(vips.vips, located, settings, now, before)
+        located = {vips.hosts[("default", a)]: place for a, place in places.items() if ("default", a) in vips.hosts}
+        followed = desired_state(vips.vips, located, switch_settings, before, now)
+        fresh = afresh(vips.vips, located, switch_settings, now, before)
         assert (followed.flows, followed.groups, followed.meters, followed.slots) == \
             (fresh.flows, fresh.groups, fresh.meters, fresh.slots), "step %d" % step
         if before is not None:

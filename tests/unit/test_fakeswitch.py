@@ -6,7 +6,7 @@ Open vSwitch."""
 import pytest
 
 from flows import pipeline as p
-from flows.desired import Settings, desired_state
+from flows.desired import desired_state
 from flows.fakeswitch import (FRAG_ANY, FRAG_LATER, ConnTuple, FakeSwitch, PipelineError, Refused, arp_request,
                               fragment, icmp_echo, icmp_error, tagged, tcp, udp)
 from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Learn, Meter, Move, Nat, Output,
@@ -14,10 +14,10 @@ from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Bucket, Ct, DecTtl, Flow, Gro
 from flows.reconcile import Change, diff
 from flows.protocols import CT_EST, CT_INV, CT_NEW, CT_REL, CT_RPL, TCP_ACK, TCP_SYN, TCP_SYN_ONLY, ct_state
 from lbctl.model import parse_vip
-from tests.unit.sample import DNS, WEB, WHERE, places, vip_set
+from tests.unit.sample import DNS, places, settings, vip_set, WEB, WHERE
 
 CLIENT, CLIENT_MAC, CLIENT_PORT = "198.18.1.50", "0a:00:00:00:01:50", 1
-VIP_MAC = p.own_mac(0, 1)
+VIP_MAC = p.own_mac(0, 0, 1)
 MONITOR = "198.18.0.2"
 POOL = ["198.18.0.200", "198.18.0.201"]
 ONE_ARM = dict(WEB, name="arm", address="198.18.0.110", mode="one-arm",
@@ -29,7 +29,7 @@ NOBODY = dict(WEB, name="nobody", address="198.18.0.130", members=[{"address": "
 class Balancer:
     """A fake switch holding the desired state of some VIPs, and the VIPs themselves."""
 
-    def __init__(self, *bodies, settings=Settings()):
+    def __init__(self, *bodies, settings=settings()):
         self.vips = vip_set(*bodies)
         self.settings = settings
         self.state = desired_state(self.vips.vips, places(self.vips), settings)
@@ -315,7 +315,7 @@ def test_arp_from_a_member_is_switched_and_punted_through_the_members_meter():
     icmp_echo("198.18.0.11", MONITOR, WHERE["198.18.0.11"].mac, VIP_MAC, reply=True),
 ], ids=["syn-ack", "echo-reply"])
 def test_replies_to_health_probes_go_to_the_controller_from_the_monitor_table(reply):
-    lb = Balancer(WEB, settings=Settings(monitor_address=MONITOR))
+    lb = Balancer(WEB, settings=settings(monitor_address=MONITOR))
     out = lb.send(reply, WHERE["198.18.0.11"].port).single()
     assert (out.port, out.table, out.packet) == (CONTROLLER, p.MONITOR.id, reply)
     assert lb.switch.meter_packets == {p.MONITOR_METER: 1}

@@ -6,12 +6,11 @@ from the balancer's addresses by someone else."""
 import pytest
 
 from flows import pipeline as p
-from flows.desired import Settings
 from flows.fakeswitch import CONTROLLER, NORMAL, fragment, icmp_echo, icmp_error, tagged, tcp, udp
 from flows.protocols import TCP_ACK, TCP_FIN, TCP_SYN
 from tests.unit.test_fakeswitch import (CLIENT, CLIENT_MAC, CLIENT_PORT, DIRECT, ONE_ARM, POOL, VIP_MAC, Balancer,
                                         client_syn, member_place)
-from tests.unit.sample import DNS, WEB
+from tests.unit.sample import DNS, settings, WEB
 
 ROUTER = "198.18.1.1"   # a router between the balancer and a client or a member
 
@@ -170,7 +169,7 @@ def test_a_routed_syn_whose_ttl_runs_out_here_commits_nothing_and_goes_to_the_co
 
 
 def test_nobody_may_send_from_an_address_of_the_balancer_but_dsr_members_from_their_vip():
-    lb = Balancer(WEB, DIRECT, settings=Settings(monitor_address="198.18.0.2"))
+    lb = Balancer(WEB, DIRECT, settings=settings())
     port, mac = member_place("198.18.0.11")
     for source in (WEB["address"] + ":80", "198.18.0.2:20000", DIRECT["address"] + ":22"):
         spoofed = tcp(source, CLIENT + ":40000", mac, CLIENT_MAC, flags=TCP_ACK)

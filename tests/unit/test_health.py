@@ -6,12 +6,12 @@ import pytest
 from ryu.lib.packet import ethernet, icmp, ipv4, packet, tcp, udp
 
 from flows import pipeline
-from flows.desired import Settings, desired_state
+from flows.desired import desired_state
 from flows.text import state_text
 from lbctl import health, packets
 from lbctl.hosts import Place
 from lbctl.model import InvalidInput, parse_vip
-from tests.unit.sample import PLACES, WEB, vip_set
+from tests.unit.sample import PLACES, settings, vip_set, WEB
 
 MONITOR = {"type": "tcp", "interval": 1.0, "timeout": 0.25, "rise": 2, "fall": 3}
 MAC, MEMBER_MAC = "02:6c:62:00:00:01", "0a:00:00:00:00:11"
@@ -105,7 +105,7 @@ def test_a_new_monitor_port_starts_the_member_afresh_and_other_members_keep_thei
 def test_a_member_held_down_gets_no_new_connection_but_keeps_its_flows():
     vip = monitored()
     vips = vip_set(dict(WEB, health_monitor=MONITOR))
-    state = desired_state(vips.vips, PLACES, Settings(monitor_address="198.18.0.2"), down={vip.id: frozenset({3})})
+    state = desired_state(vips.vips, PLACES, settings(), down={vip.id: frozenset({3})})
     buckets = state.groups[pipeline.group_id(vip.id)].buckets
     assert len(buckets) == 256 and all(b.actions[0].value != 3 for b in buckets), "no slot loads member 3"
     assert any(f.cookie == pipeline.cookie(vip.id, 3) and f.table == pipeline.CLASSIFY.id for f in state.flows.values()), \
@@ -113,7 +113,7 @@ def test_a_member_held_down_gets_no_new_connection_but_keeps_its_flows():
 
 
 def test_the_monitor_address_is_answered_and_replies_to_it_go_to_the_controller():
-    text = state_text(desired_state((), {}, Settings(monitor_address="198.18.0.2", monitor_pps=500)))
+    text = state_text(desired_state((), {}, settings(monitor_pps=500)))
     assert "meter=4 pktps burst stats bands= type=drop rate=500 burst_size=500" in text
     cookie = "cookie=%#x" % pipeline.network_cookie(0)
     for kind in ("tcp,nw_dst=198.18.0.2", "udp,nw_dst=198.18.0.2", "icmp,nw_dst=198.18.0.2,icmp_type=0",

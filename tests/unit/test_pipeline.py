@@ -8,9 +8,9 @@ import re
 import pytest
 
 from flows import pipeline as p
-from flows.desired import Settings, desired_state
+from flows.desired import desired_state
 from flows.ir import Ct, Group, Learn, Move, Multipath, OutputReg, Resubmit, SetField
-from tests.unit.sample import DNS, WEB, places, vip_set
+from tests.unit.sample import DNS, places, settings, vip_set, WEB
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 EVERY_MODE = (WEB, DNS,
@@ -20,7 +20,7 @@ EVERY_MODE = (WEB, DNS,
               dict(DNS, name="udpdirect", address="198.18.0.121", port=5353, mode="dsr"),
               dict(WEB, name="sticky", port=443, algorithm="source_ip"),
               dict(WEB, name="nobody", address="198.18.0.130", members=[{"address": "198.18.0.99"}]))
-SETTINGS = Settings(gateways=("198.18.0.1",), monitor_address="198.18.0.2")
+SETTINGS = settings(gateways=("198.18.0.1/24",))
 
 
 def every_flow():

@@ -72,15 +72,15 @@ def test_unwritable_state_file_is_a_500_and_changes_nothing(api, tmp_path):
 
 def test_hosts_can_be_listed_shown_and_forgotten(api):
     api("POST", "/v1/vips", WEB)
-    api.core.hosts.learn(1, (0, "198.18.0.11"), "0a:00:00:00:00:11", 2, now=100.0)
+    api.core.hosts.learn(1, ("default", "198.18.0.11"), "0a:00:00:00:00:11", 2, now=100.0)
     status, hosts = api("GET", "/v1/hosts")
-    assert status == 200 and hosts == [{"ip": "198.18.0.11", "dpid": "0000000000000001", "mac": "0a:00:00:00:00:11",
+    assert status == 200 and hosts == [{"ip": "198.18.0.11", "network": "default", "dpid": "0000000000000001", "mac": "0a:00:00:00:00:11",
                                         "port": 2, "first_seen": 100.0, "last_seen": 100.0, "moves": 0,
                                         "state": "learned", "id": 1, "cookie": "0xffffffff00000001"}]
     assert api("GET", "/v1/hosts/198.18.0.11") == (200, hosts)
     assert api("DELETE", "/v1/hosts/198.18.0.11") == (204, None)
     status, doc = api("GET", "/v1/hosts/198.18.0.11")
-    assert status == 404 and doc["error"] == "host 198.18.0.11 is not known"
+    assert status == 404 and doc["error"] == "host 198.18.0.11 is not known on network 'default'"
     assert api("DELETE", "/v1/hosts/198.18.0.11")[0] == 404
 
 

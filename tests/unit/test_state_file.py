@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lbctl import store
+from lbctl.networks import parse_network
 from lbctl.model import ALGORITHMS, MODES, MONITOR_TYPES, PROTOCOLS, Config, LbError, parse_vip
-from tests.unit.sample import DNS, WEB, vip_set
+from tests.unit.sample import DEFAULT, DNS, vip_set, WEB
 
 
 def saved_doc():
@@ -125,7 +126,7 @@ def test_a_readable_but_damaged_state_file_is_set_aside_and_the_yaml_file_used(t
     state.write_bytes(msgpack.packb(doc, use_bin_type=True))
     yaml_file = tmp_path / "vips.yaml"
     yaml_file.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 80}\n")
-    config, source = store.initial_config(str(state), str(yaml_file), now=lambda: 0)
+    config, source = store.initial_config(str(state), str(yaml_file), now=lambda: 0, default=DEFAULT)
     assert [v.name for v in config.vips] == ["a"]
     aside = tmp_path / "state.msgpack.damaged-19700101T000000"
     assert not state.exists() and aside.read_bytes() == msgpack.packb(doc, use_bin_type=True)
@@ -136,7 +137,7 @@ def test_an_undamaged_document_loads(tmp_path):
     """(The damage above is what breaks each file.)"""
     state = tmp_path / "state.msgpack"
     state.write_bytes(msgpack.packb(saved_doc(), use_bin_type=True))
-    assert store.load_state(str(state)) == vip_set(WEB, DNS)
+    assert store.load_state(str(state), DEFAULT) == vip_set(WEB, DNS)
 
 
 def test_a_format_1_file_gets_host_ids_in_order_and_keeps_every_other_id(tmp_path):
@@ -150,17 +151,17 @@ def test_a_format_1_file_gets_host_ids_in_order_and_keeps_every_other_id(tmp_pat
             member["id"] += 10
     state = tmp_path / "state.msgpack"
     state.write_bytes(msgpack.packb(doc, use_bin_type=True))
-    config = store.load_state(str(state))
+    config = store.load_state(str(state), DEFAULT)
     assert (config.next_id, config.next_host) == (7, 4)
     assert [v.id for v in config.vips] == [5, 2]
     assert [[(m.address, m.id, m.host) for m in v.members] for v in config.vips] == [
         [("198.18.0.11", 11, 1), ("198.18.0.12", 12, 2), ("198.18.0.13", 13, 3)],
         [("198.18.0.11", 11, 1), ("198.18.0.12", 12, 2)]]
-    assert config.hosts == {(0, "198.18.0.11"): 1, (0, "198.18.0.12"): 2, (0, "198.18.0.13"): 3}
+    assert config.hosts == {("default", "198.18.0.11"): 1, ("default", "198.18.0.12"): 2, ("default", "198.18.0.13"): 3}
     store.save_state(str(state), config)
     again = msgpack.unpackb(state.read_bytes())
-    assert (again["format"], again["next_host"]) == (2, 4)
-    assert store.load_state(str(state)) == config
+    assert (again["format"], again["next_host"]) == (3, 4)
+    assert store.load_state(str(state), DEFAULT) == config
 
 
 # ---------------------------------------------------------------- every field, round trip
@@ -206,7 +207,8 @@ def vip_body(draw, name):
     vip_port = draw(port)
     body = {"name": name, "address": draw(vip_address), "port": vip_port, "mode": mode}
     for field, values in (("protocol", st.sampled_from(PROTOCOLS)), ("algorithm", st.sampled_from(ALGORITHMS)),
-                          ("redundancy_group", st.sampled_from([1, 2, 0xFFFF])), ("health_monitor", health_monitor())):
+                          ("redundancy_group", st.sampled_from([1, 2, 0xFFF])), ("health_monitor", health_monitor()),
+                          ("network", st.sampled_from(["default", "tenant-a", "tenant-b"]))):
         if draw(st.booleans()):
             body[field] = draw(values)
     if mode == "one-arm":
@@ -220,6 +222,8 @@ def vip_body(draw, name):
     return body
 
 
+NETWORKS = [{"name": "tenant-a", "vlan": 101, "gateways": ["198.18.0.1/24"], "monitor_address": "198.18.0.2"},
+            {"name": "tenant-b", "vlan": 102, "access_ports": [7, 9]}]
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", fullmatch=True)
 
 
@@ -227,7 +231,9 @@ names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", fullmatch=True)
 def configuration(draw):
     """A Config made the API's way: VIPs created in turn (those it refuses skipped), some deleted
     again, so that ids have gaps and hosts come and go."""
-    config = Config()
+    config = Config().with_default(DEFAULT)
+    for network in draw(st.lists(st.sampled_from(NETWORKS), max_size=2, unique_by=lambda n: n["name"])):
+        config, _ = config.create_network(parse_network(network))
     for name in draw(st.lists(names, min_size=1, max_size=5)):
         try:
             config, _ = config.create(parse_vip(draw(vip_body(name))))
@@ -251,12 +257,12 @@ def test_every_configuration_the_api_accepts_comes_back_from_the_state_file(conf
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "state.msgpack")
         files = store.FileStore(path)
-        files.load()
+        files.load(DEFAULT)
         files.transact(lambda _: config)
         files.close()
         again = store.FileStore(path)
         try:
-            loaded = again.load()
+            loaded = again.load(DEFAULT)
         finally:
             again.close()
     assert again.source == "state file %s" % path

@@ -6,7 +6,7 @@ import pytest
 
 from lbctl import store
 from lbctl.model import parse_vip
-from tests.unit.sample import DNS, WEB, vip_set
+from tests.unit.sample import DEFAULT, DNS, vip_set, WEB
 
 
 def test_state_round_trip_keeps_ids(tmp_path):
@@ -14,7 +14,7 @@ def test_state_round_trip_keeps_ids(tmp_path):
     vips, _ = vips.delete("web")
     path = str(tmp_path / "state.msgpack")
     store.save_state(path, vips)
-    assert store.load_state(path) == vips
+    assert store.load_state(path, DEFAULT) == vips
     assert os.listdir(tmp_path) == ["state.msgpack"], "no temporary file left behind"
 
 
@@ -23,7 +23,7 @@ def test_state_file_is_the_plain_msgpack_of_its_document_after_changes(tmp_path)
     exactly the document of the VIPs saved (written out here field by field)."""
     path = str(tmp_path / "state.msgpack")
     files = store.FileStore(path)
-    files.load()
+    files.load(DEFAULT)
     files.transact(lambda config: vip_set(WEB, DNS))
     files.transact(lambda config: config.replace("web", parse_vip(
         dict(WEB, port=8080, members=[dict(WEB["members"][0], monitor_port=8081)]), name="web"))[0])
@@ -31,30 +31,31 @@ def test_state_file_is_the_plain_msgpack_of_its_document_after_changes(tmp_path)
     files.close()
     web = vips.get("web")
     assert web.members[0].monitor_port == 8081
-    doc = {"format": 2, "next_id": 4, "next_host": 4,   # host 3 (.13, gone with web's replace) not reused
+    doc = {"format": 3, "next_id": 4, "next_host": 4,   # host 3 (.13, gone with web's replace) not reused
+           "next_network": 1, "networks": [],
            "vips": [dict(v.to_dict(), id=v.id, members=[dict(m, id=i, host=h) for m, (i, h) in zip(
                v.to_dict()["members"], [(m.id, m.host) for m in v.members])]) for v in vips.vips]}
     assert doc["vips"][0]["members"][0] == {"address": "198.18.0.11", "port": 80, "weight": 1, "monitor_port": 8081,
                                             "id": 1, "host": 1}
     with open(path, "rb") as f:
         assert f.read() == msgpack.packb(doc, use_bin_type=True)
-    assert store.load_state(path) == vips
+    assert store.load_state(path, DEFAULT) == vips
 
 
 def test_saved_state_wins_over_the_yaml_file(tmp_path):
     yaml_file = tmp_path / "vips.yaml"
     yaml_file.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 80}\n")
     state = str(tmp_path / "state.msgpack")
-    vips, source = store.initial_config(state, str(yaml_file))
+    vips, source = store.initial_config(state, str(yaml_file), default=DEFAULT)
     assert [v.name for v in vips.vips] == ["a"] and "VIP file" in source
     store.save_state(state, vip_set(DNS))
-    vips, source = store.initial_config(state, str(yaml_file))
+    vips, source = store.initial_config(state, str(yaml_file), default=DEFAULT)
     assert [v.name for v in vips.vips] == ["dns"] and "state file" in source
 
 
 def test_default_yaml_file_is_valid():
     here = os.path.dirname(__file__)
-    vips = store.load_yaml(os.path.join(here, "..", "..", "config", "vips.yaml"))
+    vips = store.load_yaml(os.path.join(here, "..", "..", "config", "vips.yaml"), DEFAULT)
     assert [v.name for v in vips.vips] == ["web"]
 
 
@@ -62,17 +63,17 @@ def test_yaml_error_names_file_and_field(tmp_path):
     path = tmp_path / "vips.yaml"
     path.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 70000}\n")
     with pytest.raises(store.StoreError, match=r"vips.yaml: vips\[0\].port: 70000 is not a port"):
-        store.load_yaml(str(path))
+        store.load_yaml(str(path), DEFAULT)
 
 
 def test_damaged_state_is_reported(tmp_path):
     path = tmp_path / "state.msgpack"
     path.write_bytes(msgpack.packb({"format": 1, "next_id": 2, "vips": [{"name": "x"}]}))
     with pytest.raises(store.StoreError, match="saved state is damaged"):
-        store.load_state(str(path))
+        store.load_state(str(path), DEFAULT)
     path.write_bytes(b"\xc1garbage")
     with pytest.raises(store.StoreError, match="cannot read saved state"):
-        store.load_state(str(path))
+        store.load_state(str(path), DEFAULT)
 
 
 @pytest.mark.parametrize("damage", [b"", b"\x83\xa6format\x01\xa7next", b"\xc1garbage"])
@@ -82,7 +83,7 @@ def test_a_damaged_state_file_is_kept_aside_and_the_yaml_file_used(tmp_path, dam
     state = tmp_path / "state.msgpack"
     store.save_state(str(state), vip_set(DNS))
     state.write_bytes(state.read_bytes()[:len(damage)] if damage == b"" else damage)   # truncated or corrupt
-    vips, source = store.initial_config(str(state), str(yaml_file), now=lambda: 0)
+    vips, source = store.initial_config(str(state), str(yaml_file), now=lambda: 0, default=DEFAULT)
     assert [v.name for v in vips.vips] == ["a"]
     aside = tmp_path / "state.msgpack.damaged-19700101T000000"
     assert not state.exists() and aside.read_bytes() == damage
@@ -103,9 +104,9 @@ def test_a_first_start_takes_the_vip_file_and_names_a_damaged_state_file_by_the_
     yaml_file.write_text("vips:\n  - {name: a, address: 198.18.0.100, port: 80}\n")
     state = tmp_path / "state.msgpack"
     files = store.FileStore(str(state), str(yaml_file), now=lambda: 86400)
-    assert [v.name for v in files.load().vips] == ["a"] and files.source == "VIP file %s" % yaml_file
+    assert [v.name for v in files.load(DEFAULT).vips] == ["a"] and files.source == "VIP file %s" % yaml_file
     state.write_bytes(b"\xc1garbage")
-    assert [v.name for v in files.load().vips] == ["a"]
+    assert [v.name for v in files.load(DEFAULT).vips] == ["a"]
     assert (tmp_path / "state.msgpack.damaged-19700102T000000").read_bytes() == b"\xc1garbage"
     files.close()
 
@@ -114,12 +115,12 @@ def test_a_first_start_takes_the_vip_file_and_names_a_damaged_state_file_by_the_
 def test_an_empty_vip_file_is_an_empty_configuration(tmp_path, text):
     path = tmp_path / "vips.yaml"
     path.write_text(text)
-    assert store.load_yaml(str(path)).vips == ()
+    assert store.load_yaml(str(path), DEFAULT).vips == ()
 
 
 @pytest.mark.parametrize("text, error", [
-    ("- {name: a, address: 198.18.0.100, port: 80}\n", "expected a mapping with a list under 'vips'"),
-    ("vips: 3\n", "expected a mapping with a list under 'vips'"),
+    ("- {name: a, address: 198.18.0.100, port: 80}\n", "expected a mapping with lists under 'networks' and 'vips'"),
+    ("vips: 3\n", "expected a mapping with lists under 'networks' and 'vips'"),
     ("vips:\n  - web\n", "vips[0]: 'web' is not an object"),
     (None, "cannot read: "),
 ])
@@ -128,15 +129,15 @@ def test_a_vip_file_that_cannot_be_used_is_refused_naming_the_file(tmp_path, tex
     if text is not None:
         path.write_text(text)
     with pytest.raises(store.StoreError) as e:
-        store.load_yaml(str(path))
+        store.load_yaml(str(path), DEFAULT)
     assert str(e.value).startswith("%s: %s" % (path, error))
 
 
 def test_a_state_file_that_holds_no_map_is_no_state_file(tmp_path):
     path = tmp_path / "state.msgpack"
     path.write_bytes(msgpack.packb([2, 1, 1, []]))
-    with pytest.raises(store.StoreError, match="^%s: not an lbctl state file of format 2$" % path):
-        store.load_state(str(path))
+    with pytest.raises(store.StoreError, match="^%s: not an lbctl state file of format 3$" % path):
+        store.load_state(str(path), DEFAULT)
 
 
 def test_a_save_that_fails_leaves_no_temporary_file_behind(tmp_path):
