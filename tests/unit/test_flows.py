@@ -47,7 +47,7 @@ def test_every_vip_flow_carries_its_vip_in_the_cookie():
     for flow in state.flows.values():
         owner = pipeline.owner(flow.cookie)
         if owner.kind == "host":
-            assert owner.id in {vips.hosts[(0, m)] for m in members}
+            assert owner.id in {vips.hosts[("default", m)] for m in members}
         elif owner.kind == "vip":
             assert owner.id in {v.id for v in vips.vips}
             assert owner.member == 0 or owner.member in {m.id for m in vips.by_id[owner.id].members}
@@ -169,9 +169,11 @@ def test_unchanged_state_needs_no_change():
     assert diff(state, desired_state(vip_set(WEB, DNS).vips, PLACES)) == ()
 
 
-@pytest.mark.parametrize("cluster, group, mac", [(0, 1, "02:6c:62:00:00:01"), (7, 0x1234, "02:6c:62:07:12:34")])
-def test_own_macs_are_locally_administered_per_cluster_and_redundancy_group(cluster, group, mac):
-    assert pipeline.own_mac(cluster, group) == mac
+@pytest.mark.parametrize("cluster, network, group, mac", [(0, 0, 1, "02:6c:00:00:00:01"),
+                                                         (7, 0x123, 0x456, "02:6c:07:12:34:56"),
+                                                         (255, 0xFFF, 0xFFF, "02:6c:ff:ff:ff:ff")])
+def test_own_macs_are_locally_administered_per_cluster_network_and_redundancy_group(cluster, network, group, mac):
+    assert pipeline.own_mac(cluster, network, group) == mac
     assert int(mac.split(":")[0], 16) & 0b10, "locally administered bit"
     assert not int(mac.split(":")[0], 16) & 0b1, "unicast"
     value, mask = pipeline.own_mac_match(cluster)
@@ -240,13 +242,14 @@ def test_pins_of_a_dsr_vip_that_goes_are_stale_and_no_others():
     direct = dict(WEB, name="direct", address="198.18.0.120", mode="dsr")
     before = vip_set(WEB, direct)
     fewer, _ = before.replace("direct", parse_vip(dict(direct, members=WEB["members"][:2]), name="direct"))
-    assert stale_pins(before.vips, fewer.vips) == [], "a removed member's pins idle out with their grace"
+    networks = before.network_by_name
+    assert stale_pins(before.vips, fewer.vips, networks) == [], "a removed member's pins idle out with their grace"
     gone, _ = before.delete("direct")
-    (pins,) = stale_pins(before.vips, gone.vips)
-    assert dict(pins) == {"eth_type": 0x0800, "ip_proto": 6, "ipv4_dst": "198.18.0.120", "tcp_dst": 80}
+    (pins,) = stale_pins(before.vips, gone.vips, networks)
+    assert dict(pins) == {"eth_type": 0x0800, "ip_proto": 6, "ipv4_dst": "198.18.0.120", "tcp_dst": 80, "reg9": 0}
     moved, _ = before.replace("direct", parse_vip(dict(direct, port=8080, members=[dict(m, port=8080) for m in
                                                                                     WEB["members"]]), name="direct"))
-    assert len(stale_pins(before.vips, moved.vips)) == 1, "the VIP's old port: its pins go"
+    assert len(stale_pins(before.vips, moved.vips, networks)) == 1, "the VIP's old port: its pins go"
 
 
 # What `ovs-ofctl -O OpenFlow13 ct-flush SWITCH zone=64 ORIG REPLY` (Open vSwitch 3.1.0) sent to a
@@ -324,7 +327,7 @@ def test_a_dsr_member_held_down_frees_only_its_own_slots():
 
 def test_a_dsr_vip_whose_first_member_is_not_located_yet_spreads_over_the_others():
     vips = vip_set(DIRECT)
-    located = {host: place for host, place in places(vips).items() if host != vips.hosts[(0, "198.18.0.11")]}
+    located = {host: place for host, place in places(vips).items() if host != vips.hosts[("default", "198.18.0.11")]}
     assert Counter(desired_state(vips.vips, located).slots[1]) == {2: SLOTS // 2, 3: SLOTS // 2}
 
 
