@@ -163,12 +163,13 @@ class Controller:
         from flows.text import state_text
         from lbctl import store
         from lbctl.hosts import Place
+        from lbctl.networks import default_network
         from lbctl_app.options import parse_gateways
-        config, _ = store.initial_config(str(self.state_file), str(self.vips_file))
-        places = {h["id"]: Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
         gateways = parse_gateways(self.options.get("gateways", "").split(",") if self.options.get("gateways") else [])
-        settings = Settings(gateways=gateways, monitor_address=self.options.get("monitor_address"))
-        return state_text(desired_state(config.vips, places, settings))
+        default = default_network(gateways, monitor_address=self.options.get("monitor_address"))
+        config, _ = store.initial_config(str(self.state_file), str(self.vips_file), default=default)
+        places = {h["id"]: Place(h["mac"], h["port"]) for h in self.call("GET", "/v1/hosts")[1]}
+        return state_text(desired_state(config.vips, places, Settings(networks=config.networks)))
 
 
 def switch_text(lab):

@@ -74,4 +74,4 @@ def test_trace_run_names_the_vip_the_tables_and_the_member(lab, lb, cli_vip):
     member = re.search(r"\[commit; cli (198\.18\.0\.1[12]):8080\]", out)[1]
     assert "[locate; host %s]" % member in out
     host = next(h for h in lab.hosts.values() if h.ip == member)
-    assert "Datapath actions: set(eth(src=02:6c:62:00:00:01,dst=%s))" % host.mac in out
+    assert "Datapath actions: set(eth(src=02:6c:00:00:00:01,dst=%s))" % host.mac in out

@@ -8,7 +8,7 @@ WEB = "198.18.0.100"
 
 M3 = "198.18.0.13"
 M3_HOST_COOKIE = "0xffffffff00000003"   # flows about host 198.18.0.13, host id 3 (flows.pipeline.host_cookie)
-VIP_MAC = "02:6c:62:00:00:01"
+VIP_MAC = "02:6c:00:00:00:01"
 
 
 

@@ -76,7 +76,7 @@ def test_the_gateways_answer_arp_and_ping(routed):
     lab, lb = routed
     assert "1 received" in lab.run("client", ["ping", "-c", "1", "-W", "2", "198.18.2.1"]).stdout
     assert "1 received" in lab.run("m1", ["ping", "-c", "1", "-W", "2", "198.18.0.1"]).stdout
-    assert "02:6c:62:00:00:01" in lab.run("m1", ["ip", "neigh", "show", "198.18.0.1"]).stdout
+    assert "02:6c:00:00:00:01" in lab.run("m1", ["ip", "neigh", "show", "198.18.0.1"]).stdout
 
 
 def test_the_switch_holds_the_computed_routed_pipeline(routed):

@@ -141,7 +141,7 @@ def rows(text):
 def test_create_list_show_and_delete(rest, lbctl):
     code, out, err = lbctl(rest.url, *WEB_ARGS)
     assert (code, err) == (0, "")
-    assert out.startswith("created vip web: 198.18.0.100:80/tcp routed, 2 members, mac 02:6c:62:00:00:01, ")
+    assert out.startswith("created vip web: 198.18.0.100:80/tcp routed, 2 members, mac 02:6c:00:00:00:01, ")
     code, out, _ = lbctl(rest.url, "vip", "list")
     assert out.splitlines()[0].split() == ["NAME", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"]
     [row] = rows(out)
@@ -180,7 +180,7 @@ def test_create_sends_every_option(fake, lbctl):
 
 def test_vip_show_with_health_status(fake, lbctl):
     vip = {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", "mode": "routed",
-           "algorithm": "5-tuple", "redundancy_group": 1, "id": 1, "group_id": 1, "mac": "02:6c:62:00:00:01",
+           "algorithm": "5-tuple", "redundancy_group": 1, "id": 1, "group_id": 1, "mac": "02:6c:00:00:00:01",
            "cookie": "0x100000000/0xffffffff00000000", "members_up": 1,
            "health_monitor": {"type": "tcp", "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
            "members": [
@@ -305,7 +305,7 @@ def test_a_member_on_two_ports_needs_the_port(rest, lbctl):
 def test_put_sends_back_only_input_fields(fake, lbctl):
     """What GET adds (ids, cookies, status, locations) is not sent back; what the operator set is."""
     vip = {"name": "web", "address": "198.18.0.100", "port": 80, "protocol": "tcp", "mode": "routed",
-           "algorithm": "5-tuple", "redundancy_group": 1, "id": 1, "group_id": 1, "mac": "02:6c:62:00:00:01",
+           "algorithm": "5-tuple", "redundancy_group": 1, "id": 1, "group_id": 1, "mac": "02:6c:00:00:00:01",
            "cookie": "0x100000000/0xffffffff00000000", "members_up": 1,
            "health_monitor": {"type": "tcp", "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
            "members": [{"address": "198.18.0.11", "port": 80, "weight": 1, "monitor_port": 8080, "id": 1,
@@ -553,12 +553,12 @@ def test_trace_explain_without_the_controller(lbctl):
 
 
 @pytest.mark.parametrize("vip, command", [
-    ("web", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
+    ("web", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:00:00:00:01,nw_src=198.18.0.10,"
             "nw_dst=198.18.0.100,nw_ttl=64,tcp_src=40000,tcp_dst=80,tcp_flags=syn --ct-next trk,new --ct-next trk,new,dnat"),
-    ("arm", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
+    ("arm", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:00:00:00:01,nw_src=198.18.0.10,"
             "nw_dst=198.18.0.131,nw_ttl=64,tcp_src=40000,tcp_dst=9000,tcp_flags=syn --ct-next trk,new "
             "--ct-next trk,new,snat"),
-    ("direct", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:62:00:00:01,nw_src=198.18.0.10,"
+    ("direct", "ovs-appctl ofproto/trace br0 tcp,in_port=1,dl_dst=02:6c:00:00:00:01,nw_src=198.18.0.10,"
                "nw_dst=198.18.0.132,nw_ttl=64,tcp_src=40000,tcp_dst=9000,tcp_flags=syn"),
 ])
 def test_trace_prints_the_command_for_the_first_packet(three_vips, lbctl, vip, command):
@@ -572,7 +572,7 @@ def test_trace_of_a_udp_vip_from_a_learned_host(rest, lbctl):
                               "members": [{"address": "198.18.0.11", "port": 5353}]})
     rest.core.hosts.learn(1, (0, "198.18.0.11"), "02:00:c6:12:00:0b", 7, now=1.0)
     assert lbctl(rest.url, "trace", "--vip", "dns", "--client", "198.18.0.11", "--bridge", "br1")[1] == (
-        "ovs-appctl ofproto/trace br1 udp,in_port=7,dl_src=02:00:c6:12:00:0b,dl_dst=02:6c:62:00:00:01,"
+        "ovs-appctl ofproto/trace br1 udp,in_port=7,dl_src=02:00:c6:12:00:0b,dl_dst=02:6c:00:00:00:01,"
         "nw_src=198.18.0.11,nw_dst=198.18.0.101,nw_ttl=64,udp_src=49152,udp_dst=53 "
         "--ct-next trk,new --ct-next trk,new,dnat\n")
 

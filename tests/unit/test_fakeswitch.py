@@ -429,12 +429,12 @@ def test_in_port_set_to_zero_is_the_packets_own_again_after_a_recirculation():
 
 def test_moves_copy_bit_ranges_between_fields_of_any_width():
     switch = switch_with(Flow(0, 10, TO_B, (
-        SetField("reg3", 0xABCD1234), SetField("eth_src", "02:6c:62:07:00:00"),
+        SetField("reg3", 0xABCD1234), SetField("eth_src", "02:6c:07:00:00:00"),
         Move("reg3", "eth_src", 16, src_ofs=16), Move("eth_dst", "reg4", 32),
         Move("reg4", "ipv4_src", 8), OutputReg("reg3", 0, 4))))
     out = switch.send(a_to_b(), 1).single()
     assert out.port == 4
-    assert (out.packet["eth_src"], out.packet["ipv4_src"]) == ("02:6c:62:07:ab:cd", "198.18.0.11")
+    assert (out.packet["eth_src"], out.packet["ipv4_src"]) == ("02:6c:07:00:ab:cd", "198.18.0.11")
 
 
 def test_dec_ttl_drops_a_packet_whose_ttl_runs_out():

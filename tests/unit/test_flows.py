@@ -186,7 +186,7 @@ def test_vips_of_one_redundancy_group_share_its_mac():
     text = state_text(state)
     assert "table=11, priority=300,reg3=0xc6120064 actions=set_field:0x10001->reg6" in text   # .100: group 1
     assert "table=11, priority=300,reg3=0xc6120065 actions=set_field:0x10002->reg6" in text   # .101: group 2
-    assert ("set_field:02:6c:62:03:00:00->arp_sha,move:NXM_NX_REG6[0..15]->NXM_NX_ARP_SHA[0..15]") in text, \
+    assert ("set_field:02:6c:03:00:00:00->arp_sha,move:NXM_NX_REG6[0..15]->NXM_NX_ARP_SHA[0..15]") in text, \
         "the answer's MAC: the cluster's prefix and the address's group"
 
 

@@ -14,7 +14,7 @@ from lbctl.model import InvalidInput, parse_vip
 from tests.unit.sample import PLACES, settings, vip_set, WEB
 
 MONITOR = {"type": "tcp", "interval": 1.0, "timeout": 0.25, "rise": 2, "fall": 3}
-MAC, MEMBER_MAC = "02:6c:62:00:00:01", "0a:00:00:00:00:11"
+MAC, MEMBER_MAC = "02:6c:00:00:00:01", "0a:00:00:00:00:11"
 
 
 def monitored(**changes):

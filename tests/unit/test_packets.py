@@ -4,7 +4,7 @@ from ryu.lib.packet import arp, ethernet, icmp, ipv4, packet, tcp, udp
 
 from lbctl import packets
 
-CLIENT_MAC, VIP_MAC = "0a:00:00:00:00:10", "02:6c:62:00:00:01"
+CLIENT_MAC, VIP_MAC = "0a:00:00:00:00:10", "02:6c:00:00:00:01"
 
 
 def frame(l4, payload=b""):
