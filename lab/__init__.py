@@ -4,6 +4,7 @@ the benchmarks. Standard library only.
 
     lab = Lab(workdir, prefix="lt1a2b", bridge="lt1a2bbr", of_port=free_tcp_port()).start()
     topology.build(lab)             # client + members m1..m3 serving HTTP on 80 and 8080
+    # or topology.build_tenants(lab): two tenant VLANs with one address plan, behind a trunk
     lab.ofctl("add-flow", "priority=0,actions=NORMAL")
     lab.run("client", ["curl", "-s", "http://198.18.0.11:8080/"]).stdout   # "m1\\n"
     lab.stop()

@@ -25,6 +25,7 @@ from lab.record import Record, netns_exists, remove_recorded, same_process, term
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OFRELAY = Path(__file__).resolve().with_name("ofrelay.py")
 SWITCH_HOST_NAME = "switch"  # the switch's namespace is <prefix>-switch: no host may take it
+ACCESS_BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 PREFIX = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 DPID = re.compile(r"^[0-9a-f]{16}$")
 CONTROLLER_START_TIMEOUT = 20.0
@@ -84,7 +85,11 @@ def tail(path, lines=20):
 
 class Lab:
     """One run: `start()`, then `add_host()` / `start_http()` / `start_controller()`, and
-    `stop()` at the end, always (a later `start()` in the same workdir also cleans up)."""
+    `stop()` at the end, always (a later `start()` in the same workdir also cleans up).
+
+    Hosts on VLANs: `add_access_bridge()`, then `add_host(..., vlan=N, bridge=<its bridge>)`;
+    `add_host(..., vlan=N)` alone puts the host on an access port of the lbctl bridge itself.
+    """
 
     def __init__(self, workdir, prefix, bridge, of_port, dpid=None):
         if not PREFIX.match(prefix):
@@ -99,6 +104,7 @@ class Lab:
         self.dpid = self._dpid(dpid)
         self.switch_netns = f"{prefix}-{SWITCH_HOST_NAME}"
         self.hosts = {}
+        self.access_bridges = {}  # bridge name -> ovs.AccessBridge
         self.record = None
         self.switch = None
         self._children = {}  # Popen objects of our own children, so that we can reap them
@@ -115,6 +121,9 @@ class Lab:
         lab.record = record
         lab.switch = ovs.Switch(lab.workdir, lab.switch_netns, record)
         lab.hosts = {name: hosts.Host(**host) for name, host in record.data["hosts"].items()}
+        lab.access_bridges = {
+            bridge: ovs.AccessBridge(**{**fields, "vlans": tuple(fields["vlans"])})
+            for bridge, fields in record.data["access_bridges"].items()}
         return lab
 
     def _dpid(self, dpid):
@@ -219,27 +228,87 @@ class Lab:
             rest = [bridge, *rest]
         return self.switch.ofctl(*command, *rest)
 
+    def add_access_bridge(self, name="acc", ofport=50, vlans=()):
+        """A learning bridge `<prefix>_<name>` for hosts on VLANs, trunked to the lbctl bridge
+        by a patch pair whose lbctl end, `trunk_<name>`, is OpenFlow port `ofport` there.
+        `vlans`: the only VLANs the trunk carries (empty: all). Returns its ovs.AccessBridge.
+
+        The underscore keeps its names apart from host ports, `<prefix><host name>`: host
+        names have none. The bridge lives in the lab's ovs-vswitchd and goes with it.
+        """
+        if not ACCESS_BRIDGE_NAME.match(name):
+            raise ValueError(f"access bridge name {name!r}: lower-case letters and digits, "
+                             "starting with a letter")
+        bridge = f"{self.prefix}_{name}"
+        if len(bridge) > hosts.IFNAMSIZ:  # its LOCAL port is a tap device of that name
+            raise ValueError(f"access bridge name {name!r}: bridge name {bridge!r} is longer "
+                             f"than {hosts.IFNAMSIZ} characters")
+        if bridge in self.access_bridges:
+            raise ValueError(f"access bridge name {name!r}: already taken")
+        access = ovs.AccessBridge(bridge=bridge, trunk_port=f"trunk_{name}", trunk_ofport=ofport,
+                                  uplink_port=f"uplink_{name}",
+                                  vlans=tuple(hosts.check_vlan(vlan) for vlan in vlans))
+        self.record.data["access_bridges"][bridge] = dataclasses.asdict(access)
+        self.record.save()
+        self.switch.add_access_bridge(access, self.bridge)
+        self._check_ofport(f"access bridge {bridge}", access.trunk_port, ofport)
+        self.access_bridges[bridge] = access
+        return access
+
+    def _check_ofport(self, what, port_name, wanted):
+        """The OpenFlow port OVS gave port_name; an error if it is not the one asked for
+        (ofport_request is only a request: OVS picks another when that one is taken)."""
+        actual = int(self.vsctl("get", "interface", port_name, "ofport"))
+        if wanted is not None and actual != wanted:
+            raise RuntimeError(f"{what}: asked for OpenFlow port {wanted}, got {actual}")
+        return actual
+
     # -- hosts --------------------------------------------------------------------------------
 
-    def add_host(self, name, ip, prefixlen=24, mac=None, ofport=None, gateway=None):
-        if name == SWITCH_HOST_NAME or name in self.hosts:
-            raise ValueError(f"host name {name!r}: already taken")
+    def add_host(self, name, ip, prefixlen=24, mac=None, ofport=None, gateway=None, vlan=None,
+                 bridge=None):
+        """A host in namespace `<prefix>-<name>`, on a new port of `bridge` (the lbctl bridge
+        unless an access bridge is named) with OpenFlow port `ofport` (None: OVS picks).
+
+        `vlan`: the port is an access port of that VLAN (`tag=N`): NORMAL takes its frames as
+        VLAN N, and they cross a trunk tagged; OpenFlow on the lbctl bridge sees them untagged,
+        on this port. Hosts on an access bridge need one. `vlan=0`: untagged, and NORMAL
+        floods no VLAN's frames to it (without a vlan, OVS makes the port a trunk of all
+        VLANs). Unless `mac` is given, the MAC shows address and VLAN (hosts.mac_for), so
+        tenants that reuse an address differ in MAC. The tag only steers NORMAL: an OpenFlow
+        output sends a frame as it is.
+        """
+        bridge = bridge or self.bridge
+        self._check_new_host(name, vlan, bridge)
         netns, port_name = hosts.check_names(self.prefix, name)
         self._make_netns(netns)
-        mac = hosts.make_host(self.switch_netns, netns, port_name, ip, prefixlen, mac, gateway)
-        add_port = ["add-port", self.bridge, port_name]
+        mac = hosts.make_host(self.switch_netns, netns, port_name, ip, prefixlen,
+                              mac or hosts.mac_for(ip, vlan), gateway)
+        add_port = ["add-port", bridge, port_name]
+        if vlan is not None:
+            add_port.append(f"tag={vlan}")
         if ofport is not None:
             add_port += ["--", "set", "interface", port_name, f"ofport_request={ofport}"]
         self.vsctl(*add_port)
-        actual = int(self.vsctl("get", "interface", port_name, "ofport"))
-        if ofport is not None and actual != ofport:
-            raise RuntimeError(f"host {name}: asked for OpenFlow port {ofport}, got {actual}")
+        actual = self._check_ofport(f"host {name}", port_name, ofport)
         host = hosts.Host(name=name, netns=netns, ip=ip, prefixlen=prefixlen, mac=mac,
-                          ofport=actual, port_name=port_name, gateway=gateway)
+                          ofport=actual, port_name=port_name, gateway=gateway, vlan=vlan,
+                          bridge=bridge)
         self.hosts[name] = host
         self.record.data["hosts"][name] = dataclasses.asdict(host)
         self.record.save()
         return host
+
+    def _check_new_host(self, name, vlan, bridge):
+        if name == SWITCH_HOST_NAME or name in self.hosts:
+            raise ValueError(f"host name {name!r}: already taken")
+        hosts.check_vlan(vlan)
+        if bridge != self.bridge and bridge not in self.access_bridges:
+            raise ValueError(f"bridge {bridge!r}: neither the lbctl bridge {self.bridge} nor "
+                             "an access bridge of this lab")
+        if bridge in self.access_bridges and vlan is None:
+            raise ValueError(f"host {name!r} on access bridge {bridge}: needs a vlan "
+                             "(its ports are access ports)")
 
     def host(self, host):
         """The Host for a Host or a host name."""
@@ -383,3 +452,4 @@ class Lab:
             proc.wait(timeout=5)
         self._children.clear()
         self.hosts.clear()
+        self.access_bridges.clear()

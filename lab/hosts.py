@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from lab.cmd import run
 
 IFNAMSIZ = 15  # the kernel's limit on interface names, without the trailing NUL
-HOST_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+HOST_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")  # "client", "a-m1"
+VLAN_IDS = range(0, 4095)  # 4095 is reserved; 0 is "untagged only" (see Host.vlan)
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,32 @@ class Host:
     ip: str          # address of eth0 inside the namespace
     prefixlen: int
     mac: str         # of eth0 inside the namespace
-    ofport: int      # OpenFlow port number of the bridge side
+    ofport: int      # OpenFlow port number of the bridge side, on `bridge`
     port_name: str   # the bridge side of the veth pair, as ovs-ofctl shows it
     gateway: str = None
+    # None: an untagged plain OVS port, which NORMAL takes for a trunk of every VLAN (tagged
+    # floods of any VLAN reach it). N: an access port of VLAN N (OVS `tag`); 0: untagged only.
+    vlan: int = None
+    bridge: str = None  # the bridge its port is on (None in records older than access bridges)
 
 
-def mac_for(ip):
-    """A locally administered MAC that shows the address: 198.18.0.11 -> 02:00:c6:12:00:0b."""
-    return "02:00:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(ip).packed)
+def mac_for(ip, vlan=None):
+    """A locally administered MAC that shows the address: 198.18.0.11 -> 02:00:c6:12:00:0b.
+
+    Tenants reuse addresses, so a host on a VLAN also shows its VLAN, in the 12 bits before the
+    address: 10.0.0.11 on VLAN 101 (0x065) -> 02:65:0a:00:00:0b, on VLAN 102 -> 02:66:...
+    (VLAN 0xabc -> a2:bc:...). The low nibble of the first byte stays 2: unicast, local.
+    """
+    vlan = vlan or 0
+    first = (vlan >> 8) << 4 | 0x02
+    return f"{first:02x}:{vlan & 0xff:02x}:" + \
+        ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(ip).packed)
+
+
+def check_vlan(vlan):
+    if vlan is not None and vlan not in VLAN_IDS:
+        raise ValueError(f"vlan {vlan!r}: a VLAN id from 1 to 4094, or 0 (untagged only)")
+    return vlan
 
 
 def sh(*argv):
@@ -51,7 +70,7 @@ def prepare_netns(name):
 def check_names(prefix, name):
     if not HOST_NAME.match(name):
         raise ValueError(f"host name {name!r}: use lower-case letters and digits, "
-                         "starting with a letter")
+                         "starting with a letter, with single hyphens between them")
     port_name = f"{prefix}{name}"
     if len(port_name) > IFNAMSIZ:
         raise ValueError(f"host name {name!r}: bridge port name {port_name!r} is longer "

@@ -13,6 +13,7 @@ namespaces; `ofrelay.py` carries the OpenFlow connection to a controller on 127.
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.cmd import run
@@ -27,6 +28,22 @@ OF_RELAY_SOCKET = "of-relay.sock"
 CONTROLLER_MAX_BACKOFF_MS = 1000
 CONTROLLER_INACTIVITY_PROBE_MS = 5000
 OPENFLOW_VERSIONS = "OpenFlow10,OpenFlow13,OpenFlow15"
+
+
+@dataclass(frozen=True)
+class AccessBridge:
+    """A learning bridge for hosts on VLANs, trunked to the lbctl bridge by a patch port pair.
+
+    Hosts sit on its access ports (`tag=N`); NORMAL switches between them, and whatever goes
+    to the lbctl bridge crosses the patch pair tagged with its VLAN. It has no controller:
+    lbctl sees tenants only as tagged frames on one port of its own bridge, as it would behind
+    a real top-of-rack switch.
+    """
+    bridge: str        # the access bridge
+    trunk_port: str    # the patch port on the lbctl bridge, as ovs-ofctl shows it
+    trunk_ofport: int  # its OpenFlow port number on the lbctl bridge
+    uplink_port: str   # its peer: the patch port on the access bridge (same port number)
+    vlans: tuple = ()  # the VLANs the trunk carries; (): all, untagged frames too
 
 
 def ovs_env(workdir):
@@ -109,6 +126,29 @@ class Switch:
             # In-band control would add hidden flows; the controller is reached out of band.
             "other-config:disable-in-band=true",
             *self._set_controller_args(bridge))
+
+    def add_access_bridge(self, access, uplink_bridge):
+        """The access bridge and its patch pair to `uplink_bridge`, as `access` describes.
+
+        fail_mode=standalone with no controller: OVS keeps its one flow, priority=0 NORMAL, and
+        it is an ordinary learning switch. Both patch ports are trunks; with `vlans`, both
+        carry only those VLANs, so untagged frames flooded on the lbctl bridge stop there.
+        Both take the same OpenFlow port number on their bridge, so that OVS does not give
+        the uplink a low number a host on the access bridge may want.
+        """
+        self.record.add_file(self.workdir / f"{access.bridge}.mgmt")
+        self.record.add_file(self.workdir / f"{access.bridge}.snoop")
+        trunks = [f"trunks={','.join(map(str, access.vlans))}"] if access.vlans else []
+        self.vsctl(
+            "add-br", access.bridge,
+            "--", "set", "bridge", access.bridge, "datapath_type=netdev",
+            "fail_mode=standalone", f"protocols={OPENFLOW_VERSIONS}",
+            "--", "add-port", access.bridge, access.uplink_port, *trunks,
+            "--", "set", "interface", access.uplink_port, "type=patch",
+            f"options:peer={access.trunk_port}", f"ofport_request={access.trunk_ofport}",
+            "--", "add-port", uplink_bridge, access.trunk_port, *trunks,
+            "--", "set", "interface", access.trunk_port, "type=patch",
+            f"options:peer={access.uplink_port}", f"ofport_request={access.trunk_ofport}")
 
     def _set_controller_args(self, bridge, relative=False):
         # Two spellings of one socket: OVS resolves a relative `unix:` path in its run directory.

@@ -84,7 +84,8 @@ class Record:
 
     def __init__(self, workdir):
         self.path = Path(workdir) / RECORD_NAME
-        self.data = {"processes": {}, "netns": [], "files": [], "hosts": {}, "lab": {}}
+        self.data = {"processes": {}, "netns": [], "files": [], "hosts": {},
+                     "access_bridges": {}, "lab": {}}
         if self.path.exists():
             self.data.update(json.loads(self.path.read_text()))
 

@@ -1,8 +1,37 @@
-"""The standard topology of the demo, the integration tests and the benchmarks.
+"""The standard topology of the demo, the integration tests and the benchmarks (`build`), and
+the tenant topology (`build_tenants`): two tenant VLANs that use the same address plan.
 
 198.18.0.0/15 is the range set aside for benchmarking (RFC 2544): it is never anyone's real
-network, so a flow or a log line with these addresses is plainly ours.
+network, so a flow or a log line with these addresses is plainly ours. Tenant networks are
+10.0.0.0/24, as tenants' own plans would be; they exist only inside the lab's namespaces.
+
+The tenant topology. Tenants A (VLAN 101) and B (VLAN 102) have identical plans; each host's
+default gateway is 10.0.0.1, the balancer's future address on the tenant network (nothing
+answers it yet). The provider network, untagged, has the standard client, on a port that
+carries untagged frames only (`tag=0`: NORMAL floods no tenant's frames to it).
+
+      provider client 198.18.0.10 (untagged only)
+                  | port 1, tag=0
+    +-------------+----------- lbctl bridge <prefix>br (fail_mode=secure) ------------+
+    |  port 21: a-m3 10.0.0.13, tag=101       port 22: b-m3 10.0.0.13, tag=102        |
+    |  port 50: trunk_acc (patch; carries 101 and 102, tagged; nothing untagged)      |
+    +-------------+-------------------------------------------------------------------+
+                  | patch pair: trunk_acc <-> uplink_acc (port 50 on both bridges)
+    +-------------+------------ access bridge <prefix>_acc (standalone, NORMAL) ------+
+    |  tag=101: a-client 10.0.0.10 (port 1),  a-m1 .11 (port 2),  a-m2 .12 (port 3)   |
+    |  tag=102: b-client 10.0.0.10 (port 11), b-m1 .11 (port 12), b-m2 .12 (port 13)  |
+    +---------------------------------------------------------------------------------+
+
+Members m1..m3 of each tenant serve HTTP and answer with their host name ("a-m1\\n"). MACs show
+VLAN and address (hosts.mac_for): a-m1 02:65:0a:00:00:0b, b-m1 02:66:0a:00:00:0b; the
+provider client keeps 02:00:c6:12:00:0a. On the lbctl bridge, OpenFlow sees a tenant's frames
+tagged on port 50 (dl_vlan=101/102) and untagged on its access port (21/22).
 """
+
+from dataclasses import dataclass
+
+from lab.hosts import Host
+from lab.ovs import AccessBridge
 
 PREFIXLEN = 24
 CLIENT = ("client", "198.18.0.10", 1)            # name, address, OpenFlow port
@@ -21,3 +50,57 @@ def build(lab, http_ports=HTTP_PORTS):
         lab.add_host(name, ip, PREFIXLEN, ofport=ofport)
         lab.start_http(name, http_ports)
     return dict(lab.hosts)
+
+
+TENANT_PREFIXLEN = 24
+TENANT_GATEWAY = "10.0.0.1"
+# Every tenant's plan: host, address, and whether it sits behind the trunk (on the access
+# bridge) or on an access port of the lbctl bridge itself.
+TENANT_PLAN = (("client", "10.0.0.10", "trunk"),
+               ("m1", "10.0.0.11", "trunk"),
+               ("m2", "10.0.0.12", "trunk"),
+               ("m3", "10.0.0.13", "lbctl"))
+TENANT_MEMBERS = ("m1", "m2", "m3")
+# Tenant, VLAN, OpenFlow ports of client, m1, m2 (access bridge) and m3 (lbctl bridge).
+TENANTS = (("a", 101, (1, 2, 3, 21)),
+           ("b", 102, (11, 12, 13, 22)))
+ACCESS_BRIDGE = "acc"  # the access bridge is <prefix>_acc
+TRUNK_OFPORT = 50      # its patch port on the lbctl bridge
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str     # "a": its hosts are "a-client", "a-m1", ...
+    vlan: int
+    hosts: dict   # plan name ("client", "m1", ...) -> Host
+
+
+@dataclass(frozen=True)
+class TenantTopology:
+    provider_client: Host  # untagged only, on the lbctl bridge
+    access: AccessBridge   # access.trunk_ofport: the trunk's OpenFlow port on the lbctl bridge
+    tenants: dict          # tenant name -> Tenant
+
+
+def build_tenants(lab, http_ports=HTTP_PORTS):
+    """Add the tenant topology (see above) to a started lab, members serving HTTP.
+
+    No flows: a test adds `priority=0,actions=NORMAL` to the lbctl bridge, or a controller
+    brings its own.
+    """
+    name, ip, ofport = CLIENT
+    provider_client = lab.add_host(name, ip, PREFIXLEN, ofport=ofport, vlan=0)
+    access = lab.add_access_bridge(ACCESS_BRIDGE, TRUNK_OFPORT,
+                                   vlans=[vlan for _, vlan, _ in TENANTS])
+    tenants = {}
+    for tenant, vlan, ofports in TENANTS:
+        made = {}
+        for (plan_name, ip, place), ofport in zip(TENANT_PLAN, ofports):
+            bridge = access.bridge if place == "trunk" else None
+            made[plan_name] = lab.add_host(f"{tenant}-{plan_name}", ip, TENANT_PREFIXLEN,
+                                           ofport=ofport, gateway=TENANT_GATEWAY, vlan=vlan,
+                                           bridge=bridge)
+        for member in TENANT_MEMBERS:
+            lab.start_http(made[member], http_ports)
+        tenants[tenant] = Tenant(tenant, vlan, made)
+    return TenantTopology(provider_client, access, tenants)
