@@ -12,8 +12,16 @@ It models, in OpenFlow 1.3 / Open vSwitch 3.1 terms:
   a goto_table backwards; a match field without its prerequisites; an action whose fields'
   prerequisites the match does not state (set_field, move), a ct or dec_ttl in a flow that does not
   match eth_type=ip; ct_mark or ct_label written outside a ct's exec, anything else written in one;
-  exec or a NAT range in a ct without commit; a missing group or meter; a group added twice.
-  Deleting a group or meter deletes the flows that use it;
+  exec or a NAT range in a ct without commit; a missing group or meter; a group added twice; the
+  VLAN actions below. Deleting a group or meter deletes the flows that use it;
+- one 802.1Q tag, in vlan_vid as OpenFlow has it (0: none; 0x1000 | the VLAN id): push_vlan (VLAN
+  id 0), pop_vlan, and set_field or 12-bit moves of the VLAN id. Refused as Open vSwitch refuses
+  them in OpenFlow 1.3: a pop_vlan or a set_field of vlan_vid in a flow where neither the match
+  (vlan_vid with the present bit) nor a push_vlan before it ensures a tag, a set_field of vlan_vid
+  without the present bit, a third tag, a move of more than 12 bits. Open vSwitch takes a move
+  into vlan_vid in any flow but writes nothing to a packet with no tag: walking one there is an
+  error, as are a pop_vlan of a packet with no tag (a resubmit popped it first?) and a push_vlan
+  onto a tagged one (two tags are not modelled);
 - outputs to a port, IN_PORT, NORMAL, CONTROLLER (with the table that sent it) and FLOOD, and to a
   port held in a register. An output to the packet's in_port is dropped, as Open vSwitch does,
   unless in_port was set to something else first (set_field:0->in_port: a hairpin); in_port so
@@ -64,8 +72,8 @@ state beyond "a reply was seen" (FIN and RST close nothing; entries stay until t
 conntrack's zone limits, ICMP echo ids (an echo's connection is its two addresses), the packet-in
 dec_ttl may send, conntrack's reassembly itself (a fragment is tracked alone, as if its datagram
 were whole: one whose siblings never come, or smaller than ipf's minimum, still goes through),
-VLAN push and pop, IPv6, NORMAL's own L2 learning (a packet output to NORMAL is simply reported as
-such), write-actions, packet sizes and the payload.
+a second VLAN tag and VLAN priorities (PCP), IPv6, NORMAL's own L2 learning (a packet output to
+NORMAL is simply reported as such), write-actions, packet sizes and the payload.
 """
 import functools
 import zlib
@@ -75,11 +83,11 @@ from typing import Dict, List
 
 from flows import pipeline
 from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Move, Multipath,
-                      Output, OutputReg, Resubmit, SelectGroup, SetField, match)
+                      Output, OutputReg, PopVlan, PushVlan, Resubmit, SelectGroup, SetField, match)
 from flows import addresses
 from flows.protocols import (CT_EST, CT_INV, CT_NEW, CT_REL, CT_RPL, CT_TRK, ETH_TYPE_ARP, ETH_TYPE_IP,
                              ETH_TYPE_IPV6, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, TCP_ACK, TCP_FIN,
-                             TCP_RST, TCP_SYN)
+                             TCP_RST, TCP_SYN, VLAN_ID_MASK, VLAN_PRESENT)
 from flows.protocols import IP_PROTO_ICMP as ICMP
 from flows.protocols import IP_PROTO_TCP as TCP
 from flows.protocols import IP_PROTO_UDP as UDP
@@ -108,6 +116,9 @@ _METADATA = {"in_port": (32, "int"), "ct_state": (32, "int"), "ct_zone": (16, "i
              "ct_mark": (32, "int"), "ct_label": (128, "int"),
              **{"reg%d" % i: (32, "int") for i in range(16)}}
 FIELDS = {**_HEADERS, **_METADATA}
+# Fields of which a move, an output or a multipath names fewer bits than a match sees: a tag's
+# VLAN id alone (Open vSwitch's OXM_OF_VLAN_VID; its present bit is push_vlan's and pop_vlan's).
+_SUBFIELD_BITS = {"vlan_vid": VLAN_ID_MASK.bit_length()}
 # An ICMP error's quoted datagram (a ConnTuple: its 5-tuple as it was sent). Part of the packet,
 # rewritten by conntrack's NAT, but no field a flow can match.
 QUOTED = "quoted"
@@ -187,8 +198,12 @@ def _seen(packet, name):
     return packet[name]
 
 
+def _subfield_bits(name):
+    return _SUBFIELD_BITS.get(name) or _bits(name)
+
+
 def _read_bits(packet, name, ofs, n_bits):
-    if ofs + n_bits > _bits(name):
+    if ofs + n_bits > _subfield_bits(name):
         raise PipelineError("%s has no bits %d..%d" % (name, ofs, ofs + n_bits - 1))
     if name not in packet:
         raise PipelineError("the packet has no %s to read" % name)
@@ -196,7 +211,7 @@ def _read_bits(packet, name, ofs, n_bits):
 
 
 def _write_bits(packet, name, ofs, n_bits, value):
-    if ofs + n_bits > _bits(name):
+    if ofs + n_bits > _subfield_bits(name):
         raise PipelineError("%s has no bits %d..%d" % (name, ofs, ofs + n_bits - 1))
     mask = ((1 << n_bits) - 1) << ofs
     old = _to_int(name, packet.get(name, 0))
@@ -295,7 +310,7 @@ def arp_request(sender_mac, sender_ip, target_ip):
 
 def tagged(packet, vid):
     """`packet` with an 802.1Q tag of VLAN `vid`."""
-    return dict(packet, vlan_vid=0x1000 | vid)
+    return dict(packet, vlan_vid=VLAN_PRESENT | vid)
 
 
 def _headers(packet):
@@ -569,7 +584,7 @@ def _field_refusal(name, fields, writing=False, in_exec=False):
 
 
 def _bit_refusal(name, ofs, n_bits):
-    if name in FIELDS and ofs + n_bits > FIELDS[name][0]:
+    if name in FIELDS and ofs + n_bits > _subfield_bits(name):
         return "%s has no bits %d..%d" % (name, ofs, ofs + n_bits - 1)
     return None
 
@@ -577,7 +592,10 @@ def _bit_refusal(name, ofs, n_bits):
 def _action_refusal(action, fields, in_exec=False):
     """Why Open vSwitch refuses `action` in a flow whose match is `fields` (None: it takes it)."""
     if isinstance(action, SetField):
-        return _field_refusal(action.field, fields, writing=True, in_exec=in_exec)
+        why = _field_refusal(action.field, fields, writing=True, in_exec=in_exec)
+        if not why and action.field == "vlan_vid" and not action.value & VLAN_PRESENT:
+            why = "set_field vlan_vid needs the present bit %#x in its value, not %#x" % (VLAN_PRESENT, action.value)
+        return why
     if isinstance(action, Move):
         return (_field_refusal(action.src, fields) or _bit_refusal(action.src, action.src_ofs, action.n_bits)
                 or _field_refusal(action.dst, fields, writing=True, in_exec=in_exec)
@@ -613,9 +631,30 @@ def _action_refusal(action, fields, in_exec=False):
         if isinstance(action.port, int) or action.port in (IN_PORT, NORMAL, CONTROLLER, FLOOD):
             return None
         return "no such port %r" % (action.port,)
-    if isinstance(action, (Group, Resubmit)):
+    if isinstance(action, (Group, Resubmit, PushVlan, PopVlan)):   # the tags push and pop need: _tag_refusal
         return None
     return "action %r is not modelled" % (action,)
+
+
+def _tag_refusal(actions, fields):
+    """Why Open vSwitch refuses, in OpenFlow 1.3, the 802.1Q tags `actions` need in a flow whose
+    match is `fields`: a pop_vlan, or a set_field of vlan_vid, needs a tag that the match (vlan_vid
+    with the present bit) or a push_vlan before it ensures; and it counts two such tags at most."""
+    wanted = fields.get("vlan_vid", (0, 0))
+    vid, mask = wanted if isinstance(wanted, tuple) else (wanted, VLAN_PRESENT)
+    tags = 1 if vid & mask & VLAN_PRESENT else 0
+    for action in actions:
+        if isinstance(action, PushVlan):
+            if tags == 2:
+                return "push_vlan onto two tags (the match's, or pushed before it): Open vSwitch takes two at most"
+            tags += 1
+        elif isinstance(action, PopVlan) or (isinstance(action, SetField) and action.field == "vlan_vid"):
+            if not tags:
+                return "%s needs a tag: vlan_vid with the present bit %#x in the match, or a push_vlan before it" % (
+                    "pop_vlan" if isinstance(action, PopVlan) else "set_field vlan_vid", VLAN_PRESENT)
+            if isinstance(action, PopVlan):
+                tags -= 1
+    return None
 
 
 class FakeSwitch:
@@ -696,6 +735,9 @@ class FakeSwitch:
             why = _action_refusal(action, fields)
             if why:
                 return why
+        why = _tag_refusal(flow.actions, fields)
+        if why:
+            return why
         state = fields.get("ct_state", 0)
         if any(isinstance(a, Ct) and a.commit for a in flow.actions) and \
                 (state[0] if isinstance(state, tuple) else state) & CT_INV:
@@ -818,12 +860,21 @@ class _Walk:
             elif isinstance(action, OutputReg):
                 self.output(packet, _read_bits(packet, action.field, action.ofs, action.n_bits), flow, depth)
             elif isinstance(action, SetField):
-                self.writable(action.field)
+                self.writable(action.field, packet)
                 packet[action.field] = _normal(action.field, action.value)
             elif isinstance(action, Move):
-                self.writable(action.dst)
+                self.writable(action.dst, packet)
                 value = _read_bits(packet, action.src, action.src_ofs, action.n_bits)
                 _write_bits(packet, action.dst, action.dst_ofs, action.n_bits, value)
+            elif isinstance(action, PushVlan):
+                if packet["vlan_vid"] & VLAN_PRESENT:
+                    raise PipelineError("push_vlan onto a tagged packet: two tags are not modelled")
+                packet["vlan_vid"] = VLAN_PRESENT   # VLAN id 0 until a move or set_field gives it one
+            elif isinstance(action, PopVlan):
+                if not packet["vlan_vid"] & VLAN_PRESENT:
+                    raise PipelineError("pop_vlan of a packet with no tag (a resubmit popped it first?): Open vSwitch "
+                                        "pops nothing")
+                packet["vlan_vid"] = 0
             elif isinstance(action, DecTtl):
                 if "nw_ttl" not in packet:
                     raise PipelineError("dec_ttl on a packet with no IP header")
@@ -847,10 +898,13 @@ class _Walk:
         return True
 
     @staticmethod
-    def writable(name):
+    def writable(name, packet):
         _bits(name)
         if name in _READ_ONLY or name in _EXEC_ONLY:
             raise PipelineError("%s is written only by a ct's exec (ct_state and ct_zone never)" % name)
+        if name == "vlan_vid" and not packet["vlan_vid"] & VLAN_PRESENT:
+            raise PipelineError("vlan_vid written in a packet with no tag: Open vSwitch writes it nowhere (push_vlan "
+                                "first)")
 
     def output(self, packet, port, flow, depth):
         if port == IN_PORT:

@@ -34,11 +34,27 @@ class SetField:
 
 @dataclass(frozen=True)
 class Move:
+    """Copy bits [src_ofs..src_ofs+n_bits) of field `src` into field `dst` from bit `dst_ofs`. To
+    or from vlan_vid it moves the VLAN id alone, 12 bits (Open vSwitch's OXM_OF_VLAN_VID): the
+    present bit (0x1000) is push_vlan's and pop_vlan's to change, and a move into the vlan_vid of
+    a packet with no tag writes nothing to it."""
     src: str
     dst: str
     n_bits: int
     src_ofs: int = 0
     dst_ofs: int = 0
+
+
+@dataclass(frozen=True)
+class PushVlan:
+    """Push an 802.1Q tag (TPID 0x8100) with VLAN id 0 and priority 0 (Open vSwitch copies nothing
+    from a tag already there): `PushVlan(), Move(register, "vlan_vid", 12)` gives it its id."""
+
+
+@dataclass(frozen=True)
+class PopVlan:
+    """Pop the outermost 802.1Q tag. In OpenFlow 1.3 Open vSwitch takes it only in a flow whose
+    match (vlan_vid with the present bit set) or a push_vlan before it ensures there is one."""
 
 
 @dataclass(frozen=True)
@@ -49,16 +65,6 @@ class Multipath:
     n_links: int
     dst: str
     n_bits: int
-
-
-@dataclass(frozen=True)
-class PushVlan:
-    """Push an 802.1Q header (TPID 0x8100); its VLAN id is set by the actions after it."""
-
-
-@dataclass(frozen=True)
-class PopVlan:
-    """Pop the outermost 802.1Q header (only in a flow whose match says there is one)."""
 
 
 @dataclass(frozen=True)

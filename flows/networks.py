@@ -80,7 +80,7 @@ class Network:
 TAGGED = (p.VLAN_PRESENT, p.VLAN_PRESENT)   # a vlan_vid or VLAN_REG match: a tag is there
 UNTAGGED = (0, p.VLAN_PRESENT)
 ICMP_ERRORS = (3, 11, 12)   # destination unreachable, time exceeded, parameter problem
-RETAG = (PushVlan(), Move(p.VLAN_REG.field, "vlan_vid", 13))   # VLAN_REG's tag, back on the frame
+RETAG = (PushVlan(), Move(p.VLAN_REG.field, "vlan_vid", 12))   # VLAN_REG's tag, back on the frame
 
 
 def tag(vlan):

@@ -40,7 +40,8 @@ class Register:
 class Table:
     """One table and its contract: `goes_to` the tables its flows may continue in (goto_table,
     resubmit, conntrack's recirculation, through a group's buckets too), `bands` its priorities,
-    `matches` and `sets` the fields its flows may match and write. Bands are attributes:
+    `matches` and `sets` the fields its flows may match and write (push_vlan and pop_vlan write
+    vlan_vid). Bands are attributes:
     CLASSIFY.VIP is the priority of the VIP band of table classify."""
     id: int
     name: str

@@ -1,10 +1,16 @@
-"""Protocol numbers the pipeline and the controller's packets use, named once: EtherTypes, IP
-protocols, TCP flags, ARP operations, ICMP types and conntrack's ct_state bits."""
+"""Protocol numbers the pipeline and the controller's packets use, named once: EtherTypes, the
+VLAN field's bits, IP protocols, TCP flags, ARP operations, ICMP types and conntrack's ct_state
+bits."""
 
 ETH_TYPE_IP = 0x0800
 ETH_TYPE_IPV6 = 0x86DD
 ETH_TYPE_ARP = 0x0806
 ETH_TYPE_VLAN = 0x8100
+
+# vlan_vid, as OpenFlow has it: 0 for a packet with no 802.1Q tag, else OFPVID_PRESENT | the VLAN
+# id (12 bits).
+VLAN_PRESENT = 0x1000
+VLAN_ID_MASK = 0x0FFF
 
 IP_PROTO = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
 IP_PROTO_ICMP = IP_PROTO["icmp"]

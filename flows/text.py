@@ -2,16 +2,17 @@
 `dump-groups`, `dump-meters`) prints for them, so golden files, docs/pipeline.md and a live dump
 read alike. Pure: no Ryu."""
 from flows import pipeline
-from flows.ir import (CONTROLLER, Ct, DecTtl, Group, Learn, Meter, Move, Multipath, Output, OutputReg, Resubmit,
-                      SelectGroup, SetField)
-from flows.protocols import ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IP_PROTO
+from flows.ir import (CONTROLLER, Ct, DecTtl, Group, Learn, Meter, Move, Multipath, Output, OutputReg, PopVlan,
+                      PushVlan, Resubmit, SelectGroup, SetField)
+from flows.protocols import (ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_VLAN, IP_PROTO, VLAN_ID_MASK,
+                             VLAN_PRESENT)
 
 _PROTOCOLS = {(ETH_TYPE_ARP, None): "arp", (ETH_TYPE_IP, None): "ip", (ETH_TYPE_IPV6, None): "ipv6"}
 _PROTOCOLS.update({(ETH_TYPE_IP, number): name for name, number in IP_PROTO.items() if name != "icmpv6"})
 _PROTOCOLS.update({(ETH_TYPE_IPV6, number): name + "6" for name, number in IP_PROTO.items() if name != "icmp"})
 _PROTOCOLS[(ETH_TYPE_IPV6, IP_PROTO["icmpv6"])] = "icmp6"
-_MATCH_NAMES = [  # in the order ovs-ofctl prints them
-    ("vlan_vid", "vlan_tci"), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
+_MATCH_NAMES = [  # in the order ovs-ofctl prints them (vlan_vid under two names: see _vlan_text)
+    ("vlan_vid", None), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
     ("ipv6_src", "ipv6_src"), ("ipv6_dst", "ipv6_dst"),
     ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
     ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),
@@ -28,7 +29,7 @@ _NXM_NAMES = {"eth_src": ("NXM_OF_ETH_SRC", 48), "eth_dst": ("NXM_OF_ETH_DST", 4
               "ipv6_src": ("NXM_NX_IPV6_SRC", 128), "ipv6_dst": ("NXM_NX_IPV6_DST", 128),
               "tcp_src": ("NXM_OF_TCP_SRC", 16), "tcp_dst": ("NXM_OF_TCP_DST", 16),
               "udp_src": ("NXM_OF_UDP_SRC", 16), "udp_dst": ("NXM_OF_UDP_DST", 16),
-              "in_port": ("OXM_OF_IN_PORT", 32)}
+              "in_port": ("OXM_OF_IN_PORT", 32), "vlan_vid": ("OXM_OF_VLAN_VID", 12)}
 _NXM_NAMES.update({r.field: ("NXM_NX_%s" % r.field.upper(), r.bits) for r in pipeline.REGISTERS})
 _SET_FIELD_NAMES = {"ipv4_src": "ip_src", "ipv4_dst": "ip_dst", "icmpv4_type": "icmp_type"}
 _HEX_FIELDS = {"ct_mark", "ct_label"} | {r.field for r in pipeline.REGISTERS}
@@ -50,13 +51,23 @@ def match_text(m):
         if field in fields:
             value = fields[field]
             if field == "vlan_vid":
-                value = tuple("%#06x" % v for v in value)
-            parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
+                parts.append(_vlan_text(value))
+            else:
+                parts.append("%s=%s" % (name, "/".join(map(str, value)) if isinstance(value, tuple) else value))
     if "ip_frag" in fields:
         parts.append("nw_frag=" + _FRAG[fields["ip_frag"]])
     if "tcp_flags" in fields:
         parts.append("tcp_flags=" + _flags_text(fields["tcp_flags"], _TCP_FLAG_BITS))
     return ",".join(parts)
+
+
+def _vlan_text(value):
+    """A vlan_vid match as ovs-ofctl prints it: dl_vlan=10 for one VLAN id, else the TCI bits it
+    matches (vlan_tci=0x1000/0x1000: any tag; vlan_tci=0x0000/0x1fff: no tag)."""
+    vid, mask = value if isinstance(value, tuple) else (value, VLAN_PRESENT | VLAN_ID_MASK)
+    if mask == VLAN_PRESENT | VLAN_ID_MASK and vid & VLAN_PRESENT:
+        return "dl_vlan=%d" % (vid & VLAN_ID_MASK)
+    return "vlan_tci=%#06x/%#06x" % (vid, mask)
 
 
 def _flags_text(value_mask, names):
@@ -99,6 +110,10 @@ def action_text(action):
         return "group:%d" % action.group_id
     if isinstance(action, DecTtl):
         return "dec_ttl"
+    if isinstance(action, PushVlan):
+        return "push_vlan:%#x" % ETH_TYPE_VLAN
+    if isinstance(action, PopVlan):
+        return "pop_vlan"
     if isinstance(action, Resubmit):
         return "resubmit(,%d)" % action.table
     if isinstance(action, Learn):

@@ -10,7 +10,8 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from flows import addresses, pipeline
 from flows.ir import (CONTROLLER, FLOOD, IN_PORT, NORMAL, Ct, DecTtl, Flow, Group, Learn, Meter, Move, Multipath,
-                      Output, OutputReg, Resubmit, SelectGroup, SetField, match)
+                      Output, OutputReg, PopVlan, PushVlan, Resubmit, SelectGroup, SetField, match)
+from flows.protocols import ETH_TYPE_VLAN
 from flows.reconcile import Change
 from lbctl.core.messages import Barrier, CtFlush, DeleteLearned, FlowStats, PacketOut, ReadCounters, ReadState, Wipe
 
@@ -47,6 +48,10 @@ def _ryu_action(action):
         return parser.OFPActionGroup(action.group_id)
     if isinstance(action, DecTtl):
         return parser.OFPActionDecNwTtl()
+    if isinstance(action, PushVlan):
+        return parser.OFPActionPushVlan(ETH_TYPE_VLAN)
+    if isinstance(action, PopVlan):
+        return parser.OFPActionPopVlan()
     if isinstance(action, Resubmit):
         return parser.NXActionResubmitTable(in_port=NX_IN_PORT, table_id=action.table)
     if isinstance(action, Learn):

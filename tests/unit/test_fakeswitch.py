@@ -10,9 +10,10 @@ from flows.desired import desired_state
 from flows.fakeswitch import (FRAG_ANY, FRAG_LATER, ConnTuple, FakeSwitch, PipelineError, Refused, arp_request,
                               fragment, icmp_echo, icmp_error, tagged, tcp, udp)
 from flows.ir import (CONTROLLER, IN_PORT, NORMAL, Bucket, Ct, DecTtl, Flow, Group, Learn, Meter, Move, Nat, Output,
-                      OutputReg, Resubmit, SelectGroup, SetField, match)
+                      OutputReg, PopVlan, PushVlan, Resubmit, SelectGroup, SetField, match)
 from flows.reconcile import Change, diff
-from flows.protocols import CT_EST, CT_INV, CT_NEW, CT_REL, CT_RPL, TCP_ACK, TCP_SYN, TCP_SYN_ONLY, ct_state
+from flows.protocols import (CT_EST, CT_INV, CT_NEW, CT_REL, CT_RPL, TCP_ACK, TCP_SYN, TCP_SYN_ONLY, VLAN_PRESENT,
+                             ct_state)
 from lbctl.model import parse_vip
 from tests.unit.sample import DNS, places, settings, vip_set, WEB, WHERE
 
@@ -392,6 +393,39 @@ def test_ttl_and_vlan_tag_matches_with_masks():
     assert switch.send(tagged(a_to_b(), 10), 1).single().packet["vlan_vid"] == 0x100a
 
 
+TAGGED = match(vlan_vid=(VLAN_PRESENT, VLAN_PRESENT))
+UNTAGGED = match(vlan_vid=0)
+
+
+def test_a_tag_popped_at_ingress_into_a_register_is_pushed_back_at_the_exit():
+    """Each tagged packet leaves with its own tag (table 1 sees it untagged: popped); an untagged
+    one with the VLAN its register was given (0x1000 | 30: the present bit is push_vlan's)."""
+    switch = switch_with(Flow(0, 20, TAGGED, (Move("vlan_vid", "reg10", 12), PopVlan()), goto=1),
+                         Flow(0, 10, UNTAGGED, (SetField("reg10", VLAN_PRESENT | 30),), goto=1),
+                         Flow(1, 10, UNTAGGED, (PushVlan(), Move("reg10", "vlan_vid", 12), Output(2))))
+    assert [switch.send(tagged(a_to_b(), vid), 1).single().packet["vlan_vid"] for vid in (10, 20)] == \
+        [VLAN_PRESENT | 10, VLAN_PRESENT | 20]
+    assert switch.send(a_to_b(), 1).single().packet["vlan_vid"] == VLAN_PRESENT | 30
+
+
+def test_push_vlan_pushes_vlan_id_0_and_pop_vlan_leaves_the_packet_untagged():
+    switch = switch_with(Flow(0, 20, TAGGED, (PopVlan(), Output(2))), Flow(0, 10, UNTAGGED, (PushVlan(), Output(3))))
+    assert switch.send(tagged(a_to_b(), 10), 1).single().packet["vlan_vid"] == 0
+    assert switch.send(a_to_b(), 1).single().packet["vlan_vid"] == VLAN_PRESENT
+
+
+def test_a_move_into_an_absent_tag_a_pop_of_none_or_a_second_tag_is_an_error():
+    """Open vSwitch takes these flows: it would write the VLAN id nowhere and pop nothing."""
+    with pytest.raises(PipelineError, match="vlan_vid written in a packet with no tag"):
+        switch_with(Flow(0, 10, TO_B, (Move("reg10", "vlan_vid", 12), Output(2)))).send(a_to_b(), 1)
+    popped_first = switch_with(Flow(0, 10, TAGGED, (Resubmit(1), PopVlan(), Output(2))),
+                               Flow(1, 10, TAGGED, (PopVlan(),)))
+    with pytest.raises(PipelineError, match="pop_vlan of a packet with no tag"):
+        popped_first.send(tagged(a_to_b(), 10), 1)
+    with pytest.raises(PipelineError, match="two tags are not modelled"):
+        switch_with(Flow(0, 10, TO_B, (PushVlan(), Output(2)))).send(tagged(a_to_b(), 10), 1)
+
+
 def test_goto_carries_the_rewritten_packet_and_a_miss_drops_it():
     switch = switch_with(Flow(0, 10, TO_B, (SetField("eth_dst", MAC_A),), goto=5),
                          Flow(5, 10, match(eth_dst=MAC_A), (Output(2),)))
@@ -662,8 +696,18 @@ def test_the_switch_refuses_what_open_vswitch_refuses():
     (Flow(0, 10, IP, (SetField("icmpv4_type", 0),)), "icmpv4_type needs ip_proto=0x1 in the match"),
     (Flow(0, 10, match(), (Move("arp_spa", "reg3", 32),)), "arp_spa needs eth_type=0x806 in the match"),
     (Flow(0, 10, match(), (Move("reg3", "eth_src", 16, dst_ofs=40),)), "eth_src has no bits 40..55"),
+    (Flow(0, 10, match(), (PopVlan(), Output(2))), "pop_vlan needs a tag"),
+    (Flow(0, 10, UNTAGGED, (PopVlan(), Output(2))), "pop_vlan needs a tag"),
+    (Flow(0, 10, match(vlan_vid=VLAN_PRESENT | 10), (PopVlan(), PopVlan())), "pop_vlan needs a tag"),
+    (Flow(0, 10, match(vlan_vid=VLAN_PRESENT | 10), (PopVlan(), SetField("vlan_vid", VLAN_PRESENT | 5))),
+     "set_field vlan_vid needs a tag"),
+    (Flow(0, 10, TAGGED, (PushVlan(), PushVlan())), "push_vlan onto two tags"),
+    (Flow(0, 10, match(), (PushVlan(), SetField("vlan_vid", 10))), "set_field vlan_vid needs the present bit 0x1000"),
+    (Flow(0, 10, match(), (PushVlan(), Move("reg3", "vlan_vid", 13))), "vlan_vid has no bits 0..12"),
+    (Flow(0, 10, IP, (Ct(zone=1, commit=True, exec_=(PopVlan(),)),)), "exec holds only set_field and move"),
 ], ids=["ct", "dec_ttl", "ct_mark", "exec", "exec-commit", "nat-commit", "set-prerequisite", "move-prerequisite",
-        "bits"])
+        "bits", "pop-untagged", "pop-no-tag", "pop-twice", "set-popped-tag", "push-third-tag", "set-vlan-unpresent",
+        "move-vlan-present-bit", "pop-in-exec"])
 def test_the_switch_refuses_actions_open_vswitch_finds_inconsistent(flow, why):
     with pytest.raises(Refused, match=why):
         switch_with(flow)

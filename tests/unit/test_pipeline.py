@@ -9,7 +9,7 @@ import pytest
 
 from flows import pipeline as p
 from flows.desired import desired_state
-from flows.ir import Ct, Group, Learn, Move, Multipath, OutputReg, Resubmit, SetField
+from flows.ir import Ct, Group, Learn, Move, Multipath, OutputReg, PopVlan, PushVlan, Resubmit, SetField
 from tests.unit.sample import DNS, places, settings, vip_set, WEB
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -49,6 +49,8 @@ def written(actions):
             yield action.dst
         elif isinstance(action, Multipath):
             yield action.dst
+        elif isinstance(action, (PushVlan, PopVlan)):
+            yield "vlan_vid"
         elif isinstance(action, Ct):
             yield from written(action.exec_)
 
