@@ -803,7 +803,7 @@ class FakeSwitch:
             start.setdefault("ip_frag", 0)
         start.update({name: 0 for name in _METADATA}, in_port=in_port)
         walk = _Walk(self, in_port)
-        walk.table(start, pipeline.CLASSIFY.id, 0)
+        walk.table(start, pipeline.INGRESS.id, 0)
         return walk.result
 
     def _lookup(self, table_id, packet):

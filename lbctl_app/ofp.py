@@ -74,13 +74,19 @@ def _ryu_action(action):
 
 
 LEARN_FIELD_BITS = {"eth_type": 16, "ip_proto": 8, "ipv4_src": 32, "ipv4_dst": 32, "ipv6_src": 128, "ipv6_dst": 128,
-                    "tcp_src": 16, "tcp_dst": 16, "udp_src": 16, "udp_dst": 16}
+                    "tcp_src": 16, "tcp_dst": 16, "udp_src": 16, "udp_dst": 16,
+                    **{register.field: register.bits for register in pipeline.REGISTERS}}
+
+
+def _learn_field(name):
+    """A field as Ryu's learn specs name it: a header by its NXM name, a register as it is."""
+    return (name if name.startswith("reg") else name + "_nxm", 0)
 
 
 def _ryu_learn(learn):
-    specs = [parser.NXFlowSpecMatch(src=value, dst=(name + "_nxm", 0), n_bits=LEARN_FIELD_BITS[name])
+    specs = [parser.NXFlowSpecMatch(src=value, dst=_learn_field(name), n_bits=LEARN_FIELD_BITS[name])
              for name, value in learn.fixed]
-    specs += [parser.NXFlowSpecMatch(src=(name + "_nxm", 0), dst=(name + "_nxm", 0), n_bits=LEARN_FIELD_BITS[name])
+    specs += [parser.NXFlowSpecMatch(src=_learn_field(name), dst=_learn_field(name), n_bits=LEARN_FIELD_BITS[name])
               for name in learn.copy]
     source = (learn.load, 0) if isinstance(learn.load, str) else learn.load
     specs.append(parser.NXFlowSpecLoad(src=source, dst=(learn.register, 0), n_bits=32))

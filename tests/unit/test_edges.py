@@ -30,7 +30,7 @@ def test_a_snat_pool_is_one_range_in_address_order_not_text_order():
     text = state_text(desired_state(vip_set(one_arm).vips, PLACES))
     assert "nat(src=198.18.0.9-198.18.0.10:1024-65535)" in text   # as text, ".10" sorts before ".9"
     for address in ("198.18.0.9", "198.18.0.10"):
-        assert "priority=600,ip,nw_dst=%s actions=ct(zone=65,nat),ct(table=20,zone=64,nat)" % address in text
+        assert "priority=600,ip,reg9=0,nw_dst=%s actions=ct(zone=65,nat),ct(table=20,zone=64,nat)" % address in text
 
 
 def test_a_member_inside_its_vips_own_pool_is_refused(api):

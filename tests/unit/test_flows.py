@@ -51,8 +51,8 @@ def test_every_vip_flow_carries_its_vip_in_the_cookie():
         elif owner.kind == "vip":
             assert owner.id in {v.id for v in vips.vips}
             assert owner.member == 0 or owner.member in {m.id for m in vips.by_id[owner.id].members}
-        else:   # the pipeline's own flows name no address of a VIP or member
-            assert owner.kind == "pipeline" and not members & set(map(str, dict(flow.match).values())), flow
+        else:   # the networks' and the pipeline's own flows name no address of a VIP or member
+            assert owner.kind in ("network", "pipeline") and not members & set(map(str, dict(flow.match).values())), flow
 
 
 def test_unresolved_member_is_left_out_of_the_group():
@@ -184,9 +184,9 @@ def test_vips_of_one_redundancy_group_share_its_mac():
     settings = Settings(cluster_id=3)
     state = desired_state(vip_set(WEB, dict(DNS, redundancy_group=2)).vips, PLACES, settings)
     text = state_text(state)
-    assert "table=11, priority=300,reg3=0xc6120064 actions=set_field:0x10001->reg6" in text   # .100: group 1
-    assert "table=11, priority=300,reg3=0xc6120065 actions=set_field:0x10002->reg6" in text   # .101: group 2
-    assert ("set_field:02:6c:03:00:00:00->arp_sha,move:NXM_NX_REG6[0..15]->NXM_NX_ARP_SHA[0..15]") in text, \
+    assert "table=11, priority=300,reg3=0xc6120064,reg9=0 actions=set_field:0x1000001->reg6" in text   # .100: group 1
+    assert "table=11, priority=300,reg3=0xc6120065,reg9=0 actions=set_field:0x1000002->reg6" in text   # .101: group 2
+    assert ("set_field:02:6c:03:00:00:00->arp_sha,move:NXM_NX_REG6[0..23]->NXM_NX_ARP_SHA[0..23]") in text, \
         "the answer's MAC: the cluster's prefix and the address's group"
 
 
@@ -218,13 +218,13 @@ def test_one_arm_commits_source_nat_from_the_pool_with_the_dnat_and_catches_repl
     one_arm = dict(WEB, name="arm", port=8443, mode="one-arm",
                    snat_pool={"addresses": ["198.18.0.200", "198.18.0.201"], "ports": [1024, 65535]})
     text = state_text(desired_state(vip_set(one_arm).vips, PLACES))
-    assert ("tcp,nw_dst=198.18.0.100,tp_dst=8443 actions=set_field:0x1->reg4,ct(zone=64,nat),ct(table=20,zone=65,nat)"
+    assert ("tcp,reg9=0,nw_dst=198.18.0.100,tp_dst=8443 actions=set_field:0x1->reg4,ct(zone=64,nat),ct(table=20,zone=65,nat)"
             in text), "both zones in one pass"
     assert ("table=22, priority=300,ip,reg4=0x1,reg5=0x1 actions=ct(commit,zone=64,nat(dst=198.18.0.11:80),"
             in text)
     assert "ct(commit,table=30,zone=65,nat(src=198.18.0.200-198.18.0.201:1024-65535)," in text
-    assert "priority=600,ip,nw_dst=198.18.0.201 actions=ct(zone=65,nat),ct(table=20,zone=64,nat)" in text
-    assert "table=11, priority=300,reg3=0xc61200c8 actions=set_field:0x10001->reg6" in text, \
+    assert "priority=600,ip,reg9=0,nw_dst=198.18.0.201 actions=ct(zone=65,nat),ct(table=20,zone=64,nat)" in text
+    assert "table=11, priority=300,reg3=0xc61200c8,reg9=0 actions=set_field:0x1000001->reg6" in text, \
         "the balancer answers ARP and ping for its pool"
 
 

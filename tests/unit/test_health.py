@@ -118,9 +118,9 @@ def test_the_monitor_address_is_answered_and_replies_to_it_go_to_the_controller(
     cookie = "cookie=%#x" % pipeline.network_cookie(0)
     for kind in ("tcp,nw_dst=198.18.0.2", "udp,nw_dst=198.18.0.2", "icmp,nw_dst=198.18.0.2,icmp_type=0",
                  "icmp,nw_dst=198.18.0.2,icmp_type=3"):
-        assert "%s, priority=800,%s actions=goto_table:15" % (cookie, kind) in text
+        assert "%s, table=1, priority=800,%s actions=goto_table:15" % (cookie, kind.replace(",", ",reg9=0,", 1)) in text
     assert "%s, table=15, priority=0 actions=meter:4,CONTROLLER:65535" % cookie in text
-    assert "%s, table=11, priority=300,reg3=0xc6120002 actions=set_field:0x10001->reg6" % cookie in text, \
+    assert "%s, table=11, priority=300,reg3=0xc6120002,reg9=0 actions=set_field:0x1000001->reg6" % cookie in text, \
         "the monitor address is the balancer's: ARP and ping are answered for it"
 
 
@@ -159,7 +159,7 @@ def test_operating_status_says_where_a_member_stands():
     monitors = fresh(vip)
     answer(monitors, (vip.id, 1), 0.0, True)
     book = health.StatusBook(wall=lambda: 100.0)
-    located = {(0, "198.18.0.11"): Place(MEMBER_MAC, 2), (0, "198.18.0.12"): Place("0a:00:00:00:00:12", 3)}.get
+    located = {("default", "198.18.0.11"): Place(MEMBER_MAC, 2), ("default", "198.18.0.12"): Place("0a:00:00:00:00:12", 3)}.get
     changed = book.update([vip], located, monitors, [vip])
     assert [(m.id, status) for _, m, status, _ in changed] == [(1, "up"), (2, "down"), (3, "unresolved")]
     assert book.get(vip.id, 2) == ("down", 100.0, "not probed yet")
@@ -303,7 +303,7 @@ def test_a_member_that_stays_down_shows_its_newest_reason_and_when_it_went_down(
     monitors = fresh(vip)
     wall = [100.0]
     book = health.StatusBook(wall=lambda: wall[0])
-    located = {(0, "198.18.0.11"): Place(MEMBER_MAC, 2)}.get
+    located = {("default", "198.18.0.11"): Place(MEMBER_MAC, 2)}.get
     book.update([vip], located, monitors, [vip])
     answer(monitors, (vip.id, 1), 0.0, False)
     wall[0] = 200.0
