@@ -86,11 +86,11 @@ def test_the_switch_holds_the_computed_routed_pipeline(routed):
 
 
 @pytest.mark.parametrize("body, status, error", [
-    (dict(VIP, name="thief", address="198.18.2.1"), 409, "address: 198.18.2.1 is one of the balancer's gateway addresses"),
+    (dict(VIP, name="thief", address="198.18.2.1"), 409, "address: 198.18.2.1 is a gateway address of network 'default'"),
     (dict(VIP, name="thief", address="198.18.5.101", members=[{"address": "198.18.0.1", "port": 80}]), 409,
-     "members[0].address: 198.18.0.1 is one of the balancer's gateway addresses"),
+     "members[0].address: 198.18.0.1 is a gateway address of network 'default'"),
     (dict(VIP, name="edge", address="198.18.0.255"), 400,
-     "address: '198.18.0.255' is the broadcast address of the gateways' subnet 198.18.0.0/24"),
+     "address: '198.18.0.255' is the broadcast address of the subnet 198.18.0.0/24 of network 'default'"),
 ])
 def test_the_gateways_and_their_subnets_edges_are_nobody_elses(routed, body, status, error):
     """(From the gateways option as ryu-manager reads it.)"""

@@ -104,4 +104,4 @@ def test_flows_lists_what_the_switch_holds(lab, lb):
     without_counters = {re.sub(r"n_packets=\d+, n_bytes=\d+, ", "", line) for line in switch["flows"]}
     assert without_counters <= live and set(switch["groups"]) <= live
     assert any("group_id=1," in line for line in switch["groups"])
-    assert "priority=0 actions=NORMAL" in without_counters, "the pipeline's own flows (cookie 0) too"
+    assert "priority=0 actions=goto_table:1" in without_counters, "the pipeline's own flows (cookie 0) too"
