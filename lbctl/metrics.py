@@ -1,7 +1,8 @@
 """GET /metrics: the balancer in Prometheus' text exposition format, through prometheus_client.
 Every figure is read from the core's view when Prometheus scrapes (a custom collector): traffic
 per VIP and member from the switches' counters (lbctl.counters, as of the last reading), members'
-health, and the controller's own counters."""
+health, and the controller's own counters. A VIP's and a member's figures carry the `network`
+they are on: two tenants' VIPs and members may have the same addresses."""
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -32,7 +33,9 @@ class Collector:
     def collect(self):
         view = self.view
         vips = view.config.vips
-        yield from self._traffic(view.traffic())
+        networks = {vip.name: (vip.network, {"%s:%d" % (m.address, m.port): m.network for m in vip.members})
+                    for vip in vips}
+        yield from self._traffic(view.traffic(), networks)
         yield from self._health(view, vips)
         counters = view.core.stats.counters
         for name, (metric, text) in CONTROLLER.items():
@@ -48,39 +51,43 @@ class Collector:
         yield results
         yield GaugeMetricFamily("lbctl_switches_connected", "switches connected and adopted", value=len(view.core.switches))
         yield GaugeMetricFamily("lbctl_vips", "VIPs configured", value=len(vips))
+        yield GaugeMetricFamily("lbctl_networks", "networks configured (the default one too)",
+                                value=len(view.config.networks))
 
     @staticmethod
-    def _traffic(report):
+    def _traffic(report, networks):
         names = ("packets", "bytes", "connections")
-        vip = {n: CounterMetricFamily("lbctl_vip_" + n, text, labels=["vip"]) for n, text in (
+        vip = {n: CounterMetricFamily("lbctl_vip_" + n, text, labels=["vip", "network"]) for n, text in (
             ("packets", "packets of the VIP: requests to it and replies from it"),
             ("bytes", "bytes of the VIP: requests to it and replies from it"),
             ("connections", "new connections to the VIP, sent to a member"))}
-        member = {n: CounterMetricFamily("lbctl_member_" + n, text, labels=["vip", "member"]) for n, text in (
+        member = {n: CounterMetricFamily("lbctl_member_" + n, text, labels=["vip", "member", "network"]) for n, text in (
             ("packets", "request packets delivered to the member"),
             ("bytes", "request bytes delivered to the member"),
             ("connections", "new connections sent to the member"))}
         for name, doc in report.items():
+            network, member_networks = networks[name]
             for n in names:
-                vip[n].add_metric([name], doc[n])
+                vip[n].add_metric([name, network], doc[n])
                 for endpoint, counts in doc["members"].items():
-                    member[n].add_metric([name, endpoint], counts[n])
+                    member[n].add_metric([name, endpoint, member_networks[endpoint]], counts[n])
         yield from vip.values()
         yield from member.values()
 
     @staticmethod
     def _health(view, vips):
         status = GaugeMetricFamily("lbctl_member_status", "1 for the member's operating status",
-                                   labels=["vip", "member", "status"])
-        up = GaugeMetricFamily("lbctl_vip_members_up", "members up", labels=["vip"])
+                                   labels=["vip", "member", "network", "status"])
+        up = GaugeMetricFamily("lbctl_vip_members_up", "members up", labels=["vip", "network"])
         for vip in vips:
             count = 0
             for member in vip.members:
                 current = view.status(vip, member)[0]
                 count += current == "up"
                 for name in STATUSES:
-                    status.add_metric([vip.name, "%s:%d" % (member.address, member.port), name], float(current == name))
-            up.add_metric([vip.name], count)
+                    status.add_metric([vip.name, "%s:%d" % (member.address, member.port), member.network, name],
+                                      float(current == name))
+            up.add_metric([vip.name, vip.network], count)
         yield status
         yield up
 

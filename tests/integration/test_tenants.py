@@ -155,3 +155,39 @@ def test_a_controller_restart_with_networks_changes_no_flow(tenants):
     assert shares(switch_text(lab)) == before
     assert [n["name"] for n in lb.call("GET", "/v1/networks")[1]] == ["default", "tenant-a", "tenant-b"]
     assert set(served(lab, "a-client", "10.0.0.100")) == {"a-m1", "a-m2", "a-m3"}
+
+
+def test_a_tenant_reaches_no_vip_of_another_network_through_its_gateway(tenants):
+    lab, _ = tenants
+    before = {name: lab.access_log(name) for name in ("a-m1", "a-m2")}
+    out = lab.run("b-client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{errormsg}",
+                               "--max-time", "3", "http://198.18.0.100/"], check=False).stdout
+    assert out.startswith("000"), "tenant B has no route to the provider VIP through its gateway: %s" % out
+    assert {name: lab.access_log(name) for name in before} == before
+
+
+def test_metrics_name_each_vips_network(tenants):
+    _, lb = tenants
+    from tests.integration.test_traffic import metrics
+    exported = metrics(lb)
+    assert exported[("lbctl_vip_members_up", (("network", "tenant-a"), ("vip", "a-web")))] == 3
+    assert exported[("lbctl_vip_members_up", (("network", "tenant-b"), ("vip", "b-web")))] == 3
+    assert exported[("lbctl_member_status", (("member", "10.0.0.11:80"), ("network", "tenant-a"), ("status", "up"),
+                                             ("vip", "shared")))] == 1.0
+    assert exported[("lbctl_networks", ())] == 3
+
+
+@pytest.mark.parametrize("method, path, body, status, error", [
+    ("POST", "/v1/vips", dict(PLAN, name="c-web", network="tenant-c"), 400,
+     "network: 'tenant-c' is not a network (known: default, tenant-a, tenant-b)"),
+    ("POST", "/v1/networks", dict(NETWORKS[1], name="tenant-c", access_ports=[]), 409,
+     "vlan: 102 is the VLAN of network 'tenant-b'"),
+    ("POST", "/v1/networks", dict(NETWORKS[1], name="tenant-c", vlan=103, gateways=["10.0.0.255/24"], access_ports=[]),
+     400, "gateways[0]: '10.0.0.255/24' is the broadcast address of its prefix, not a host's"),
+    ("DELETE", "/v1/networks/tenant-a", None, 409, "name: network 'tenant-a' is used by vip 'a-web'"),
+])
+def test_bad_input_is_refused_and_changes_no_flow(tenants, method, path, body, status, error):
+    lab, lb = tenants
+    before = switch_text(lab)
+    assert lb.call(method, path, body) == (status, {"error": error})
+    assert switch_text(lab) == before

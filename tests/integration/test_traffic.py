@@ -73,12 +73,14 @@ def test_metrics_show_the_same_figures_and_the_controller(lab, lb):
     settled(lb)
     stats = lb.call("GET", "/v1/stats")[1]
     exported = metrics(lb)
-    assert exported[("lbctl_vip_connections_total", (("vip", "web"),))] == stats["vips"]["web"]["connections"]
+    web = (("network", "default"), ("vip", "web"))
+    assert exported[("lbctl_vip_connections_total", web)] == stats["vips"]["web"]["connections"]
     for member, counts in stats["vips"]["web"]["members"].items():
-        labels = (("member", member), ("vip", "web"))
+        labels = (("member", member),) + web
         assert exported[("lbctl_member_packets_total", labels)] == counts["packets"]
-        assert exported[("lbctl_member_status", labels[:1] + (("status", "up"),) + labels[1:])] == 1.0
-    assert exported[("lbctl_vip_members_up", (("vip", "web"),))] == 3
+        assert exported[("lbctl_member_status", labels[:2] + (("status", "up"),) + labels[2:])] == 1.0
+    assert exported[("lbctl_vip_members_up", web)] == 3
+    assert exported[("lbctl_networks", ())] == 1
     assert exported[("lbctl_switches_connected", ())] == 1
     assert exported[("lbctl_packet_ins_total", (("kind", "arp"),))] == stats["packet_in_arp"] > 0
     assert exported[("lbctl_flow_changes_total", ())] == stats["flow_changes"] > 0
