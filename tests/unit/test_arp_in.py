@@ -9,6 +9,9 @@ import pytest
 from flows import pipeline
 from lbctl import packets, store
 from lbctl.core import Balancer, Options
+from lbctl.core.messages import PacketOut
+from lbctl.model import parse_vip
+from lbctl.networks import parse_network
 from tests.unit.sample import WEB, vip_set
 
 DPID = 1
@@ -122,3 +125,34 @@ def test_arp_sent_from_a_mac_of_the_balancer_teaches_nothing_and_counts_as_a_con
     claim = packets.arp_request(pipeline.own_mac(0, 0, 1), "198.18.0.11", "198.18.0.1")   # a member's address
     assert arp_in(core, claim, in_port=2) == []
     assert len(core.hosts) == 0 and core.stats.counters["ownership_conflicts"] == before + 1
+
+
+def test_an_address_flapping_on_one_network_is_frozen_there_alone(tmp_path):
+    """Two tenants' members at one address: the moves of one are its own; duplicate detection
+    freezes it alone, and GARPs answer each network with its own MAC, tagged as it is."""
+    files = store.FileStore(str(tmp_path / "state.msgpack"))
+    core = adopted_core(files, WEB)
+    for name, vlan in (("tenant-a", 101), ("tenant-b", 102)):
+        core.create_network(parse_network({"name": name, "vlan": vlan, "gateways": ["10.0.0.1/24"]}))
+        core.create_vip(parse_vip(dict(WEB, name=name + "-web", network=name, address="10.0.0.100",
+                                       members=[{"address": "10.0.0.11", "port": 80}])))
+    networks = core.config.network_by_name
+    for name in ("tenant-a", "tenant-b"):
+        core.packet_in(DPID, pipeline.MEMBER_ARP_PUNT.id, 50, packets.arp_request("02:00:00:00:00:01", "10.0.0.11",
+                                                                                  "10.0.0.1"), networks[name].id)
+    run(core, 1.0)
+    for i in range(core.options.duplicate_moves):   # tenant A's host flaps between two MACs
+        core.packet_in(DPID, pipeline.MEMBER_ARP_PUNT.id, 50 + i % 2, packets.arp_request(
+            "02:00:00:00:00:%02x" % (2 + i % 2), "10.0.0.11", "10.0.0.1"), networks["tenant-a"].id)
+    a, b = core.hosts.host(DPID, ("tenant-a", "10.0.0.11")), core.hosts.host(DPID, ("tenant-b", "10.0.0.11"))
+    assert a.state == "duplicate" and (b.state, b.mac, b.port, b.moves) == ("learned", "02:00:00:00:00:01", 50, 0)
+    sent = set()
+    core.neighbours.announce({("tenant-a", "10.0.0.1"), ("tenant-b", "10.0.0.1")})
+    for _ in range(400):
+        core.clock.now += 0.01
+        for message in [m for _, m in core.tick(core.clock.now) if isinstance(m, PacketOut)]:
+            frame = packets.parse(message.data)
+            if frame is not None and frame.arp is not None and frame.arp.src_ip == "10.0.0.1":
+                sent.add((frame.vlan, frame.src, message.port))
+    assert sorted(sent) == [(101, "02:6c:00:00:10:01", "NORMAL"), (102, "02:6c:00:00:20:01", "NORMAL")]
+    files.close()
