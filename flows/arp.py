@@ -11,6 +11,7 @@ from flows.ownership import own_mac
 from flows.protocols import ARP_REPLY, ARP_REQUEST, ETH_TYPE_ARP
 
 ANSWERED = (p.IS_OWNED, p.IS_OWNED)   # a reg6/reg8 match: owned said the address is the balancer's
+ACTIVE = (p.IS_OWNED, p.IS_OWNED | p.STANDBY)   # ... and its group is active on this switch
 
 
 def pipeline_flows(settings):
@@ -18,7 +19,7 @@ def pipeline_flows(settings):
     own = p.own_mac_match(settings.cluster_id)
     lookup = (Move("arp_spa", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id),
               Move(p.OWNED_REG.field, p.CLAIM_REG.field, 32),
-              Move("arp_tpa", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id))
+              Move("arp_tpa", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id), Resubmit(p.STANDBY_TABLE.id))
     group = (p.OWNED_REG.field, 0)
     reply = ((Move("eth_src", "eth_dst", 48),) + own_mac(settings, "eth_src", *group)
              + (SetField("arp_op", ARP_REPLY), Move("arp_sha", "arp_tha", 48), Move("arp_spa", "arp_tpa", 32))
@@ -31,11 +32,12 @@ def pipeline_flows(settings):
              goto=p.ARP_PUNT.id),
         Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.CLAIM_MAC, match(eth_type=ETH_TYPE_ARP, eth_src=own), goto=p.ARP_PUNT.id),
         *exits(Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.REPLY,
-                    match((p.OWNED_REG, ANSWERED), eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST), reply)),
+                    match((p.OWNED_REG, ACTIVE), eth_type=ETH_TYPE_ARP, arp_op=ARP_REQUEST), reply)),
         # Answers to the controller's own probes: only the controller needs them.
         Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.FOR_US, match(eth_type=ETH_TYPE_ARP, arp_op=ARP_REPLY, eth_dst=own),
              goto=p.ARP_PUNT.id),
         *exits(Flow(p.ARP_ANSWER.id, p.ARP_ANSWER.DEFAULT, match(), (Output(NORMAL),))),
+        Flow(p.STANDBY_TABLE.id, p.STANDBY_TABLE.DEFAULT, match()),
         Flow(p.ARP_PUNT.id, p.ARP_PUNT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.ARP_METER),
         Flow(p.MEMBER_ARP_PUNT.id, p.MEMBER_ARP_PUNT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.MEMBER_ARP_METER),
         Flow(p.REJECT.id, p.REJECT.DEFAULT, match(), (Output(CONTROLLER),), meter=p.REJECT_METER),

@@ -69,6 +69,8 @@ class _Basis:
         self.settings = settings
         self.places = places       # host id -> Place, as this state saw them
         self.down = down           # VIP id -> ids of its members held down, as this state saw them
+        self.standing_by = frozenset()   # (network, group) pairs this switch stands by for ...
+        self.standby = {}          # ... and their flows: key -> flow
         self.monitor = {}          # key -> flow: the replies to health probes
         self.pipeline = {}         # key -> flow: the pipeline's flows
         self.networks = {}         # key -> flow: the networks' own flows (ingress, gateways, monitor address)
@@ -84,6 +86,7 @@ class _Basis:
         copies of what changes."""
         basis = _Basis(self.settings, places, down)
         basis.monitor, basis.pipeline, basis.networks, basis.meters = self.monitor, self.pipeline, self.networks, self.meters
+        basis.standing_by, basis.standby = self.standing_by, self.standby
         basis.owners, basis.users, basis.addresses = dict(self.owners), dict(self.users), dict(self.addresses)
         basis.hosts, basis.host_flows = dict(self.hosts), dict(self.host_flows)
         return basis
@@ -92,10 +95,12 @@ class _Basis:
 NOT_DOWN = frozenset()
 
 
-def desired_state(vips, places, settings=Settings(), previous=None, down=None, now=0.0):
+def desired_state(vips, places, settings=Settings(), previous=None, down=None, now=0.0, standby=frozenset()):
     """`vips`: the VIPs (any order); `places`: a mapping of host id -> Place on this switch;
     `previous`: the state this one follows; `down`: VIP id -> ids of its members that its health
-    monitor holds down; `now` (monotonic seconds): when dsr's moved slots are measured from. Its
+    monitor holds down; `now` (monotonic seconds): when dsr's moved slots are measured from;
+    `standby`: the (network name, redundancy group) pairs this switch stands by for (a cluster's
+    other switch is active for them: see flows.networks.standby_flows). Its
     slot tables are kept as far as they can be, and each VIP's flows are reused while the VIP and
     the sets of its located and down members stay the same and no grace of its ends: a member
     that moves changes only its one `locate` flow."""
@@ -115,6 +120,12 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None, n
         touched = set()
     state.meters = dict(basis.meters)
     state.basis = basis
+    if old is None or basis.standing_by != standby:
+        touched.update(basis.standby)
+        basis.standing_by = frozenset(standby)
+        basis.standby = {flow.key: flow for network, group in sorted(standby)
+                         for flow in netflows.standby_flows(settings.network(network), group, settings)}
+        touched.update(basis.standby)
     change = _Change(state, basis, touched, previous, now)
 
     # The VIPs gone, and those new or different, or whose located or down members differ.
@@ -274,7 +285,7 @@ class _Change:
     def winner(self, key):
         """The flow the state holds under `key` (None: no flow)."""
         basis = self.basis
-        for fixed in (basis.monitor, basis.host_flows, basis.pipeline):
+        for fixed in (basis.standby, basis.monitor, basis.host_flows, basis.pipeline):
             if key in fixed:
                 return fixed[key]
         named = basis.owners.get(key)

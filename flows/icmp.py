@@ -16,6 +16,8 @@ def pipeline_flows(settings):
                 SetField("icmpv4_type", ICMP_ECHO_REPLY), Output(IN_PORT)))
     return [
         Flow(p.CLASSIFY.id, p.CLASSIFY.ECHO, match(icmpv4_type=ICMP_ECHO_REQUEST, **icmp),
-             (Move("ipv4_dst", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id), Resubmit(p.ECHO.id))),
-    ] + exits(Flow(p.ECHO.id, p.ECHO.REPLY, match((p.OWNED_REG, (p.IS_OWNED, p.IS_OWNED)), **icmp), reply)) + exits(
+             (Move("ipv4_dst", p.ADDRESS_REG.field, 32), Resubmit(p.OWNED.id), Resubmit(p.STANDBY_TABLE.id),
+              Resubmit(p.ECHO.id))),
+    ] + exits(Flow(p.ECHO.id, p.ECHO.REPLY, match((p.OWNED_REG, (p.IS_OWNED, p.IS_OWNED | p.STANDBY)), **icmp),
+                   reply)) + exits(
         Flow(p.ECHO.id, p.ECHO.DEFAULT, match(), (Output(NORMAL),)))

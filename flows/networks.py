@@ -152,3 +152,19 @@ def to_host(network, port, mac):
 def source_fields(network, address):
     """A match on packets from `address` on `network`."""
     return match((p.NETWORK_REG, network.id), **addresses.fields(address, "src"))
+
+
+def standby_flows(network, group, settings):
+    """The flows of a redundancy group this switch stands by for on `network` (its active switch is
+    another): owned's answers for the group's addresses are marked STANDBY, so that ARP and ping
+    go unanswered here, and frames to the group's MAC (flooded by a fabric that has not learned
+    it yet) are dropped. The group's VIPs' flows stay in place, ready for a takeover."""
+    suffix = p.mac_suffix(network.id, group)
+    cookie = p.network_cookie(network.id)
+    return [Flow(p.STANDBY_TABLE.id, p.STANDBY_TABLE.GROUP, match((p.OWNED_REG, (p.IS_OWNED | suffix, OWNED_SUFFIX))),
+                 (SetField(p.OWNED_REG.field, p.IS_OWNED | p.STANDBY | suffix),), cookie=cookie),
+            Flow(p.CLASSIFY.id, p.CLASSIFY.STANDBY, match(eth_dst=p.own_mac(settings.cluster_id, network.id, group)),
+                 cookie=cookie)]
+
+
+OWNED_SUFFIX = p.IS_OWNED | 0xFFFFFF   # a reg6 mask: is it owned, and the MAC's low 24 bits

@@ -83,6 +83,7 @@ PIN_LEARNED_BIT = 31          # in PIN_REG: dsr_moved's learn put the new connec
 PIN_LEARNED = 1 << PIN_LEARNED_BIT
 IS_OWNED = 1 << 24            # in OWNED_REG and CLAIM_REG: the address is the balancer's; low 24 bits: the
                               # low 24 bits of its MAC (own_mac: its network and redundancy group)
+STANDBY = 1 << 25             # in OWNED_REG: ... but its redundancy group is active on another switch
 VLAN_PRESENT = 0x1000         # OpenFlow's OFPVID_PRESENT: vlan_vid's "a tag is there" bit
 
 # Fields that only a few tables match or write, named once.
@@ -113,6 +114,8 @@ INGRESS = Table(
 CLASSIFY = Table(
     1, "classify", "sort what arrives: ARP, echo requests, VIP traffic, members' replies, ICMP errors; "
     "guard the balancer's addresses and MACs; the rest is plain L2 switching (NORMAL)", (
+        Band("STANDBY", 950, "to a MAC of a redundancy group this switch stands by for: dropped (the switch "
+                             "where the group is active carries it)"),
         Band("DSR_REPLY", 910, "a dsr member's reply, from the VIP's address and port (a UDP VIP's: any "
                                "fragment from its address): switched"),
         Band("GUARD", 900, "anything else from one of the balancer's addresses: dropped (nobody else may use them)"),
@@ -131,14 +134,20 @@ CLASSIFY = Table(
         Band("OWN_MAC_REFUSE", 2, "any other TCP or UDP to one of the balancer's MACs: a reset or a port unreachable"),
         Band("OWN_MAC", 1, "anything else to one of the balancer's MACs: dropped, never flooded"),
         DEFAULT),
-    goes_to=("arp", "owned", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "locate", "reject"),
+    goes_to=("arp", "owned", "standby", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "locate", "reject"),
     matches=L2 | L3 | L4 | ICMP_FIELDS | {NETWORK_REG.field, VLAN_REG.field},
     sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field, "vlan_vid"}))
 ARP = Table(10, "arp", "look up the ARP's sender and target addresses in owned (of the frame's network), then "
             "answer", (
     Band("LOOKUP", 300, "every ARP packet"),),
-    goes_to=("owned", "arp_answer"),
+    goes_to=("owned", "standby", "arp_answer"),
     matches=frozenset({"eth_type"}), sets=frozenset({ADDRESS_REG.field, CLAIM_REG.field}))
+STANDBY_TABLE = Table(9, "standby", "the redundancy groups this switch stands by for (a cluster: each group is active "
+                      "on one switch): owned's answer for their addresses marked STANDBY, so that neither ARP nor "
+                      "ping is answered here", (
+                          Band("GROUP", 300, "one network's MAC of a group this switch stands by for"),
+                          DEFAULT),
+                      matches=frozenset({OWNED_REG.field}), sets=frozenset({OWNED_REG.field}))
 OWNED = Table(11, "owned", "the balancer's own addresses (VIPs, pools, gateways, monitor address) on each network, "
               "and their MACs: the answer in reg6", (
                   Band("ADDRESS", 300, "one address the balancer owns on one network"),
@@ -251,7 +260,7 @@ REJECT = Table(50, "reject", "a new connection the balancer refuses (no live mem
                "serve): to the controller, which answers a TCP reset or an ICMP port unreachable (through the "
                "reject meter)", (DEFAULT,))
 
-TABLES = (INGRESS, CLASSIFY, ARP, OWNED, ARP_ANSWER, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, ECHO, DSR_MOVED, DSR_CONN, DSR_OLD,
+TABLES = (INGRESS, CLASSIFY, ARP, STANDBY_TABLE, OWNED, ARP_ANSWER, ARP_PUNT, MEMBER_ARP_PUNT, MONITOR, ECHO, DSR_MOVED, DSR_CONN, DSR_OLD,
           CONNTRACK, SLOT, COMMIT, DSR_DELIVER, TO_MEMBER, LOCATE, HAIRPIN, TO_CLIENT, EGRESS, REJECT)
 TABLE_BY_ID = {t.id: t for t in TABLES}
 TABLE_BY_NAME = {t.name: t for t in TABLES}
@@ -378,7 +387,8 @@ MONITOR_METER = 4    # bounds the packet-ins of replies to health probes
 # group (12 bits). Derived from configuration only, so stable across restarts.
 MAC_PREFIX = "02:6c"
 MAX_NETWORK_ID = 0xFFF
-MAX_REDUNDANCY_GROUP = 0xFFF
+MAX_REDUNDANCY_GROUP = 0xEFF
+NODE_GROUP = 0xF00    # groups 0xF00 + i: the MACs of balancer switch i of a cluster itself (its ARP probes)
 
 
 def mac_suffix(network_id, redundancy_group):

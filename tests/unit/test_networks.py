@@ -57,7 +57,7 @@ def test_a_network_is_created_shown_replaced_and_deleted(api):
                                                  "prefix, not a host's"),
     (dict(TENANT_A, gateways=["10.0.0.1"]), "gateways[0]: '10.0.0.1' is not an IPv4 address/prefix such as 10.0.0.1/24"),
     (dict(TENANT_A, gateways=[{"address": "10.0.0.1/24", "redundancy_group": 4096}]),
-     "gateways[0].redundancy_group: 4096 is not an integer from 1 to 4095"),
+     "gateways[0].redundancy_group: 4096 is not an integer from 1 to 3839"),
     (dict(TENANT_A, vlan=None, access_ports=[]), "access_ports: [] is empty: an untagged network other than "
                                                  "'default' arrives on access ports alone"),
     (dict(TENANT_A, access_ports=[21, 21]), "access_ports[1]: 21 repeats a port"),

@@ -207,7 +207,7 @@ def vip_body(draw, name):
     vip_port = draw(port)
     body = {"name": name, "address": draw(vip_address), "port": vip_port, "mode": mode}
     for field, values in (("protocol", st.sampled_from(PROTOCOLS)), ("algorithm", st.sampled_from(ALGORITHMS)),
-                          ("redundancy_group", st.sampled_from([1, 2, 0xFFF])), ("health_monitor", health_monitor()),
+                          ("redundancy_group", st.sampled_from([1, 2, 0xEFF])), ("health_monitor", health_monitor()),
                           ("network", st.sampled_from(["default", "tenant-a", "tenant-b"]))):
         if draw(st.booleans()):
             body[field] = draw(values)
