@@ -396,6 +396,11 @@ def mac_suffix(network_id, redundancy_group):
     return (network_id << 12) | redundancy_group
 
 
+def suffix_group(suffix):
+    """The redundancy group in a MAC's low 24 bits (mac_suffix)."""
+    return suffix & 0xFFF
+
+
 def own_mac(cluster_id, network_id, redundancy_group):
     suffix = mac_suffix(network_id, redundancy_group)
     return "%s:%02x:%02x:%02x:%02x" % (MAC_PREFIX, cluster_id, suffix >> 16, (suffix >> 8) & 0xFF, suffix & 0xFF)

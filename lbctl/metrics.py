@@ -21,6 +21,7 @@ CONTROLLER = {
     "switch_errors": ("lbctl_switch_errors", "messages a switch refused"),
     "monitor_probes": ("lbctl_health_probes", "health probes sent to members"),
     "monitor_changes": ("lbctl_health_changes", "members that went up or down by their health monitor"),
+    "takeovers": ("lbctl_takeovers", "redundancy groups moved to another switch of the cluster because theirs failed"),
 }
 # Packet-ins by kind: counter name -> kind label.
 PACKET_INS = {"packet_in_arp": "arp", "packet_in_reject": "reject", "packet_in_monitor": "health_reply"}
@@ -53,6 +54,12 @@ class Collector:
         yield GaugeMetricFamily("lbctl_vips", "VIPs configured", value=len(vips))
         yield GaugeMetricFamily("lbctl_networks", "networks configured (the default one too)",
                                 value=len(view.config.networks))
+        active = GaugeMetricFamily("lbctl_group_active", "1 on the switch a redundancy group is active on",
+                                   labels=["group", "switch"])
+        for group in view.groups():
+            if group["active"] is not None:
+                active.add_metric([str(group["group"]), group["active"]["name"]], 1.0)
+        yield active
 
     @staticmethod
     def _traffic(report, networks):

@@ -126,6 +126,20 @@ FLOWS = {"type": "object", "required": ["switches"],
              "properties": {"dpid": {"type": "string"}, "flows": {"type": "array", "items": {"type": "string"}},
                             "groups": {"type": "array", "items": {"type": "string"}}}}}}}
 
+SWITCH = {"oneOf": [{"type": "null"}, {"type": "object", "required": ["name", "dpid", "healthy"],
+                                       "properties": {"name": {"type": "string"}, "dpid": {"type": "string"},
+                                                      "healthy": {"type": "boolean"}}}]}
+CLUSTER = {"type": "object", "required": ["balancers", "preempt", "hold_down", "takeovers", "groups"],
+           "properties": {
+               "balancers": {"type": "array", "items": {"type": "object", "required": ["name", "dpid", "connected",
+                                                                                       "healthy"]}},
+               "preempt": {"type": "boolean"}, "hold_down": {"type": "number"},
+               "takeovers": {"type": "integer", "minimum": 0},
+               "groups": {"type": "array", "items": {
+                   "type": "object", "required": ["group", "active", "since", "standbys"],
+                   "properties": {"group": {"type": "integer"}, "active": SWITCH,
+                                  "since": {"type": ["number", "null"], "description": "wall-clock seconds"},
+                                  "standbys": {"type": "array", "items": SWITCH}}}}}}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
             "description": "the revision (from GET): refused with 412 if the VIP or network changed meanwhile"}
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": NAME}
@@ -193,6 +207,8 @@ DOCUMENT = {
             "delete": dict(CHANGE, summary="delete a network no VIP uses", parameters=[IF_MATCH], responses={
                 "204": {"description": "deleted"}, "401": ERROR, "404": ERROR, "409": ERROR, "412": ERROR}),
         },
+        "/v1/cluster": {"get": {"summary": "the balancer switches, and where each redundancy group is active",
+                                "responses": {"200": _json(CLUSTER, "the cluster")}}},
         "/v1/hosts": {"get": {"summary": "hosts learned from ARP",
                               "responses": {"200": _json({"type": "array", "items": _ref("Host")}, "the hosts")}}},
         "/v1/hosts/{ip}": {

@@ -11,6 +11,7 @@ lbctl.service.Service), served by lbctl_app/httpd.py on ryu-manager's --wsapi-ho
   GET    /v1/networks/{name} one network, with its id, zones and MACs
   PUT    /v1/networks/{name} replace one
   DELETE /v1/networks/{name} delete one no VIP uses (204)
+  GET    /v1/cluster         the balancer switches, and where each redundancy group is active
   GET    /v1/hosts           hosts learned from ARP: where, since when, moves, state
   GET    /v1/hosts/{ip}      one address (a list: one entry per switch it was seen on); ?network=<name>
   DELETE /v1/hosts/{ip}      forget it, which also clears a duplicate (204); ?network=<name>
@@ -235,6 +236,11 @@ def delete_network(lb, req, name):
 def _network(req):
     """The network a host call names (?network=<name>; the default network if none)."""
     return req.GET.get("network", DEFAULT_NETWORK)
+
+
+@_route("GET", "/v1/cluster")
+def cluster(lb, req):
+    return _answer(lambda: (200, lb.view.cluster()))
 
 
 @_route("GET", "/v1/hosts")

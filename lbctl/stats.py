@@ -22,6 +22,7 @@ COUNTERS = (
     "monitor_successes",    # probes that succeeded ...
     "monitor_failures",     # ... and that failed (a reset, an ICMP unreachable, no answer in time)
     "monitor_changes",      # members that went up or down by their health monitor
+    "takeovers",            # redundancy groups moved to another switch because theirs failed (a cluster)
 )
 
 

@@ -56,6 +56,23 @@ class View:
             raise NotFound("host %s is not known on network %r" % (address, network))
         return [self._host(h) for h in found]
 
+    def groups(self):
+        """Per redundancy group: the switch it is active on, the standbys, since when (without a
+        cluster: every switch is active, and none is named)."""
+        core = self.core
+        groups = core.groups()
+        if not core.cluster.config.enabled:
+            return [{"group": group, "active": None, "since": None, "standbys": []} for group in sorted(groups)]
+        return core.cluster.describe(groups)
+
+    def cluster(self):
+        core = self.core
+        return {"balancers": [dict(name=name, dpid="%016x" % dpid, connected=dpid in core.switches,
+                                   healthy=dpid in core.cluster.healthy)
+                              for name, dpid in core.cluster.config.balancers.items()],
+                "preempt": core.cluster.config.preempt, "hold_down": core.cluster.config.hold_down,
+                "takeovers": core.cluster.takeovers, "groups": self.groups()}
+
     def networks(self):
         return [self.describe_network(network) for network in self.core.config.networks]
 

@@ -117,6 +117,13 @@ class LoadBalancerApp(app_manager.RyuApp):
     def barrier_reply(self, ev):
         self.service.run(self.core.barrier_reply, ev.msg.datapath.id, ev.msg.xid)
 
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def port_status(self, ev):
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        up = msg.reason != ofp.OFPPR_DELETE and not msg.desc.state & ofp.OFPPS_LINK_DOWN
+        self.service.run(self.core.port_status, msg.datapath.id, msg.desc.port_no, up)
+
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg

@@ -5,7 +5,9 @@ import os
 
 from ryu import cfg
 
+from flows.pipeline import MAX_REDUNDANCY_GROUP, NODE_GROUP
 from lbctl.core import Options
+from lbctl.core.cluster import ClusterConfig
 
 CONF = cfg.CONF
 CONF.register_opts([
@@ -47,6 +49,17 @@ CONF.register_opts([
                       "that began before (new ones go to the new owner and are pinned); 0: none"),
     cfg.FloatOpt("stats_interval", default=10.0, min=0.1,
                  help="seconds between two readings of the switches' flow and group counters"),
+    cfg.ListOpt("balancers", default=[],
+                help="a cluster's balancer switches, name=dpid (16 hex digits), in their default order of "
+                     "preference: each redundancy group is active on one of them (none: every switch is active)"),
+    cfg.ListOpt("group_order", default=[],
+                help="a group's own order of preference, group=name name ... (groups not listed: balancers' order)"),
+    cfg.BoolOpt("preempt", default=False,
+                help="a switch more preferred than a group's active one takes the group back (after hold_down)"),
+    cfg.FloatOpt("hold_down", default=10.0, min=0.0,
+                 help="seconds a switch must be up before it takes a group back (preempt)"),
+    cfg.ListOpt("uplinks", default=[],
+                help="name=port port ...: the switch cannot serve while one of these ports is down"),
     cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
     cfg.FloatOpt("garp_interval", default=1.0, help="seconds between them"),
 ], group="lbctl")
@@ -79,6 +92,50 @@ def parse_gateways(entries):
     return tuple(gateways)
 
 
+def _stop(option, entry, why):
+    raise SystemExit("lbctl cannot start: [lbctl] %s: %r %s" % (option, entry, why))
+
+
+def _pairs(option, entries):
+    """`key=value` entries -> [(key, value)], both stripped."""
+    pairs = []
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            _stop(option, entry, "is not key=value")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def parse_cluster(balancers, group_order, preempt, hold_down, uplinks):
+    """The cluster options -> ClusterConfig; a bad entry stops the start, naming it."""
+    named = {}
+    for name, dpid in _pairs("balancers", balancers):
+        if len(dpid) != 16 or any(c not in "0123456789abcdefABCDEF" for c in dpid):
+            _stop("balancers", "%s=%s" % (name, dpid), "has no dpid of 16 hex digits")
+        if name in named or int(dpid, 16) in named.values():
+            _stop("balancers", "%s=%s" % (name, dpid), "repeats a name or a dpid")
+        named[name] = int(dpid, 16)
+    if len(named) > 256 - (NODE_GROUP & 0xFF):
+        _stop("balancers", balancers, "are more than %d" % (256 - (NODE_GROUP & 0xFF)))
+    orders = {}
+    for group, names in _pairs("group_order", group_order):
+        order = names.split()
+        if not group.isdigit() or not 1 <= int(group) <= MAX_REDUNDANCY_GROUP:
+            _stop("group_order", "%s=%s" % (group, names), "names no redundancy group from 1 to %d"
+                  % MAX_REDUNDANCY_GROUP)
+        unknown = [name for name in order if name not in named]
+        if unknown or len(set(order)) != len(order):
+            _stop("group_order", "%s=%s" % (group, names), "names a switch twice or not in balancers")
+        orders[int(group)] = order
+    links = {}
+    for name, ports in _pairs("uplinks", uplinks):
+        if name not in named or not all(port.isdigit() for port in ports.split()):
+            _stop("uplinks", "%s=%s" % (name, ports), "is not a balancer's name and its port numbers")
+        links[name] = frozenset(int(port) for port in ports.split())
+    return ClusterConfig(named, orders, preempt, hold_down, links)
+
+
 def options():
     """The core's Options from [lbctl]."""
     opts = CONF.lbctl
@@ -89,4 +146,5 @@ def options():
                    probe_period=opts.probe_period, refresh_interval=opts.refresh_interval,
                    host_max_age=opts.host_max_age, duplicate_moves=opts.duplicate_moves,
                    duplicate_window=opts.duplicate_window, garp_count=opts.garp_count,
-                   garp_interval=opts.garp_interval, stats_interval=opts.stats_interval, dsr_grace=opts.dsr_grace)
+                   garp_interval=opts.garp_interval, stats_interval=opts.stats_interval, dsr_grace=opts.dsr_grace,
+                   cluster=parse_cluster(opts.balancers, opts.group_order, opts.preempt, opts.hold_down, opts.uplinks))

@@ -11,6 +11,7 @@ from flows.ir import IN_PORT
 from flows.networks import DEFAULT
 from lbctl import packets
 from lbctl.core.changes import Changes
+from lbctl.core.cluster import Cluster, ClusterConfig
 from lbctl.core.messages import PacketOut
 from lbctl.core.monitoring import Monitoring
 from lbctl.core.neighbours import Neighbours
@@ -49,6 +50,7 @@ class Options:
     garp_interval: float = 1.0
     stats_interval: float = 10.0
     dsr_grace: float = 300.0         # seconds a dsr slot's old owner keeps its connections after a change
+    cluster: ClusterConfig = ClusterConfig()   # the balancer switches of a cluster (none: every switch is active)
 
     def settings(self, networks):
         return Settings(cluster_id=self.cluster_id, arp_punt_pps=self.arp_punt_pps, arp_punt_burst=self.arp_punt_burst,
@@ -82,6 +84,8 @@ class Balancer:
         self.switches = {}              # dpid -> Switch
         self.placement = Placement()
         self.hosts = HostTable(options.duplicate_moves, options.duplicate_window, options.host_max_age)
+        self.cluster = Cluster(options.cluster, clock.monotonic())
+        self.next_election = self.cluster.next_change(clock.monotonic())   # when time alone may change one
         self.last_change = float("-inf")   # when the last configuration change came in (monotonic)
         self.changes = Changes(self)
         self.neighbours = Neighbours(self)
@@ -157,8 +161,52 @@ class Balancer:
         self.polling.forget_switch(dpid)
         self.monitoring.cancel(dpid)
         LOG.info("switch %016x disconnected", dpid)
+        self.cluster.gone(dpid, self.clock.monotonic())
+        out = self.elect()
         self.monitoring.note_statuses()
-        return []
+        return out
+
+    def port_status(self, dpid, port, up):
+        """A switch's port went up or down: an uplink of a cluster's switch decides whether it
+        can serve."""
+        if dpid not in self.switches or not self.cluster.uplink(dpid, port, up, self.clock.monotonic()):
+            return []
+        LOG.warning("switch %016x: uplink port %d is %s", dpid, port, "up" if up else "down")
+        return self.elect()
+
+    def cluster_adopted(self, switch):
+        """A switch was adopted (Changes.adopt): the cluster learns which groups it was active for
+        (those it did not stand by for, if it held our flows at all), and elects. The messages the
+        elections send to other switches."""
+        if not self.cluster.config.enabled:
+            return []
+        groups = set(self.groups())
+        found = groups - switch.found_standby if switch.found.flows else set()
+        self.cluster.adopted(switch.dpid, found, self.clock.monotonic())
+        return self.elect(skip=switch)
+
+    def elect(self, skip=None):
+        """Put every redundancy group on the switch it should be active on; the messages that
+        takes: the switches whose groups changed get their flows (but `skip`, which is being
+        adopted), the new active switch announces the group's addresses."""
+        if not self.cluster.config.enabled:
+            return []
+        now = self.clock.monotonic()
+        changes = self.cluster.elect(self.groups(), now, self.clock.wall())
+        self.next_election = self.cluster.next_change(now)
+        if not changes:
+            return []
+        if any(change.takeover for change in changes):
+            self.stats.count("takeovers", sum(change.takeover for change in changes))
+        touched = {dpid for change in changes for dpid in (change.old, change.new) if dpid is not None}
+        out = [message for dpid in sorted(touched) if dpid in self.switches and self.switches[dpid] is not skip
+               for message in self.changes.sync(self.switches[dpid])]
+        owned = self.owned()
+        for change in changes:
+            if change.new in self.switches:
+                self.neighbours.announce({key for key, group in owned.items() if group == change.group},
+                                         [self.switches[change.new]])
+        return out
 
     def switch_error(self, dpid, kind, code):
         """The switch refused a message: it no longer holds what the controller thinks."""
@@ -212,8 +260,10 @@ class Balancer:
 
     def tick(self, now):
         """Whatever is due by `now` (monotonic): health probes and their deadlines, ARP probes,
-        gratuitous ARPs, counter readings, switches whose state could not be read in time."""
-        return (self.changes.tick(now) + self.monitoring.tick(now) + self.neighbours.tick(now)
+        gratuitous ARPs, counter readings, switches whose state could not be read in time, a
+        cluster's elections that time decides (a hold-down ending, a fresh cluster settling)."""
+        elections = self.elect() if self.next_election is not None and self.next_election <= now else []
+        return (elections + self.changes.tick(now) + self.monitoring.tick(now) + self.neighbours.tick(now)
                 + self.polling.tick(now))
 
     # ------------------------------------------------------------------ shared by the managers
@@ -244,6 +294,23 @@ class Balancer:
         """The balancer's MAC on `network` (a name) for redundancy group `group`."""
         return pipeline.own_mac(self.options.cluster_id, self.config.network_by_name[network].id, group)
 
+    def node_mac(self, network, switch):
+        """The MAC a cluster's switch sends its own ARP probes from on `network` (no group's: the
+        fabric must not learn a group's MAC at a switch where the group is not active)."""
+        return self.own_mac(network, pipeline.NODE_GROUP + self.cluster.config.index(switch.dpid))
+
+    def groups(self, config=None):
+        """Every redundancy group some address of the balancer is in."""
+        return set(self.owned(config).values())
+
+    def standby(self, switch, config=None):
+        """The (network, group) pairs `switch` stands by for: those whose group is active on
+        another switch of the cluster (or on none yet)."""
+        if not self.cluster.config.enabled:
+            return frozenset()
+        return frozenset((network, group) for (network, _), group in self.owned(config).items()
+                         if not self.cluster.is_active(switch.dpid, group))
+
     def host_id(self, key):
         """The host id of (network, address), or None when no VIP lists it."""
         return self.config.hosts.get(key)
@@ -253,10 +320,11 @@ class Balancer:
         hosts = (config or self.config).hosts
         return {hosts[key]: place for key, place in self.hosts.places(switch.dpid).items() if key in hosts}
 
-    def where(self, key):
-        """The first adopted switch that knows where host `key` is, and the place there."""
+    def where(self, key, group=None):
+        """The first adopted switch that knows where host `key` is (with a `group`: one where that
+        redundancy group is active), and the place there."""
         for switch in self.adopted():
             place = self.hosts.where(switch.dpid, key)
-            if place is not None:
+            if place is not None and (group is None or self.cluster.is_active(switch.dpid, group)):
                 return switch, place
         return None, None

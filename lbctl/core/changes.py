@@ -73,7 +73,7 @@ class Changes:
         core.monitoring.track(config.vips)
         core.monitoring.note_statuses(changed)
         core.neighbours.announce(set(core.owned(config)) - set(core.owned(before)))
-        return out
+        return out + core.elect()
 
     # ------------------------------------------------------------------ planning and sending
 
@@ -84,7 +84,7 @@ class Changes:
         core = self.core
         vips = core.placement.served(switch, config.vips)
         return desired_state(vips, core.places(switch, config), core.settings_for(config), previous,
-                             core.monitoring.down(vips), core.clock.monotonic())
+                             core.monitoring.down(vips), core.clock.monotonic(), core.standby(switch, config))
 
     def plan(self, switch, config, stale=(), cut=()):
         """What `switch` should hold for `config`, and the messages that take it there: first
@@ -137,6 +137,9 @@ class Changes:
             elif flow.table == pipeline.SLOT.id and pipeline.VIP_REG.field in fields:
                 slots = switch.found_slots.setdefault(fields[pipeline.VIP_REG.field], {})
                 slots[fields[pipeline.SLOT_REG.field]] = row.loads
+            elif flow.table == pipeline.STANDBY_TABLE.id and pipeline.OWNED_REG.field in fields:
+                value = fields[pipeline.OWNED_REG.field]
+                switch.found_standby.add(pipeline.suffix_group(value[0] if isinstance(value, tuple) else value))
         return self._part_read(switch, "flows", more)
 
     def groups_read(self, switch, groups, more):
@@ -172,6 +175,7 @@ class Changes:
             key = keys.get(host_id)
             if key is not None and core.hosts.where(switch.dpid, key) is None:
                 core.hosts.learn(switch.dpid, key, place.mac, place.port, now)
+        elsewhere = core.cluster_adopted(switch)
         found = self._found_state(switch)
         core.monitoring.seed(core.config.vips, {(vip_id, member) for vip_id, table in found.slots.items()
                                                 for member in table})
@@ -186,7 +190,7 @@ class Changes:
         LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
                  switch.dpid, len(switch.found.flows), len(deletions), len(switch.found_places))
         core.neighbours.announce(set(core.owned()), [switch])
-        return out
+        return elsewhere + out
 
     def _found_state(self, switch):
         """A state holding only the slot tables (and dsr's moved slots, whose grace starts again

@@ -36,11 +36,12 @@ class Monitoring:
         changes = self.monitors.expire(now)
         out = []
         for key, target in self.monitors.due(now):
-            switch, place = core.where((target.network, target.address))
+            network = core.config.network_by_name[target.network]
+            # From the switch where the monitor address is active: its MAC must not show up elsewhere.
+            switch, place = core.where((target.network, target.address), network.monitor_group)
             if place is None:
                 self.monitors.postpone(key, now)
                 continue
-            network = core.config.network_by_name[target.network]
             token = self.monitors.start(key, now, switch.dpid)
             probe = packets.probe(target.kind, core.own_mac(network.name, network.monitor_group), place.mac,
                                   network.monitor_address, target.address, target.port, token,

@@ -141,7 +141,7 @@ class Neighbours:
                 network, address = core.config.network_by_name[key[0]], key[1]
                 garp = packets.arp_request(core.own_mac(network.name, owned[key]), address, address, network.vlan)
                 for switch in core.switches.values():
-                    if dpids is None or switch.dpid in dpids:
+                    if (dpids is None or switch.dpid in dpids) and core.cluster.is_active(switch.dpid, owned[key]):
                         out.append((switch.dpid, PacketOut(garp, NORMAL)))
                         core.stats.count("garps_sent")
             pending[0], pending[1] = left - 1, now + self.garp_interval
@@ -185,7 +185,9 @@ class Neighbours:
         for dpid, key in self.probes.due(set(asking), now):
             if dpid in core.switches:
                 network = core.config.network_by_name[key[0]]
-                mac = core.own_mac(network.name, asking[(dpid, key)].redundancy_group)
+                group = asking[(dpid, key)].redundancy_group
+                mac = (core.own_mac(network.name, group) if core.cluster.is_active(dpid, group)
+                       else core.node_mac(network.name, core.switches[dpid]))
                 probe = packets.arp_request(mac, packets.PROBE_SOURCE, key[1], network.vlan)
                 out.append((dpid, PacketOut(probe, NORMAL)))
                 core.stats.count("probes_sent")

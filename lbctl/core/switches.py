@@ -15,7 +15,8 @@ class Switch:
         self.installed = None       # what it holds: unknown until its own state was read (adoption)
         self.found = SwitchState()  # what reading it found: its flows (keys), groups and meters ...
         self.found_places = {}      # ... where its locate flows said hosts are (host id -> Place) ...
-        self.found_slots = {}       # ... and what each VIP's slots load: VIP register value -> {slot: loads}
+        self.found_slots = {}       # ... and what each VIP's slots load: VIP register value -> {slot: loads} ...
+        self.found_standby = set()  # ... and the redundancy groups it stood by for (a cluster's)
         self.reading = set()        # the parts of a reading still to come
         self.read_since = None      # when the reading started (monotonic)
         self.read_again = float("-inf")   # when an error last made the controller read it again
@@ -34,6 +35,7 @@ class Switch:
 
     def start_reading(self, now):
         self.installed, self.found, self.found_places, self.found_slots = None, SwitchState(), {}, {}
+        self.found_standby = set()
         self.reading = {"flows", "groups", "meters"}
         self.read_since = now
 
