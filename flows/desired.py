@@ -95,12 +95,15 @@ class _Basis:
 NOT_DOWN = frozenset()
 
 
-def desired_state(vips, places, settings=Settings(), previous=None, down=None, now=0.0, standby=frozenset()):
+def desired_state(vips, places, settings=Settings(), previous=None, down=None, now=0.0, standby=frozenset(),
+                  pickup=frozenset()):
     """`vips`: the VIPs (any order); `places`: a mapping of host id -> Place on this switch;
     `previous`: the state this one follows; `down`: VIP id -> ids of its members that its health
     monitor holds down; `now` (monotonic seconds): when dsr's moved slots are measured from;
     `standby`: the (network name, redundancy group) pairs this switch stands by for (a cluster's
-    other switch is active for them: see flows.networks.standby_flows). Its
+    other switch is active for them: see flows.networks.standby_flows); `pickup`: ids of the NAT-mode
+    VIPs whose connections this switch picks up mid-stream (it took their group over: a packet
+    conntrack does not know is spread and committed, SYN or not). Its
     slot tables are kept as far as they can be, and each VIP's flows are reused while the VIP and
     the sets of its located and down members stay the same and no grace of its ends: a member
     that moves changes only its one `locate` flow."""
@@ -138,16 +141,17 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None, n
         if part is not None and part.graces_end <= now:   # a grace ended: its slots are plain again
             change.drop(vip.id)
             part = None
-        if part is not None and part.vip is vip and same_hosts and same_down:
+        picks_up = vip.id in pickup
+        if part is not None and part.vip is vip and same_hosts and same_down and part.pickup == picks_up:
             continue
         located = frozenset(m.host for m in vip.members if m.host in places)
         held_down = down.get(vip.id, NOT_DOWN)
         if part is not None and (part.vip is vip or part.vip == vip) and part.located == located \
-                and part.down == held_down:
+                and part.down == held_down and part.pickup == picks_up:
             continue
         if part is not None:
             change.drop(vip.id)
-        change.add(vip, located, held_down, settings)
+        change.add(vip, located, held_down, settings, picks_up)
     for vip_id in set(state.parts) - current:
         change.drop(vip_id)
 
@@ -203,9 +207,9 @@ class _Change:
         self.members = set()     # member host ids that came or went
         self.first = {}          # key -> the flow of the lowest VIP naming it, where known
 
-    def add(self, vip, located, held_down, settings):
+    def add(self, vip, located, held_down, settings, pickup=False):
         part = _vip_part(vip, located, held_down, settings, self.slots_before.get(vip.id),
-                         self.moves_before.get(vip.id), self.now)
+                         self.moves_before.get(vip.id), self.now, pickup)
         flows, group, table = part.flows, part.group, part.table
         state, owners = self.state, self.basis.owners
         state.parts[vip.id] = part
@@ -308,21 +312,23 @@ class _Part:
     table: tuple
     moves: dict
     graces_end: float    # when the first of its moved slots' graces ends (inf: none)
+    pickup: bool = False
 
 
-def _vip_part(vip, located, down, settings, previous_slots, previous_moves, now):
+def _vip_part(vip, located, down, settings, previous_slots, previous_moves, now, pickup=False):
     clients = settings.network(vip.network)
     if vip.mode == "dsr":
         flows, group, table, moves = dsr.dsr_vip_flows(vip, located, previous_slots, down, previous_moves, now,
                                                        settings.dsr_grace, clients)
     else:
         members = settings.network(vip.member_network)
-        (flows, group, table), moves = vipflows.vip_flows(vip, located, previous_slots, down, (clients, members)), {}
+        (flows, group, table), moves = vipflows.vip_flows(vip, located, previous_slots, down, (clients, members),
+                                                          pickup), {}
     vip_cookie = pipeline.cookie(vip.id)
     for address in (vip.address,) + tuple(vip.snat_addresses):
         flows += ownership.owned_flows(clients.id, address, vip.redundancy_group, vip_cookie)
     graces_end = min((until for _, until in moves.values()), default=float("inf"))
-    return _Part(vip, located, down, flows, group, table, moves, graces_end)
+    return _Part(vip, located, down, flows, group, table, moves, graces_end, pickup)
 
 
 def graces_end(state):

@@ -145,11 +145,14 @@ def host_flows(host, address, place, network):
     return flows
 
 
-def vip_flows(vip, located, previous_slots=None, down=frozenset(), networks=None):
+def vip_flows(vip, located, previous_slots=None, down=frozenset(), networks=None, pickup=False):
     """All flows, the select group (or None) and the slot table of one NAT-mode VIP, given which
     member hosts (ids) are located, the slot table in force, the ids of members its health
     monitor holds down (they get no new connection; their open ones go on, as draining) and
-    `networks`: (the VIP's network, its members')."""
+    `networks`: (the VIP's network, its members'). With `pickup` (this switch just took the VIP's
+    group over from a failed one), a TCP packet conntrack does not know is spread and committed
+    like a SYN: a connection the failed switch carried hashes to the same slot, so it goes on
+    with the same member (when the slot tables are the same)."""
     clients, members = networks
     here = (p.NETWORK_REG, clients.id)
     vip_cookie = p.cookie(vip.id)
@@ -192,7 +195,7 @@ def vip_flows(vip, located, previous_slots=None, down=frozenset(), networks=None
                           lookup(vip.mode, members.id), cookie=vip_cookie))
     table = slots.assign(previous_slots, eligible)
     new = match((p.VIP_REG, register), ct_state=ct_state(CT_NEW), ct_mark=0)
-    if vip.protocol == "tcp":   # only a SYN opens a connection (see CONNTRACK.STRAY)
+    if vip.protocol == "tcp" and not pickup:   # only a SYN opens a connection (see CONNTRACK.STRAY)
         new = with_fields(new, eth_type=ETH_TYPE_IP, ip_proto=IP_PROTO_TCP, tcp_flags=TCP_SYN_ONLY)
     slot_actions = None if table is None else tuple((owner,) + choose[owner] for owner in table)
     spread_flows, group = spread(vip, slot_actions, p.CONNTRACK.id, p.CONNTRACK.VIP, new)

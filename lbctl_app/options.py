@@ -58,6 +58,8 @@ CONF.register_opts([
                 help="a switch more preferred than a group's active one takes the group back (after hold_down)"),
     cfg.FloatOpt("hold_down", default=10.0, min=0.0,
                  help="seconds a switch must be up before it takes a group back (preempt)"),
+    cfg.FloatOpt("takeover_grace", default=60.0, min=0.0,
+                 help="seconds after a takeover in which the new active switch picks up NAT connections mid-stream"),
     cfg.ListOpt("uplinks", default=[],
                 help="name=port port ...: the switch cannot serve while one of these ports is down"),
     cfg.IntOpt("garp_count", default=3, min=0, help="gratuitous ARPs sent per announcement"),
@@ -147,4 +149,5 @@ def options():
                    host_max_age=opts.host_max_age, duplicate_moves=opts.duplicate_moves,
                    duplicate_window=opts.duplicate_window, garp_count=opts.garp_count,
                    garp_interval=opts.garp_interval, stats_interval=opts.stats_interval, dsr_grace=opts.dsr_grace,
-                   cluster=parse_cluster(opts.balancers, opts.group_order, opts.preempt, opts.hold_down, opts.uplinks))
+                   cluster=parse_cluster(opts.balancers, opts.group_order, opts.preempt, opts.hold_down, opts.uplinks),
+                   takeover_grace=opts.takeover_grace)

@@ -51,6 +51,7 @@ class Options:
     stats_interval: float = 10.0
     dsr_grace: float = 300.0         # seconds a dsr slot's old owner keeps its connections after a change
     cluster: ClusterConfig = ClusterConfig()   # the balancer switches of a cluster (none: every switch is active)
+    takeover_grace: float = 60.0     # seconds after a takeover in which NAT connections are picked up mid-stream
 
     def settings(self, networks):
         return Settings(cluster_id=self.cluster_id, arp_punt_pps=self.arp_punt_pps, arp_punt_burst=self.arp_punt_burst,
@@ -86,6 +87,7 @@ class Balancer:
         self.hosts = HostTable(options.duplicate_moves, options.duplicate_window, options.host_max_age)
         self.cluster = Cluster(options.cluster, clock.monotonic())
         self.next_election = self.cluster.next_change(clock.monotonic())   # when time alone may change one
+        self.pickups = {}   # (dpid, group) -> until when (monotonic) that switch picks up the group's connections
         self.last_change = float("-inf")   # when the last configuration change came in (monotonic)
         self.changes = Changes(self)
         self.neighbours = Neighbours(self)
@@ -199,6 +201,10 @@ class Balancer:
         if any(change.takeover for change in changes):
             self.stats.count("takeovers", sum(change.takeover for change in changes))
         touched = {dpid for change in changes for dpid in (change.old, change.new) if dpid is not None}
+        for change in changes:
+            self.pickups = {key: until for key, until in self.pickups.items() if key[1] != change.group}
+            if change.takeover and change.new is not None and self.options.takeover_grace:
+                self.pickups[(change.new, change.group)] = now + self.options.takeover_grace
         out = [message for dpid in sorted(touched) if dpid in self.switches and self.switches[dpid] is not skip
                for message in self.changes.sync(self.switches[dpid])]
         owned = self.owned()
@@ -207,6 +213,22 @@ class Balancer:
                 self.neighbours.announce({key for key, group in owned.items() if group == change.group},
                                          [self.switches[change.new]])
         return out
+
+    def pickup(self, switch, vips):
+        """The ids of the NAT-mode VIPs of `vips` whose connections `switch` picks up mid-stream: it
+        took their group over less than takeover_grace ago (see flows.vip.vip_flows)."""
+        now = self.clock.monotonic()
+        groups = {group for (dpid, group), until in self.pickups.items() if dpid == switch.dpid and until > now}
+        return frozenset(vip.id for vip in vips if vip.redundancy_group in groups and vip.mode != "dsr")
+
+    def _pickups_ended(self, now):
+        """Switches whose pick-up of a group's connections just ended: their flows change back."""
+        ended = {dpid for (dpid, _), until in self.pickups.items() if until <= now}
+        if not ended:
+            return []
+        self.pickups = {key: until for key, until in self.pickups.items() if until > now}
+        return [message for dpid in sorted(ended) if dpid in self.switches
+                for message in self.changes.sync(self.switches[dpid])]
 
     def switch_error(self, dpid, kind, code):
         """The switch refused a message: it no longer holds what the controller thinks."""
@@ -263,6 +285,7 @@ class Balancer:
         gratuitous ARPs, counter readings, switches whose state could not be read in time, a
         cluster's elections that time decides (a hold-down ending, a fresh cluster settling)."""
         elections = self.elect() if self.next_election is not None and self.next_election <= now else []
+        elections += self._pickups_ended(now)
         return (elections + self.changes.tick(now) + self.monitoring.tick(now) + self.neighbours.tick(now)
                 + self.polling.tick(now))
 

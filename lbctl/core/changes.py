@@ -84,7 +84,8 @@ class Changes:
         core = self.core
         vips = core.placement.served(switch, config.vips)
         return desired_state(vips, core.places(switch, config), core.settings_for(config), previous,
-                             core.monitoring.down(vips), core.clock.monotonic(), core.standby(switch, config))
+                             core.monitoring.down(vips), core.clock.monotonic(), core.standby(switch, config),
+                             core.pickup(switch, vips))
 
     def plan(self, switch, config, stale=(), cut=()):
         """What `switch` should hold for `config`, and the messages that take it there: first

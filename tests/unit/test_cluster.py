@@ -7,6 +7,7 @@ import pytest
 
 from flows import pipeline as p
 from flows.fakeswitch import FakeSwitch, arp_request, tcp
+from flows.protocols import TCP_ACK
 from lbctl import packets, store
 from lbctl.core import Balancer, Options
 from lbctl.core.cluster import SETTLE, Cluster, ClusterConfig
@@ -223,3 +224,17 @@ def test_a_restarted_controller_reads_where_each_group_was(two, tmp_path):
     again.meters_read(B, [], False)
     assert again.cluster.active_switch(1) == B, "B held no standby flow for group 1: it was active"
     files.close()
+
+
+def test_after_a_takeover_nat_connections_are_picked_up_mid_stream_for_the_grace(two):
+    core = two
+    for i, member in enumerate(WEB["members"]):
+        core.hosts.learn(B, ("default", member["address"]), "0a:00:00:00:00:%02x" % (i + 0x11), 2 + i, 0.0)
+    core.switch_gone(A)
+    ack = tcp("198.18.0.10:40000", WEB["address"] + ":80", "0a:00:00:00:00:10", VIP_MAC, flags=TCP_ACK)
+    result = FakeSwitch(core.switches[B].installed).send(ack, 1)
+    assert result.single().packet["ipv4_dst"] in {m["address"] for m in WEB["members"]}, \
+        "an ACK of a connection lb-a carried goes on to a member"
+    run(core, core.options.takeover_grace + 0.1, step=0.5)
+    result = FakeSwitch(core.switches[B].installed).send(ack, 1)
+    assert [e.port for e in result.egress] == ["CONTROLLER"], "after the grace: refused as a stray again"
