@@ -143,10 +143,11 @@ def network_flows(network, settings):
 
 def to_host(network, port, mac):
     """The actions that send a packet (untagged since ingress) to the host at `mac` behind switch
-    port `port` on `network`: tagged as the network is on that port."""
+    port `port` on `network`: tagged as the network is on that port, and out that port even when
+    the packet came in there (a balancer on a stick: one uplink into a fabric)."""
     vlan = network.tag_on(port)
     retag = () if vlan is None else (PushVlan(), SetField("vlan_vid", tag(vlan)))
-    return (SetField("eth_dst", mac),) + retag + (Output(port),)
+    return (SetField("eth_dst", mac),) + retag + (SetField("in_port", 0), Output(port))
 
 
 def source_fields(network, address):

@@ -241,7 +241,7 @@ LOCATE = Table(31, "locate", "a packet for the host in reg2: its MAC and switch 
                "there (one flow per host)", (
     Band("HOST", 300, "where one host is"),
     DEFAULT),
-    matches=frozenset({HOST_REG.field}), sets=frozenset({"eth_dst", "vlan_vid"}))
+    matches=frozenset({HOST_REG.field}), sets=frozenset({"eth_dst", "vlan_vid", "in_port"}))
 HAIRPIN = Table(32, "hairpin", "routed: a member reaching itself through its VIP gets the VIP as its peer "
                 "(source NAT in the pool zone), so its replies come back through the balancer", (
                     Band("VIP", 300, "one routed VIP"),

@@ -142,7 +142,7 @@ def test_member_move_rewrites_one_flow_however_many_vips_it_serves():
     # or port leaves every group (and so the hashing of every connection) alone.
     assert [(c.op, c.item.table, c.item.cookie) for c in changes] == [
         ("add_flow", pipeline.LOCATE.id, pipeline.host_cookie(HOST["198.18.0.12"]))]
-    assert "set_field:0a:00:00:00:00:99->eth_dst,output:7" in flow_text(changes[0].item)
+    assert "set_field:0a:00:00:00:00:99->eth_dst,set_field:0->in_port,output:7" in flow_text(changes[0].item)
 
 
 def test_the_flows_of_unchanged_vips_are_reused():
