@@ -26,9 +26,9 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 REQUEST_TIMEOUT = 10.0      # seconds for one REST call
 TRACE_TIMEOUT = 30.0        # seconds for one ovs-appctl ofproto/trace
 # What PUT takes back from a GET answer; the rest (id, cookie, mac, locations, status...) is read-only.
-VIP_INPUT = ("name", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "snat_pool",
+VIP_INPUT = ("name", "network", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "snat_pool",
              "health_monitor")
-MEMBER_INPUT = ("address", "port", "weight", "monitor_port")
+MEMBER_INPUT = ("address", "network", "port", "weight", "monitor_port")
 TABLE_NAMES = {table.id: table.name for table in pipeline.TABLES}
 OWNER_ORDER = {"vip": 0, "host": 1, "network": 2, "pins": 3, "pipeline": 4}   # how flow rows are ordered
 

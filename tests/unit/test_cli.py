@@ -45,6 +45,8 @@ vips:
   - {name: direct, address: 198.18.0.132, port: 9000, mode: dsr,
      members: [{address: 198.18.0.11}, {address: 198.18.0.12}]}
 """
+TENANT_A = {"name": "tenant-a", "vlan": 101, "gateways": ["10.0.0.1/24"], "monitor_address": "10.0.0.2",
+            "access_ports": [21]}
 WEB_ARGS = ["vip", "create", "web", "--address", "198.18.0.100", "--port", "80",
             "--member", "198.18.0.11", "--member", "198.18.0.12:80@2"]
 
@@ -334,6 +336,22 @@ def test_a_member_change_carries_the_revision_it_was_based_on(rest, lbctl):
         cli.Api(rest.url).call("PUT", "/v1/vips/web", cli._input_fields(stale), revision=stale["revision"])
     assert str(refused.value).startswith("if-match: %r is not the revision of vip 'web' any more" % revision)
     assert str(refused.value).endswith("(412)")
+
+
+def test_a_member_change_keeps_the_networks_of_the_vip_and_its_members(rest, lbctl):
+    """PUT replaces the whole VIP: the networks must go back with it, or the VIP would move to the
+    default network (and its members with it)."""
+    rest("POST", "/v1/networks", TENANT_A)
+    rest("POST", "/v1/vips", {"name": "a-web", "network": "tenant-a", "address": "10.0.0.100", "port": 80,
+                              "members": [{"address": "10.0.0.11"}, {"address": "10.0.0.12"}]})
+    rest("POST", "/v1/vips", {"name": "shared", "address": "198.18.0.100", "port": 80,
+                              "members": [{"address": "10.0.0.11", "network": "tenant-a"},
+                                          {"address": "10.0.0.12", "network": "tenant-a"}]})
+    assert lbctl(rest.url, "member", "drain", "a-web", "10.0.0.11")[0] == 0
+    assert lbctl(rest.url, "member", "drain", "shared", "10.0.0.12")[0] == 0
+    a_web, shared = rest("GET", "/v1/vips/a-web")[1], rest("GET", "/v1/vips/shared")[1]
+    assert a_web["network"] == "tenant-a" and [m["weight"] for m in a_web["members"]] == [0, 1]
+    assert shared["network"] == "default" and [m.get("network") for m in shared["members"]] == ["tenant-a", "tenant-a"]
 
 
 # ---------------------------------------------------------------- VIPs from YAML
