@@ -29,6 +29,9 @@ TRACE_TIMEOUT = 30.0        # seconds for one ovs-appctl ofproto/trace
 VIP_INPUT = ("name", "network", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "snat_pool",
              "health_monitor")
 MEMBER_INPUT = ("address", "network", "port", "weight", "monitor_port")
+NETWORK_INPUT = ("name", "vlan", "gateways", "monitor_address", "access_ports")
+DEFAULT_NETWORK = "default"   # the network of a VIP, member or host that names none (always id 0)
+NONE = "none"   # an option's value that clears the field (network update --vlan none)
 TABLE_NAMES = {table.id: table.name for table in pipeline.TABLES}
 OWNER_ORDER = {"vip": 0, "host": 1, "network": 2, "pins": 3, "pipeline": 4}   # how flow rows are ordered
 
@@ -99,6 +102,10 @@ def _vip_path(name):
     return "/v1/vips/" + urllib.parse.quote(name, safe="")
 
 
+def _network_path(name):
+    return "/v1/networks/" + urllib.parse.quote(name, safe="")
+
+
 # ---------------------------------------------------------------- showing things
 
 def table(headers, rows):
@@ -134,8 +141,9 @@ def _member_count(vip):
 
 
 def _vip_table(vips):
-    return table(("NAME", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"),
-                 [(v["name"], _service(v), v["mode"], _member_count(v), v["cookie"]) for v in vips])
+    return table(("NAME", "NETWORK", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"),
+                 [(v["name"], v.get("network", DEFAULT_NETWORK), _service(v), v["mode"], _member_count(v), v["cookie"])
+                  for v in vips])
 
 
 def _locations(member):
@@ -152,7 +160,8 @@ def _monitor_text(monitor):
 
 def _vip_details(vip):
     pool = vip.get("snat_pool")
-    fields = [("name", vip["name"]), ("service", _service(vip)), ("mode", vip["mode"]),
+    fields = [("name", vip["name"]), ("network", vip.get("network", DEFAULT_NETWORK)), ("service", _service(vip)),
+              ("mode", vip["mode"]),
               ("algorithm", vip.get("algorithm", "-")), ("redundancy_group", vip.get("redundancy_group", "-")),
               ("mac", vip.get("mac", "-")), ("cookie", vip.get("cookie", "-")), ("group_id", vip.get("group_id", "-"))]
     if pool:
@@ -167,15 +176,65 @@ def _vip_details(vip):
 
 
 def _member_name(member):
+    """ADDR:PORT, with its network (the API shows one only when it is not the VIP's) and monitor port."""
+    notes = ["network %s" % member["network"]] if member.get("network") else []
     if member.get("monitor_port") is not None:
-        return "%s (monitor port %s)" % (_endpoint(member), member["monitor_port"])
-    return _endpoint(member)
+        notes.append("monitor port %s" % member["monitor_port"])
+    return "%s (%s)" % (_endpoint(member), ", ".join(notes)) if notes else _endpoint(member)
 
 
 def _hosts_table(hosts):
-    return table(("IP", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST SEEN", "COOKIE"),
-                 [(h["ip"], h["mac"], h["dpid"], h["port"], h["state"], h["moves"], _when(h.get("last_seen")),
-                   h.get("cookie", "-")) for h in hosts])
+    return table(("IP", "NETWORK", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST SEEN", "COOKIE"),
+                 [(h["ip"], h.get("network", DEFAULT_NETWORK), h["mac"], h["dpid"], h["port"], h["state"], h["moves"],
+                   _when(h.get("last_seen")), h.get("cookie", "-")) for h in hosts])
+
+
+def _gateway_text(gateway):
+    """A gateway as `network create --gateway` takes it: ADDR/PREFIX, and @GROUP unless group 1."""
+    if isinstance(gateway, str):
+        return gateway
+    group = gateway.get("redundancy_group", 1)
+    return gateway["address"] + ("" if group == 1 else "@%d" % group)
+
+
+def _network_fields(network, separator=","):
+    """(field, text) of what an operator sets on a network; lists joined by `separator`."""
+    return [("vlan", "untagged" if network.get("vlan") is None else network["vlan"]),
+            ("gateways", separator.join(_gateway_text(g) for g in network.get("gateways") or []) or "-"),
+            ("monitor_address", network.get("monitor_address") or "-"),
+            ("access_ports", separator.join(str(p) for p in network.get("access_ports") or []) or "-")]
+
+
+def _network_table(networks):
+    rows = []
+    for network in networks:
+        shown = dict(_network_fields(network))
+        rows.append((network["name"], shown["vlan"], shown["gateways"], shown["monitor_address"],
+                     shown["access_ports"], len(network.get("vips", [])), network.get("cookie", "-")))
+    return table(("NAME", "VLAN", "GATEWAYS", "MONITOR ADDRESS", "ACCESS PORTS", "VIPS", "COOKIE"), rows)
+
+
+def _network_details(network):
+    macs = network.get("macs") or {}
+    fields = [("name", network["name"]), ("id", network.get("id", "-"))] + _network_fields(network, ", ") + [
+        ("zones", "%s (lb), %s (snat)" % tuple(network["zones"]) if network.get("zones") else "-"),
+        ("macs", ", ".join("%s (group %s)" % (mac, group) for group, mac in sorted(macs.items(), key=lambda i: int(i[0])))
+         or "-"),
+        ("vips", ", ".join(network.get("vips", [])) or "-"), ("cookie", network.get("cookie", "-"))]
+    if network.get("implicit"):
+        fields.append(("implicit", "yes: the controller's [lbctl] options set it"))
+    width = max(len(k) for k, _ in fields)
+    return "\n".join("%s  %s" % (k.ljust(width), v) for k, v in fields)
+
+
+def _network_summary(network):
+    shown = dict(_network_fields(network))
+    parts = ["untagged" if network.get("vlan") is None else "vlan %s" % network["vlan"]]
+    parts += ["%s %s" % (label, shown[field]) for field, label in (("gateways", "gateways"),
+                                                                   ("monitor_address", "monitor address"),
+                                                                   ("access_ports", "access ports"))
+              if shown[field] != "-"]
+    return "%s, id %s, cookie %s" % (", ".join(parts), network.get("id", "-"), network.get("cookie", "-"))
 
 
 def _stats_text(stats):
@@ -232,23 +291,25 @@ def vip_delete(api, args):
 
 def vip_create(api, args):
     if args.file:
-        return _create_from_file(api, args)
+        return _create_all(api, "/v1/vips", _objects_in_file(args.file, "vips", "VIP"), _created)
     vip = api.call("POST", "/v1/vips", _vip_body(args))
     return Result(vip, _created(vip))
 
 
 def _created(vip):
-    return "created vip %s: %s %s, %d members, mac %s, cookie %s" % (
-        vip["name"], _service(vip), vip["mode"], len(vip["members"]), vip.get("mac", "-"), vip.get("cookie", "-"))
+    network = vip.get("network", DEFAULT_NETWORK)
+    return "created vip %s: %s %s, %s%d members, mac %s, cookie %s" % (
+        vip["name"], _service(vip), vip["mode"], "" if network == DEFAULT_NETWORK else "network %s, " % network,
+        len(vip["members"]), vip.get("mac", "-"), vip.get("cookie", "-"))
 
 
 def _vip_body(args):
     body = {"name": args.name, "address": args.address, "port": args.port}
-    for field in ("protocol", "mode", "algorithm", "redundancy_group"):
+    for field in ("network", "protocol", "mode", "algorithm", "redundancy_group"):
         if getattr(args, field) is not None:
             body[field] = getattr(args, field)
     if args.member:
-        body["members"] = args.member
+        body["members"] = [dict(m, network=args.member_network) if args.member_network else m for m in args.member]
     if args.snat_addresses or args.snat_ports:
         body["snat_pool"] = {k: v for k, v in (("addresses", args.snat_addresses), ("ports", args.snat_ports)) if v}
     monitor = {k: getattr(args, option) for k, option in (("type", "monitor"), ("interval", "monitor_interval"),
@@ -259,12 +320,12 @@ def _vip_body(args):
     return body
 
 
-def _create_from_file(api, args):
-    """Each VIP of the file in turn: one failure does not stop the others; each is reported."""
+def _create_all(api, path, objects, created):
+    """POST each object in turn: one failure does not stop the others; each is reported."""
     answers, lines, code = [], [], OK
-    for where, body in _vips_in_file(args.file):
+    for where, body in objects:
         try:
-            vip = api.call("POST", "/v1/vips", body)
+            made = api.call("POST", path, body)
         except CliError as e:
             if e.code != REFUSED:
                 raise
@@ -272,24 +333,77 @@ def _create_from_file(api, args):
             print("lbctl: %s: %s" % (where, e), file=sys.stderr)
             code = REFUSED
             continue
-        answers.append(vip)
-        lines.append(_created(vip))
+        answers.append(made)
+        lines.append(created(made))
     return Result(answers, "\n".join(lines), code)
 
 
-def _vips_in_file(path):
-    """(where, VIP object) for a YAML file of one VIP object or of `vips: [...]`."""
-    import yaml   # only this command needs it
+def _objects_in_file(path, key, what):
+    """(where, object) for a YAML file of one object or of `key: [...]` (a file may hold both
+    `networks:` and `vips:`, as the controller's VIP file does)."""
+    import yaml   # only -f needs it
     try:
         with open(path) as f:
             doc = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
         raise CliError("%s: cannot read: %s" % (path, str(e).replace("\n", " ")), USAGE)
-    if isinstance(doc, dict) and isinstance(doc.get("vips"), list):
-        return [("%s: vips[%d]" % (path, i), vip) for i, vip in enumerate(doc["vips"])]
+    if isinstance(doc, dict) and isinstance(doc.get(key), list):
+        return [("%s: %s[%d]" % (path, key, i), obj) for i, obj in enumerate(doc[key])]
     if isinstance(doc, dict) and "name" in doc:
         return [(path, doc)]
-    raise CliError("%s: is neither one VIP object nor 'vips: [...]'" % path, USAGE)
+    raise CliError("%s: is neither one %s object nor '%s: [...]'" % (path, what, key), USAGE)
+
+
+# ---------------------------------------------------------------- network commands
+
+def network_list(api, args):
+    networks = api.get("/v1/networks")
+    return Result(networks, _network_table(networks))
+
+
+def network_show(api, args):
+    network = api.get(_network_path(args.name))
+    return Result(network, _network_details(network))
+
+
+def network_delete(api, args):
+    api.call("DELETE", _network_path(args.name))
+    return Result(None, "deleted network %s" % args.name)
+
+
+def network_create(api, args):
+    if args.file:
+        return _create_all(api, "/v1/networks", _objects_in_file(args.file, "networks", "network"),
+                           _network_created)
+    network = api.call("POST", "/v1/networks", dict(_network_changes(args), name=args.name))
+    return Result(network, _network_created(network))
+
+
+def network_update(api, args):
+    """GET, the options given replace their fields, PUT with If-Match (like member changes)."""
+    network = api.get(_network_path(args.name))
+    body = {k: network[k] for k in NETWORK_INPUT if k in network}
+    body.update(_network_changes(args))
+    network = api.call("PUT", _network_path(args.name), body, revision=network.get("revision"))
+    return Result(network, "updated network %s: %s" % (network["name"], _network_summary(network)))
+
+
+def _network_created(network):
+    return "created network %s: %s" % (network["name"], _network_summary(network))
+
+
+def _network_changes(args):
+    """The fields the options give: {field: value}; 'none' clears one (null, or an empty list)."""
+    changes = {}
+    for field in ("vlan", "monitor_address"):
+        value = getattr(args, field)
+        if value is not None:
+            changes[field] = None if value == NONE else value
+    for field, option in (("gateways", "gateway"), ("access_ports", "access_port")):
+        values = getattr(args, option)
+        if values is not None:
+            changes[field] = [] if values == [NONE] else values
+    return changes
 
 
 # ---------------------------------------------------------------- member commands (GET, change, PUT)
@@ -302,6 +416,10 @@ def member_add(api, args):
         for field in ("weight", "monitor_port"):
             if getattr(args, field) is not None:
                 endpoint[field] = getattr(args, field)
+        # A VIP's members are on one network: a new one goes where the others are, unless told.
+        network = args.network or next((m["network"] for m in members if m.get("network")), None)
+        if network:
+            endpoint["network"] = network
         return members + [endpoint], "added member %s to vip %s" % (_endpoint(endpoint), vip["name"])
     return _change_members(api, args.vip, add)
 
@@ -770,6 +888,27 @@ def slot(text):
     return int(text)
 
 
+def gateway_spec(text):
+    """ADDR/PREFIX[@GROUP] -> "ADDR/PREFIX" or {"address", "redundancy_group"}; the API checks the
+    address (its refusal names gateways[i])."""
+    if text == NONE:
+        return text
+    address, at, group = text.rpartition("@") if "@" in text else (text, "", "")
+    if at and not group.isdigit() or not address:
+        raise argparse.ArgumentTypeError("%r is not ADDR/PREFIX[@GROUP]" % text)
+    return {"address": address, "redundancy_group": int(group)} if at else address
+
+
+def number_or_none(text):
+    """An integer option of `network`, or 'none' to clear it."""
+    if text == NONE:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number (or 'none')" % text)
+
+
 def address_list(text):
     return [a for a in text.split(",") if a]
 
@@ -799,6 +938,8 @@ def build_parser():
     _vip_parser(commands.add_parser("vip", parents=[common], help="list, show, create, delete VIPs"), common)
     _member_parser(commands.add_parser("member", parents=[common], help="add, remove or drain a VIP's member"),
                    common)
+    _network_parser(commands.add_parser("network", parents=[common],
+                                        help="list, show, create, update, delete networks"), common)
     commands.add_parser("hosts", parents=[common], help="hosts learned from ARP").set_defaults(handler=hosts)
     commands.add_parser("stats", parents=[common], help="controller and traffic counters").set_defaults(handler=stats)
     _flows_parser(commands.add_parser("flows", parents=[common], help="the switch's flows, labelled"))
@@ -817,12 +958,16 @@ def _vip_parser(vip, common):
     create.set_defaults(handler=vip_create)
     create.add_argument("name", nargs="?")
     create.add_argument("-f", "--file", help="a YAML file of one VIP object, or of 'vips: [...]'")
+    create.add_argument("--network", metavar="NAME", help="where its clients reach it (default: default)")
     create.add_argument("--address")
     create.add_argument("--port", type=int)
     create.add_argument("--protocol", choices=("tcp", "udp"))
     create.add_argument("--mode", choices=("routed", "dsr", "one-arm"))
     create.add_argument("--algorithm", choices=("5-tuple", "source_ip"))
     create.add_argument("--member", type=member_spec, action="append", metavar="ADDR[:PORT][@WEIGHT]")
+    create.add_argument("--member-network", metavar="NAME",
+                        help="the network of every --member, when not the VIP's (a routed VIP's members behind a "
+                             "tenant's gateway)")
     create.add_argument("--snat-addresses", type=address_list, metavar="A,B")
     create.add_argument("--snat-ports", type=port_range, metavar="LOW-HIGH")
     create.add_argument("--redundancy-group", type=int, metavar="N")
@@ -833,11 +978,40 @@ def _vip_parser(vip, common):
     create.add_argument("--fall", type=int, metavar="N")
 
 
+def _network_parser(network, common):
+    actions = network.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="all networks, the default one first").set_defaults(
+        handler=network_list)
+    for name, handler, what in (("show", network_show, "one network: its id, zones, MACs and VIPs"),
+                                ("delete", network_delete, "delete a network no VIP uses")):
+        sub = actions.add_parser(name, parents=[common], help=what)
+        sub.add_argument("name")
+        sub.set_defaults(handler=handler)
+    create = actions.add_parser("create", parents=[common], help="create a network, or those of a YAML file (-f)")
+    create.set_defaults(handler=network_create)
+    create.add_argument("name", nargs="?")
+    create.add_argument("-f", "--file", help="a YAML file of one network object, or of 'networks: [...]'")
+    update = actions.add_parser("update", parents=[common],
+                                help="change a network: each option given replaces its field ('none' clears it)")
+    update.set_defaults(handler=network_update)
+    update.add_argument("name")
+    for sub in (create, update):
+        sub.add_argument("--vlan", type=number_or_none, metavar="ID", help="its 802.1Q VLAN id (1-4094); none: untagged")
+        sub.add_argument("--gateway", type=gateway_spec, action="append", metavar="ADDR/PREFIX[@GROUP]",
+                         help="a gateway address of the balancer there, in redundancy group GROUP (default 1); "
+                              "repeat for more")
+        sub.add_argument("--monitor-address", metavar="ADDR", help="the source address of health probes there")
+        sub.add_argument("--access-port", type=number_or_none, action="append", metavar="N",
+                         help="a switch port where the network arrives untagged; repeat for more")
+
+
 def _member_parser(member, common):
     actions = member.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="add a member")
     add.add_argument("--weight", type=int)
     add.add_argument("--monitor-port", type=int)
+    add.add_argument("--network", metavar="NAME",
+                     help="the member's network (default: that of the VIP's other members, else the VIP's)")
     add.set_defaults(handler=member_add)
     remove = actions.add_parser("remove", parents=[common], help="remove a member")
     remove.set_defaults(handler=member_remove)
@@ -879,6 +1053,17 @@ def _check(parser, args):
             parser.error("vip create: give NAME --address A --port P, or -f FILE")
         if args.name and (args.address is None or args.port is None):
             parser.error("vip create %s: --address and --port are required" % args.name)
+        if args.member_network and not args.member:
+            parser.error("vip create: --member-network names the network of the --member options: give them")
+    if args.handler is network_create and bool(args.file) == bool(args.name):
+        parser.error("network create: give NAME [--vlan ID] [--gateway ADDR/PREFIX[@GROUP]]..., or -f FILE")
+    if args.handler in (network_create, network_update):
+        for option, values in (("--gateway", args.gateway), ("--access-port", args.access_port)):
+            if values and NONE in values and len(values) > 1:
+                parser.error("network %s: %s none clears the list: give it alone" % (args.action, option))
+    if args.handler is network_update and not any(
+            getattr(args, o) is not None for o in ("vlan", "gateway", "monitor_address", "access_port")):
+        parser.error("network update %s: give --vlan, --gateway, --monitor-address or --access-port" % args.name)
     if args.handler is trace and not args.explain and not (args.vip and args.client):
         parser.error("trace: give --vip NAME --client IP[:PORT], or --explain FILE")
 

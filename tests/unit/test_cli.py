@@ -145,11 +145,11 @@ def test_create_list_show_and_delete(rest, lbctl):
     assert (code, err) == (0, "")
     assert out.startswith("created vip web: 198.18.0.100:80/tcp routed, 2 members, mac 02:6c:00:00:00:01, ")
     code, out, _ = lbctl(rest.url, "vip", "list")
-    assert out.splitlines()[0].split() == ["NAME", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"]
+    assert out.splitlines()[0].split() == ["NAME", "NETWORK", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"]
     [row] = rows(out)
-    assert row[:3] == ["web", "198.18.0.100:80/tcp", "routed"] and row[4] == "0x100000000/0xffffffff00000000"
+    assert row[:4] == ["web", "default", "198.18.0.100:80/tcp", "routed"] and row[5] == "0x100000000/0xffffffff00000000"
     code, out, _ = lbctl(rest.url, "vip", "show", "web")
-    assert "service           198.18.0.100:80/tcp" in out and "cookie            0x100000000/" in out
+    assert "network           default\n" in out and "service           198.18.0.100:80/tcp" in out and "cookie            0x100000000/" in out
     members = out.split("\n\n")[1]
     assert [r[:2] for r in rows(members)] == [["198.18.0.11:80", "1"], ["198.18.0.12:80", "2"]]
     assert rows(members)[0][-1] == "not resolved"
@@ -200,7 +200,8 @@ def test_vip_show_with_health_status(fake, lbctl):
     assert up == ["198.18.0.11:80", "1", "up", "2026-11-26 10:00:00Z", "tcp connect", "0x100000001",
                   "00000000000000aa port 2 02:00:c6:12:00:0b"]
     assert down[:5] == ["198.18.0.12:80 (monitor port 8080)", "1", "down", "2026-11-26 10:01:02Z", "tcp: timeout after 1.0 s"]
-    assert rows(lbctl(api.url, "vip", "list")[1])[0][3] == "1/2 up"
+    assert rows(lbctl(api.url, "vip", "list")[1])[0][4] == "1/2 up"
+    assert "network           default\n" in out, "a controller without networks: every VIP is on the default one"
 
 
 # ---------------------------------------------------------------- errors and exit codes
@@ -222,6 +223,14 @@ def test_a_refusal_is_one_line_and_exit_code_1(rest, lbctl):
     (["vip", "create", "w", "--address", "1.1.1.1", "--port", "1", "--snat-ports", "5"], "'5' is not LOW-HIGH"),
     (["member", "add", "web", "198.18.0.11@2"], "'198.18.0.11@2' is not ADDR[:PORT]"),
     (["trace", "--vip", "web"], "give --vip NAME --client IP[:PORT], or --explain FILE"),
+    (["vip", "create", "w", "--address", "1.1.1.1", "--port", "1", "--member-network", "tenant-a"],
+     "--member-network names the network of the --member options: give them"),
+    (["network", "create"], "network create: give NAME [--vlan ID] [--gateway ADDR/PREFIX[@GROUP]]..., or -f FILE"),
+    (["network", "create", "tenant-a", "--gateway", "10.0.0.1/24@two"], "'10.0.0.1/24@two' is not ADDR/PREFIX[@GROUP]"),
+    (["network", "create", "tenant-a", "--vlan", "x"], "argument --vlan: 'x' is not a number (or 'none')"),
+    (["network", "update", "tenant-a"], "give --vlan, --gateway, --monitor-address or --access-port"),
+    (["network", "update", "tenant-a", "--access-port", "none", "--access-port", "22"],
+     "--access-port none clears the list: give it alone"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_usage_errors_exit_2(lbctl, args, message):
@@ -253,6 +262,141 @@ def test_token_is_sent_on_changes_only(rest, lbctl, tmp_path, monkeypatch):
     assert lbctl(rest.url, "member", "drain", "web", "198.18.0.11", "--token-file", str(tmp_path / "token"))[0] == 0
     monkeypatch.setenv("LBCTL_TOKEN", token)
     assert lbctl(rest.url, "vip", "delete", "web")[0] == 0
+
+
+# ---------------------------------------------------------------- networks
+
+TENANT_A_ARGS = ["network", "create", "tenant-a", "--vlan", "101", "--gateway", "10.0.0.1/24", "--monitor-address",
+                 "10.0.0.2", "--access-port", "21"]
+
+
+def test_network_create_list_show_update_and_delete(rest, lbctl):
+    assert lbctl(rest.url, *TENANT_A_ARGS) == (0, "created network tenant-a: vlan 101, gateways 10.0.0.1/24, monitor "
+                                                  "address 10.0.0.2, access ports 21, id 1, cookie 0xfffffffe00000001\n", "")
+    code, out, _ = lbctl(rest.url, "network", "list")
+    assert out.splitlines()[0].split() == ["NAME", "VLAN", "GATEWAYS", "MONITOR", "ADDRESS", "ACCESS", "PORTS", "VIPS",
+                                           "COOKIE"]
+    assert rows(out) == [["default", "untagged", "-", "-", "-", "0", "0xfffffffe00000000"],
+                         ["tenant-a", "101", "10.0.0.1/24", "10.0.0.2", "21", "0", "0xfffffffe00000001"]]
+    rest("POST", "/v1/vips", {"name": "a-web", "network": "tenant-a", "address": "10.0.0.100", "port": 80})
+    code, out, _ = lbctl(rest.url, "network", "show", "tenant-a")
+    assert out.splitlines() == ["name             tenant-a", "id               1", "vlan             101",
+                                "gateways         10.0.0.1/24", "monitor_address  10.0.0.2", "access_ports     21",
+                                "zones            66 (lb), 67 (snat)", "macs             02:6c:00:00:10:01 (group 1)",
+                                "vips             a-web", "cookie           0xfffffffe00000001"]
+    assert "implicit         yes: the controller's [lbctl] options set it" in lbctl(rest.url, "network", "show", "default")[1]
+    revision = rest("GET", "/v1/networks/tenant-a")[1]["revision"]
+    assert lbctl(rest.url, "network", "update", "tenant-a", "--vlan", "none", "--gateway", "10.0.0.1/24@2",
+                 "--access-port", "21", "--access-port", "22") == (
+        0, "updated network tenant-a: untagged, gateways 10.0.0.1/24@2, monitor address 10.0.0.2, access ports 21,22, "
+           "id 1, cookie 0xfffffffe00000001\n", "")
+    after = rest("GET", "/v1/networks/tenant-a")[1]
+    assert (after["vlan"], after["gateways"], after["monitor_address"], after["access_ports"]) == (
+        None, [{"address": "10.0.0.1/24", "redundancy_group": 2}], "10.0.0.2", [21, 22]), "what was not given is kept"
+    assert after["revision"] != revision
+    rest("DELETE", "/v1/vips/a-web")
+    assert lbctl(rest.url, "network", "delete", "tenant-a") == (0, "deleted network tenant-a\n", "")
+    assert [n["name"] for n in rest("GET", "/v1/networks")[1]] == ["default"]
+    assert json.loads(lbctl(rest.url, "--json", "network", "list")[1]) == rest("GET", "/v1/networks")[1]
+
+
+def test_network_create_sends_every_option(fake, lbctl):
+    api = fake({("POST", "/v1/networks"): (201, {"name": "tenant-b", "vlan": 102, "gateways": [], "access_ports": []})})
+    assert lbctl(api.url, "network", "create", "tenant-b", "--vlan", "102", "--gateway", "10.0.0.1/24",
+                 "--gateway", "10.1.0.1/24@2", "--monitor-address", "10.0.0.2", "--access-port", "22",
+                 "--access-port", "23")[0] == 0
+    assert api.requests[0][2] == {"name": "tenant-b", "vlan": 102, "monitor_address": "10.0.0.2", "access_ports": [22, 23],
+                                  "gateways": ["10.0.0.1/24", {"address": "10.1.0.1/24", "redundancy_group": 2}]}
+
+
+def test_network_update_is_get_change_put_with_the_revision(fake, lbctl):
+    network = {"name": "tenant-a", "vlan": 101, "gateways": [{"address": "10.0.0.1/24", "redundancy_group": 1}],
+               "monitor_address": "10.0.0.2", "access_ports": [21], "id": 1, "revision": "r1",
+               "cookie": "0xfffffffe00000001", "zones": [66, 67], "macs": {"1": "02:6c:00:00:10:01"}, "vips": [],
+               "implicit": False}
+    api = fake({("GET", "/v1/networks/tenant-a"): (200, network), ("PUT", "/v1/networks/tenant-a"): (200, network)})
+    assert lbctl(api.url, "network", "update", "tenant-a", "--gateway", "none", "--monitor-address", "none")[0] == 0
+    method, path, body, headers = api.requests[-1]
+    assert (method, path, headers["If-Match"]) == ("PUT", "/v1/networks/tenant-a", '"r1"')
+    assert body == {"name": "tenant-a", "vlan": 101, "gateways": [], "monitor_address": None, "access_ports": [21]}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["network", "create", "tenant-b", "--vlan", "0"],
+     "vlan: 0 is not a VLAN id from 1 to 4094 (or null: untagged) (400)"),
+    (["network", "create", "tenant-b", "--vlan", "102", "--gateway", "10.0.0.1"],
+     "gateways[0]: '10.0.0.1' is not an IPv4 address/prefix such as 10.0.0.1/24 (400)"),
+    (["network", "create", "tenant-b", "--access-port", "22", "--access-port", "22"],
+     "access_ports[1]: 22 repeats a port (400)"),
+    (["network", "create", "tenant-b", "--vlan", "101"], "vlan: 101 is the VLAN of network 'tenant-a' (409)"),
+    (["network", "update", "tenant-a", "--vlan", "4095"],
+     "vlan: 4095 is not a VLAN id from 1 to 4094 (or null: untagged) (400)"),
+    (["network", "update", "default", "--vlan", "5"], "name: network 'default' is set by the controller's [lbctl] options (409)"),
+    (["network", "delete", "tenant-a"], "name: network 'tenant-a' is used by vip 'a-web' (409)"),
+    (["network", "show", "tenant-x"], "network 'tenant-x' does not exist (404)"),
+    (["vip", "create", "b-web", "--network", "tenant-x", "--address", "10.0.0.100", "--port", "80"],
+     "network: 'tenant-x' is not a network (known: default, tenant-a) (400)"),
+])
+def test_network_refusals_name_the_field_and_change_nothing(rest, lbctl, args, message):
+    lbctl(rest.url, *TENANT_A_ARGS)
+    rest("POST", "/v1/vips", {"name": "a-web", "network": "tenant-a", "address": "10.0.0.100", "port": 80})
+    before = rest("GET", "/v1/networks")[1], rest("GET", "/v1/vips")[1]
+    assert lbctl(rest.url, *args) == (1, "", "lbctl: %s\n" % message)
+    assert (rest("GET", "/v1/networks")[1], rest("GET", "/v1/vips")[1]) == before
+
+
+def test_vips_on_networks_are_created_and_shown(rest, lbctl):
+    lbctl(rest.url, *TENANT_A_ARGS)
+    code, out, err = lbctl(rest.url, "vip", "create", "a-web", "--network", "tenant-a", "--address", "10.0.0.100",
+                           "--port", "80", "--member", "10.0.0.11")
+    assert (code, err) == (0, "") and out.startswith("created vip a-web: 10.0.0.100:80/tcp routed, network tenant-a, "
+                                                     "1 members, mac 02:6c:00:00:10:01, ")
+    assert lbctl(rest.url, "vip", "create", "shared", "--address", "198.18.0.100", "--port", "80",
+                 "--member", "10.0.0.11", "--member", "10.0.0.12", "--member-network", "tenant-a")[0] == 0
+    assert [m.get("network") for m in rest("GET", "/v1/vips/shared")[1]["members"]] == ["tenant-a", "tenant-a"]
+    assert [r[:3] for r in rows(lbctl(rest.url, "vip", "list")[1])] == [["a-web", "tenant-a", "10.0.0.100:80/tcp"],
+                                                                        ["shared", "default", "198.18.0.100:80/tcp"]]
+    out = lbctl(rest.url, "vip", "show", "a-web")[1]
+    assert "network           tenant-a\n" in out
+    assert [r[0] for r in rows(out.split("\n\n")[1])] == ["10.0.0.11:80"], "on the VIP's network: not repeated"
+    shown = rows(lbctl(rest.url, "vip", "show", "shared")[1].split("\n\n")[1])
+    assert [r[0] for r in shown] == ["10.0.0.11:80 (network tenant-a)", "10.0.0.12:80 (network tenant-a)"]
+
+
+def test_a_member_added_goes_to_the_network_of_the_others(rest, lbctl):
+    lbctl(rest.url, *TENANT_A_ARGS)
+    lbctl(rest.url, "vip", "create", "shared", "--address", "198.18.0.100", "--port", "80", "--member", "10.0.0.11",
+          "--member-network", "tenant-a")
+    assert lbctl(rest.url, "member", "add", "shared", "10.0.0.12")[0] == 0
+    assert lbctl(rest.url, "member", "add", "shared", "198.18.0.13", "--network", "default") == (
+        1, "", "lbctl: members[2].network: 'default' differs from members[0].network 'tenant-a': a VIP's members are "
+               "on one network (its connections' conntrack zone) (400)\n")
+    assert [(m["address"], m.get("network")) for m in rest("GET", "/v1/vips/shared")[1]["members"]] == [
+        ("10.0.0.11", "tenant-a"), ("10.0.0.12", "tenant-a")]
+    rest("POST", "/v1/vips", {"name": "empty", "address": "198.18.0.101", "port": 80})
+    assert lbctl(rest.url, "member", "add", "empty", "10.0.0.11", "--network", "tenant-a")[0] == 0
+    assert rest("GET", "/v1/vips/empty")[1]["members"][0]["network"] == "tenant-a"
+
+
+def test_networks_and_vips_from_one_yaml_file(rest, lbctl, tmp_path):
+    """The controller's VIP file holds `networks:` and `vips:`: `network create -f` takes the one,
+    `vip create -f` the other."""
+    path = tmp_path / "tenants.yaml"
+    path.write_text("networks:\n"
+                    "  - {name: tenant-a, vlan: 101, gateways: [10.0.0.1/24], access_ports: [21]}\n"
+                    "  - {name: tenant-b, vlan: 101}\n"
+                    "vips:\n"
+                    "  - {name: a-web, network: tenant-a, address: 10.0.0.100, port: 80}\n")
+    code, out, err = lbctl(rest.url, "network", "create", "-f", str(path))
+    assert code == 1 and out.startswith("created network tenant-a: vlan 101, ")
+    assert err == "lbctl: %s: networks[1]: vlan: 101 is the VLAN of network 'tenant-a' (409)\n" % path
+    assert lbctl(rest.url, "vip", "create", "-f", str(path))[0] == 0
+    assert rest("GET", "/v1/vips/a-web")[1]["network"] == "tenant-a"
+    (tmp_path / "one.yaml").write_text("name: tenant-c\nvlan: 103\n")
+    assert lbctl(rest.url, "network", "create", "-f", str(tmp_path / "one.yaml"))[0] == 0
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    assert lbctl(rest.url, "network", "create", "-f", str(tmp_path / "list.yaml")) == (
+        2, "", "lbctl: %s: is neither one network object nor 'networks: [...]'\n" % (tmp_path / "list.yaml"))
 
 
 # ---------------------------------------------------------------- members: GET, change, PUT
@@ -390,11 +534,19 @@ def test_a_bad_yaml_file_is_a_usage_error(rest, lbctl, tmp_path, text, message):
 
 def test_hosts_table(rest, lbctl):
     rest("POST", "/v1/vips", {"name": "web", "address": "198.18.0.100", "port": 80, "members": [{"address": "198.18.0.11"}]})
-    rest.core.hosts.learn(0xaa, (0, "198.18.0.11"), "02:00:c6:12:00:0b", 2, now=1795700000.0)
+    rest("POST", "/v1/networks", TENANT_A)
+    rest("POST", "/v1/vips", {"name": "a-web", "network": "tenant-a", "address": "10.0.0.100", "port": 80,
+                              "members": [{"address": "198.18.0.11"}]})
+    rest.core.hosts.learn(0xaa, ("default", "198.18.0.11"), "02:00:c6:12:00:0b", 2, now=1795700000.0)
+    rest.core.hosts.learn(0xaa, ("tenant-a", "198.18.0.11"), "02:00:0a:00:00:0b", 21, now=1795700000.0)
     code, out, _ = lbctl(rest.url, "hosts")
-    assert out.splitlines()[0].split() == ["IP", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST", "SEEN", "COOKIE"]
-    assert rows(out) == [["198.18.0.11", "02:00:c6:12:00:0b", "00000000000000aa", "2", "learned", "0",
-                          "2026-11-26 13:33:20Z", "0xffffffff00000001"]]
+    assert out.splitlines()[0].split() == ["IP", "NETWORK", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST", "SEEN",
+                                           "COOKIE"]
+    assert sorted(rows(out)) == [
+        ["198.18.0.11", "default", "02:00:c6:12:00:0b", "00000000000000aa", "2", "learned", "0", "2026-11-26 13:33:20Z",
+         "0xffffffff00000001"],
+        ["198.18.0.11", "tenant-a", "02:00:0a:00:00:0b", "00000000000000aa", "21", "learned", "0",
+         "2026-11-26 13:33:20Z", "0xffffffff00000002"]], "one address on two networks: two hosts"
 
 
 def test_stats_shows_counters_latencies_and_traffic(fake, lbctl):
