@@ -484,17 +484,20 @@ def stats(api, args):
 # ---------------------------------------------------------------- names of cookies and tables
 
 class Names:
-    """VIP and member names by id, from GET /v1/vips; without them (the controller cannot be
-    reached) flows and traces show ids."""
+    """VIP, member, host and network names by id, from GET /v1/vips and /v1/networks; without them
+    (the controller cannot be reached) flows and traces show ids."""
 
-    def __init__(self, vips=None):
+    def __init__(self, vips=None, networks=None):
         self.offline = vips is None
         vips = vips or []
         self.vips = {v["id"]: v for v in vips}
+        self.networks = {n["id"]: n["name"] for n in networks or []}
+        self.networks.setdefault(0, DEFAULT_NETWORK)   # id 0 is the default network's, whatever the controller
         self.members = {(v["id"], m["id"]): _endpoint(m) for v in vips for m in v["members"]}
         self.groups = {v.get("group_id", pipeline.group_id(v["id"])): v["name"] for v in vips}
         self.group_vips = {v.get("group_id", pipeline.group_id(v["id"])): v["id"] for v in vips}
         self.hosts = {m["host"]: m["address"] for v in vips for m in v["members"] if "host" in m}
+        self.host_networks = {m["host"]: _member_network(v, m) for v in vips for m in v["members"] if "host" in m}
         on_host = {}
         for v in vips:
             for m in v["members"]:
@@ -502,7 +505,8 @@ class Names:
                     on_host.setdefault((v["id"], m["host"]), []).append(m["id"])
         # A VIP's member on a host, where the VIP has one there (dsr's buckets and pins name hosts).
         self.member_on_host = {key: ids[0] for key, ids in on_host.items() if len(ids) == 1}
-        self.dsr_vips = {(v["address"], v["port"]): v["id"] for v in vips if v.get("mode") == "dsr"}
+        self.dsr_vips = {(v.get("network", DEFAULT_NETWORK), v["address"], v["port"]): v["id"]
+                         for v in vips if v.get("mode") == "dsr"}
 
     def vip(self, vip_id):
         return self.vips[vip_id]["name"] if vip_id in self.vips else "vip#%d" % vip_id
@@ -513,9 +517,12 @@ class Names:
     def host(self, host_id):
         return self.hosts.get(host_id, "host#%d" % host_id)
 
+    def network(self, network_id):
+        return self.networks.get(network_id, "network#%d" % network_id)
+
     def owner(self, cookie):
         """cookie -> (vip, member): ('web', '198.18.0.11:80'), ('web', '-'), ('(host)', '198.18.0.11'),
-        ('(network)', 'network#0'), ('(pins)', '-') or ('(pipeline)', '-')."""
+        ('(network)', 'tenant-a'), ('(pins)', '-') or ('(pipeline)', '-')."""
         return self.owner_names(pipeline.owner(cookie))
 
     def owner_names(self, owner):
@@ -525,30 +532,64 @@ class Names:
         if owner.kind == "host":
             return "(host)", self.host(owner.id)
         if owner.kind == "network":
-            return "(network)", "network#%d" % owner.id
+            return "(network)", self.network(owner.id)
         if owner.kind == "pins":
             return "(pins)", self.host(owner.id) if owner.id else "-"
         return self.vip(owner.id), self.member(owner.id, owner.member) if owner.member else "-"
 
     def flow_owner(self, cookie, flow):
         """The pipeline.Owner of one flow: its cookie's, except for dsr's learned pins, which all
-        share one cookie: a pin belongs to its VIP (the address and port it matches) and member (the
-        host it loads); Owner("pins", host) when that VIP or member is not known."""
+        share one cookie: a pin belongs to its VIP (the network, address and port it matches) and
+        member (the host it loads); Owner("pins", host) when that VIP or member is not known."""
         owner = pipeline.owner(cookie)
         if owner.kind != "pins":
             return owner
         to_vip, pinned = PIN_VIP.search(flow), REGISTER_LOAD[pipeline.PIN_REG.field].search(flow)
         host = _loaded(pinned) if pinned else 0
-        vip_id = self.dsr_vips.get((to_vip[1], int(to_vip[2]))) if to_vip else None
+        network = self.network(_matched_network(flow)) if _matched_network(flow) is not None else DEFAULT_NETWORK
+        vip_id = self.dsr_vips.get((network, to_vip[1], int(to_vip[2]))) if to_vip else None
         if (vip_id, host) in self.member_on_host:
             return pipeline.Owner("vip", vip_id, self.member_on_host[(vip_id, host)])
         return pipeline.Owner("pins", host)
 
+    def flow_network(self, owner, flow):
+        """The network a flow is about: the one it matches (NETWORK_REG), else its owner's (a
+        network, or a host's); None for a flow of every network."""
+        matched = _matched_network(flow)
+        if matched is not None:
+            return self.network(matched)
+        if owner.kind == "network":
+            return self.network(owner.id)
+        if owner.kind == "host":
+            return self.host_networks.get(owner.id)
+        return None
+
     def label(self, cookie):
-        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11', 'pins' or 'pipeline'."""
-        vip, member = self.owner(cookie)
+        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11', 'host 10.0.0.11 on tenant-a',
+        'network tenant-a', 'pins' or 'pipeline'."""
+        owner = pipeline.owner(cookie)
+        vip, member = self.owner_names(owner)
         vip = vip.strip("()")
-        return vip if member == "-" else "%s %s" % (vip, member)
+        shown = vip if member == "-" else "%s %s" % (vip, member)
+        network = self.host_networks.get(owner.id) if owner.kind == "host" else None
+        return shown if network in (None, DEFAULT_NETWORK) else "%s on %s" % (shown, network)
+
+
+def _member_network(vip, member):
+    """A member's network: its own when the API shows one (it differs from the VIP's), else the VIP's."""
+    return member.get("network") or vip.get("network", DEFAULT_NETWORK)
+
+
+# A flow's match on the network register (NETWORK_REG), as ovs-ofctl and ofproto/trace print it:
+# `<register>=0x1`; a masked match (`=0x1/0xff`) is not one network's.
+NETWORK_MATCH = re.compile(r"(?:^|,)%s=(0x[0-9a-f]+|\d+)(?=,|\s|$)" % pipeline.NETWORK_REG.field)
+
+
+def _matched_network(flow):
+    """The network id a flow's match (`match actions=...`, or a trace's `match, priority N`)
+    requires, or None."""
+    found = NETWORK_MATCH.search(flow.split(" actions=")[0].split(", priority ")[0])
+    return int(found[1], 0) if found else None
 
 
 def table_name(table_id):
@@ -556,9 +597,17 @@ def table_name(table_id):
 
 
 def _names(api, offline_ok):
-    """Names from the controller; with offline_ok, ids when it cannot be reached (one line says so)."""
+    """Names from the controller; with offline_ok, ids when it cannot be reached (one line says so).
+    A controller without networks (404) has the default one alone."""
     try:
-        return Names(api.get("/v1/vips"))
+        vips = api.get("/v1/vips")
+        try:
+            networks = api.get("/v1/networks")
+        except CliError as e:
+            if e.status != 404:
+                raise
+            networks = None
+        return Names(vips, networks)
     except CliError as e:
         if not offline_ok or e.code != UNREACHABLE:
             raise
@@ -627,8 +676,9 @@ def _loaded(found):
 
 
 def label_flows(lines, names, dpid=None):
-    """dump-flows/dump-groups lines -> labelled rows, ordered VIP by VIP (then hosts, then the
-    pipeline), member by member, table by table; a VIP's group after its flows."""
+    """dump-flows/dump-groups lines -> labelled rows, ordered VIP by VIP (then hosts, networks, the
+    pipeline), member by member, table by table; a VIP's group after its flows. `network`: the
+    network a flow matches (or its owner is), '-' for a flow of every network."""
     keyed = []
     for line in lines:
         flow, group = parse_flow(line), parse_group(line)
@@ -637,6 +687,7 @@ def label_flows(lines, names, dpid=None):
             vip, member = names.owner_names(owner)
             keyed.append(((OWNER_ORDER[owner.kind], owner.id, owner.member, flow["table"]),
                           dict(flow, cookie="%#x" % flow["cookie"], vip=vip, member=member,
+                               network=names.flow_network(owner, flow["flow"]) or "-",
                                table_name=table_name(flow["table"]), dpid=dpid)))
         elif group:
             number = group["group_id"]
@@ -645,7 +696,7 @@ def label_flows(lines, names, dpid=None):
                 buckets[_bucket_name(names, number, target)] += count
             keyed.append(((0, number, 1 << 32, 0),
                           dict(group, buckets=dict(buckets), vip=names.groups.get(number, "group#%d" % number),
-                               member="group %d" % number, table=None, dpid=dpid)))
+                               member="group %d" % number, network="-", table=None, dpid=dpid)))
     return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
 
 
@@ -667,20 +718,21 @@ def _bucket_name(names, group_id, target):
 
 
 def _only_vip(rows, vip):
-    """A VIP's own rows, and the host rows of its members' addresses."""
-    addresses = {m["address"] for m in vip["members"]}
-    return [r for r in rows if r["vip"] == vip["name"] or (r["vip"] == "(host)" and r["member"] in addresses)]
+    """A VIP's own rows, and the host rows of its members (their addresses on their network)."""
+    hosts = {(_member_network(vip, m), m["address"]) for m in vip["members"]}
+    return [r for r in rows if r["vip"] == vip["name"] or (r["vip"] == "(host)" and (r["network"], r["member"]) in hosts)]
 
 
 def _flows_text(rows):
     def shown(row):
         if row["table"] is None:
             buckets = ", ".join("%s x%d" % item for item in sorted(row["buckets"].items()))
-            return (row["vip"], row["member"], "-", "-", "%s, %d buckets: %s" % (
+            return (row["vip"], row["member"], row["network"], "-", "-", "%s, %d buckets: %s" % (
                 row["type"], sum(row["buckets"].values()), buckets))
         packets = "-" if row["n_packets"] is None else row["n_packets"]
-        return (row["vip"], row["member"], "%s(%d)" % (row["table_name"], row["table"]), packets, row["flow"])
-    headers = ("VIP", "MEMBER", "TABLE", "PACKETS", "FLOW")
+        return (row["vip"], row["member"], row["network"], "%s(%d)" % (row["table_name"], row["table"]), packets,
+                row["flow"])
+    headers = ("VIP", "MEMBER", "NETWORK", "TABLE", "PACKETS", "FLOW")
     by_switch = {}
     for row in rows:
         by_switch.setdefault(row["dpid"], []).append(shown(row))
@@ -744,7 +796,8 @@ OVS_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[^|]*\|\d+\|")     # 2026-11-26T15:
 
 
 def explain_trace(lines, names):
-    """ofproto/trace output with each table named and each cookie's VIP/member/host named."""
+    """ofproto/trace output with each table named, each cookie's VIP/member/host/network named,
+    and the network a flow matches."""
     return [_explain_line(line, names) for line in lines]
 
 
@@ -755,12 +808,16 @@ def _explain_line(line, names):
         notes.append(table_name(int(found[1])))
     for cookie in TRACE_COOKIE.findall(line):
         notes.append(names.label(int(cookie, 16)))
+    matched = _matched_network(line[found.end():]) if found and found.re is TRACE_TABLE else None
+    if matched is not None and "network " + names.network(matched) not in notes:
+        notes.append("network " + names.network(matched))
     return "%s   [%s]" % (line, "; ".join(notes)) if notes else line
 
 
-def first_packet(vip, client, client_port, in_port, client_mac=None):
-    """The ofproto/trace flow of a connection's first packet (a SYN, or a UDP datagram) to the VIP."""
-    fields = [vip["protocol"], "in_port=%d" % in_port]
+def first_packet(vip, client, client_port, in_port, client_mac=None, vlan=None):
+    """The ofproto/trace flow of a connection's first packet (a SYN, or a UDP datagram) to the VIP;
+    `vlan`: the 802.1Q tag it arrives with (the VIP's network's, on a port that is not an access port)."""
+    fields = [vip["protocol"], "in_port=%d" % in_port] + (["dl_vlan=%d" % vlan] if vlan is not None else [])
     if client_mac:
         fields.append("dl_src=" + client_mac)
     # tcp_src/udp_src, not tp_src: ovs-vswitchd 3.1 takes tp_src for TCP only.
@@ -783,9 +840,10 @@ def trace(api, args):
         names = _names(api, offline_ok=True)
         return Result(None, "\n".join(explain_trace(_read(args.explain), names)))
     vip = api.get(_vip_path(args.vip))
+    network = vip.get("network", DEFAULT_NETWORK)
     client, client_port = args.client["address"], args.client.get("port", EPHEMERAL_PORT)
-    in_port, client_mac = _client_place(api, client, args.in_port)
-    flow = first_packet(vip, client, client_port, in_port, client_mac)
+    in_port, client_mac = _client_place(api, client, args.in_port, network)
+    flow = first_packet(vip, client, client_port, in_port, client_mac, _tag_on(api, network, in_port))
     command = trace_command(args.appctl, args.bridge, flow, CT_NEXT.get(vip["mode"], ()))
     if not args.run:
         return Result({"command": command}, shlex.join(command))
@@ -796,17 +854,28 @@ def trace(api, args):
     return Result([{"command": cmd, "output": out} for cmd, out in steps], text)
 
 
-def _client_place(api, client, in_port):
-    """The switch port and MAC of the client, when the controller has learned it from ARP."""
+def _tag_on(api, network, port):
+    """The VLAN id frames of `network` carry on switch port `port` (None: untagged)."""
+    if network == DEFAULT_NETWORK:
+        return None
+    found = api.get(_network_path(network))
+    return None if found.get("vlan") is None or port in found.get("access_ports", []) else found["vlan"]
+
+
+def _client_place(api, client, in_port, network=DEFAULT_NETWORK):
+    """The switch port and MAC of the client (on the VIP's network), when the controller has learned
+    it from ARP."""
+    query = "" if network == DEFAULT_NETWORK else "?network=" + urllib.parse.quote(network, safe="")
     try:
-        place = api.get("/v1/hosts/" + client)[0]
+        place = api.get("/v1/hosts/" + client + query)[0]
     except CliError as e:
         if e.code != REFUSED:
             raise
         place = None
     if in_port is None and place is None:
-        raise CliError("--in-port: client %s is not a host the controller knows: give the switch port "
-                       "its packets come in on" % client, USAGE)
+        raise CliError("--in-port: client %s is not a host the controller knows%s: give the switch port "
+                       "its packets come in on" % (client, "" if network == DEFAULT_NETWORK else " on network %r" % network),
+                       USAGE)
     return (in_port if in_port is not None else place["port"]), (place["mac"] if place else None)
 
 
