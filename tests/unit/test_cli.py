@@ -731,6 +731,21 @@ def test_flows_name_networks_and_what_each_flow_matches(tenants, lbctl):
         "a-web's member is the host on tenant-a, not the one at the same address on default"
 
 
+def test_a_dsr_pin_is_named_by_the_network_it_matches(rest, lbctl):
+    """Two dsr VIPs at one address and port, on two networks: a pin (learned with reg9) is the
+    VIP's of its network."""
+    lbctl(rest.url, *TENANT_A_ARGS)
+    for name, network in (("a-dsr", "tenant-a"), ("b-dsr", "default")):
+        assert lbctl(rest.url, "vip", "create", name, "--network", network, "--mode", "dsr", "--address", "10.0.0.132",
+                     "--port", "9000", "--member", "10.0.0.11")[0] == 0
+    pins = "".join(
+        " cookie=0xfffffffd00000000, duration=0.029s, table=18, n_packets=5, n_bytes=334, idle_timeout=5, priority=300,"
+        "tcp,reg9=%s,nw_src=10.0.0.50,nw_dst=10.0.0.132,tp_src=33954,tp_dst=9000 actions=fin_timeout(idle_timeout=5),"
+        "load:%s->NXM_NX_REG7[]\n" % (network, host) for network, host in (("0x1", "0x1"), ("0", "0x2")))
+    assert [r[:4] for r in flow_rows(lbctl(rest.url, "flows", "-", stdin=pins)[1])] == [
+        ["a-dsr", "10.0.0.11:9000", "tenant-a", "dsr_conn(18)"], ["b-dsr", "10.0.0.11:9000", "default", "dsr_conn(18)"]]
+
+
 def test_flows_of_networks_without_the_controller_show_ids(lbctl):
     shown = flow_rows(lbctl(closed_port_url(), "flows", "-", stdin=TENANT_DUMP)[1])
     assert ["vip#1", "-", "network#1", "classify(1)"] in [r[:4] for r in shown]
