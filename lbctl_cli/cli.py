@@ -1,6 +1,6 @@
 """`lbctl`, the operator's command line: the REST API as aligned tables (or its JSON with --json),
 member changes as read-modify-write of one VIP, and the switch's flows and packet traces labelled
-with VIP, member and table names. Standard library only (and PyYAML for `vip create -f`).
+with VIP, member and table names. Standard library only (and PyYAML for `vip create -f`, `network create -f`).
 
 Exit codes: 0 done; 1 the API refused (4xx) or the thing does not exist; 2 usage; 3 the controller
 (or ovs-appctl) cannot be reached, or it failed (5xx). Every error is one line on stderr.
