@@ -1,6 +1,6 @@
 """`lbctl`, the operator's command line: the REST API as aligned tables (or its JSON with --json),
 member changes as read-modify-write of one VIP, and the switch's flows and packet traces labelled
-with VIP, member and table names. Standard library only (and PyYAML for `vip create -f`, `network create -f`).
+with VIP, member, network and table names. Standard library only (and PyYAML for `create -f`).
 
 Exit codes: 0 done; 1 the API refused (4xx) or the thing does not exist; 2 usage; 3 the controller
 (or ovs-appctl) cannot be reached, or it failed (5xx). Every error is one line on stderr.
@@ -546,7 +546,8 @@ class Names:
             return owner
         to_vip, pinned = PIN_VIP.search(flow), REGISTER_LOAD[pipeline.PIN_REG.field].search(flow)
         host = _loaded(pinned) if pinned else 0
-        network = self.network(_matched_network(flow)) if _matched_network(flow) is not None else DEFAULT_NETWORK
+        matched = _matched_network(flow)   # pins are learned with the network of their connection
+        network = DEFAULT_NETWORK if matched is None else self.network(matched)
         vip_id = self.dsr_vips.get((network, to_vip[1], int(to_vip[2]))) if to_vip else None
         if (vip_id, host) in self.member_on_host:
             return pipeline.Owner("vip", vip_id, self.member_on_host[(vip_id, host)])
