@@ -151,8 +151,7 @@ def print_tenant_steps(lab, controller):
     print(f"  ip netns exec {PREFIX}-client curl -s http://{topology.PROVIDER_VIP}/   "
           "# a-public, on the provider network: a-m1, a-m2")
     if controller:
-        print(f"  curl -s localhost:{REST_PORT}/v1/networks    # default, tenant-a, tenant-b: "
-              "VLAN, gateways, MACs")
+        print("  .venv/bin/lbctl network list    # default, tenant-a, tenant-b: VLAN, gateways, MACs")
         print(f"  curl -s 'localhost:{REST_PORT}/v1/hosts/10.0.0.11?network=tenant-b'   "
               "# b-m1; tenant-a's 10.0.0.11 is another host")
     print(f"  {env} ovs-ofctl -O OpenFlow13 dump-flows {lab.bridge} table=0   "
