@@ -1,5 +1,5 @@
 """Command line of the lab: `python -m lab demo up|down|status [--workdir DIR]
-[--no-controller] [--app APP]`."""
+[--tenants] [--no-controller] [--app APP]`."""
 
 import argparse
 import sys
@@ -14,6 +14,9 @@ def main(argv=None):
     demo_parser.add_argument("action", choices=("up", "down", "status"))
     demo_parser.add_argument("--workdir", default=str(demo.WORKDIR),
                              help=f"where the demo keeps its files (default {demo.WORKDIR})")
+    demo_parser.add_argument("--tenants", action="store_true",
+                             help="up: add two tenant VLANs with one address plan and start "
+                                  "with config/tenants.yaml (docs/demo.md)")
     demo_parser.add_argument("--no-controller", action="store_true",
                              help="up: build the switch and hosts, start no controller")
     demo_parser.add_argument("--app", default=demo.APP,
@@ -21,7 +24,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.action == "up":
-        demo.up(args.workdir, controller=not args.no_controller, app=args.app)
+        demo.up(args.workdir, controller=not args.no_controller, app=args.app,
+                tenants=args.tenants)
         return 0
     if args.action == "down":
         demo.down(args.workdir)

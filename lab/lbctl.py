@@ -195,9 +195,9 @@ def shares(lines):
     return sorted(out)
 
 
-def connect(lab, address, port, count):
-    """`count` new HTTP connections from the client to address:port -> {"200 m1": n, ...}."""
-    out = lab.run("client", [sys.executable, "-c", HTTP_CLIENT, address, str(port), str(count)],
+def connect(lab, address, port, count, host="client"):
+    """`count` new HTTP connections from `host` to address:port -> {"200 m1": n, ...}."""
+    out = lab.run(host, [sys.executable, "-c", HTTP_CLIENT, address, str(port), str(count)],
                   timeout=120).stdout
     return json.loads(out)
 

@@ -26,6 +26,13 @@ Members m1..m3 of each tenant serve HTTP and answer with their host name ("a-m1\
 VLAN and address (hosts.mac_for): a-m1 02:65:0a:00:00:0b, b-m1 02:66:0a:00:00:0b; the
 provider client keeps 02:00:c6:12:00:0a. On the lbctl bridge, OpenFlow sees a tenant's frames
 tagged on port 50 (dl_vlan=101/102) and untagged on its access port (21/22).
+
+The two topologies fit in one lab (the tenant demo, `python -m lab demo up --tenants`):
+`build(lab, vlan=0)` first, then `build_tenants(lab, provider_client=<build's client>)`. Their
+ports on the lbctl bridge (1-4; 21, 22, 50) and host names do not meet. `vlan=0` makes the
+standard hosts' ports untagged only, as the provider client's is: a plain port is a trunk of
+every VLAN, and NORMAL (lbctl switches a tenant's ARP with it, tag pushed back) would flood
+tenant frames, tagged, to it.
 """
 
 from dataclasses import dataclass
@@ -40,14 +47,17 @@ MEMBERS = (("m1", "198.18.0.11", 2),
            ("m3", "198.18.0.13", 4))
 HTTP_PORTS = (80, 8080)
 DEMO_VIP = "198.18.0.100"  # the `web` VIP of config/vips.yaml: members .11-.13, port 80
+TENANT_VIP = "10.0.0.100"       # `a-web` and `b-web` of config/tenants.yaml: each tenant's m1-m3
+PROVIDER_VIP = "198.18.0.120"   # `a-public` there: tenant A's a-m1, a-m2, on the default network
 
 
-def build(lab, http_ports=HTTP_PORTS):
-    """Add the client and the members (each serving HTTP) to a started lab; returns the hosts."""
+def build(lab, http_ports=HTTP_PORTS, vlan=None):
+    """Add the client and the members (each serving HTTP) to a started lab; returns the hosts.
+    `vlan=0`: their ports carry untagged frames only (beside tenant VLANs; see above)."""
     name, ip, ofport = CLIENT
-    lab.add_host(name, ip, PREFIXLEN, ofport=ofport)
+    lab.add_host(name, ip, PREFIXLEN, ofport=ofport, vlan=vlan)
     for name, ip, ofport in MEMBERS:
-        lab.add_host(name, ip, PREFIXLEN, ofport=ofport)
+        lab.add_host(name, ip, PREFIXLEN, ofport=ofport, vlan=vlan)
         lab.start_http(name, http_ports)
     return dict(lab.hosts)
 
@@ -82,14 +92,17 @@ class TenantTopology:
     tenants: dict          # tenant name -> Tenant
 
 
-def build_tenants(lab, http_ports=HTTP_PORTS):
+def build_tenants(lab, http_ports=HTTP_PORTS, provider_client=None):
     """Add the tenant topology (see above) to a started lab, members serving HTTP.
 
+    `provider_client`: a host the lab has already, to be the provider client (the standard
+    topology's client, when `build` ran first); None: it is added, untagged only.
     No flows: a test adds `priority=0,actions=NORMAL` to the lbctl bridge, or a controller
     brings its own.
     """
-    name, ip, ofport = CLIENT
-    provider_client = lab.add_host(name, ip, PREFIXLEN, ofport=ofport, vlan=0)
+    if provider_client is None:
+        name, ip, ofport = CLIENT
+        provider_client = lab.add_host(name, ip, PREFIXLEN, ofport=ofport, vlan=0)
     access = lab.add_access_bridge(ACCESS_BRIDGE, TRUNK_OFPORT,
                                    vlans=[vlan for _, vlan, _ in TENANTS])
     tenants = {}

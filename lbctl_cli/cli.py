@@ -1,6 +1,6 @@
 """`lbctl`, the operator's command line: the REST API as aligned tables (or its JSON with --json),
 member changes as read-modify-write of one VIP, and the switch's flows and packet traces labelled
-with VIP, member and table names. Standard library only (and PyYAML for `vip create -f`).
+with VIP, member, network and table names. Standard library only (and PyYAML for `create -f`).
 
 Exit codes: 0 done; 1 the API refused (4xx) or the thing does not exist; 2 usage; 3 the controller
 (or ovs-appctl) cannot be reached, or it failed (5xx). Every error is one line on stderr.
@@ -26,9 +26,12 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 REQUEST_TIMEOUT = 10.0      # seconds for one REST call
 TRACE_TIMEOUT = 30.0        # seconds for one ovs-appctl ofproto/trace
 # What PUT takes back from a GET answer; the rest (id, cookie, mac, locations, status...) is read-only.
-VIP_INPUT = ("name", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "snat_pool",
+VIP_INPUT = ("name", "network", "address", "port", "protocol", "mode", "algorithm", "redundancy_group", "snat_pool",
              "health_monitor")
-MEMBER_INPUT = ("address", "port", "weight", "monitor_port")
+MEMBER_INPUT = ("address", "network", "port", "weight", "monitor_port")
+NETWORK_INPUT = ("name", "vlan", "gateways", "monitor_address", "access_ports")
+DEFAULT_NETWORK = "default"   # the network of a VIP, member or host that names none (always id 0)
+NONE = "none"   # an option's value that clears the field (network update --vlan none)
 TABLE_NAMES = {table.id: table.name for table in pipeline.TABLES}
 OWNER_ORDER = {"vip": 0, "host": 1, "network": 2, "pins": 3, "pipeline": 4}   # how flow rows are ordered
 
@@ -99,6 +102,10 @@ def _vip_path(name):
     return "/v1/vips/" + urllib.parse.quote(name, safe="")
 
 
+def _network_path(name):
+    return "/v1/networks/" + urllib.parse.quote(name, safe="")
+
+
 # ---------------------------------------------------------------- showing things
 
 def table(headers, rows):
@@ -134,8 +141,9 @@ def _member_count(vip):
 
 
 def _vip_table(vips):
-    return table(("NAME", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"),
-                 [(v["name"], _service(v), v["mode"], _member_count(v), v["cookie"]) for v in vips])
+    return table(("NAME", "NETWORK", "ADDRESS:PORT/PROTO", "MODE", "MEMBERS", "COOKIE"),
+                 [(v["name"], v.get("network", DEFAULT_NETWORK), _service(v), v["mode"], _member_count(v), v["cookie"])
+                  for v in vips])
 
 
 def _locations(member):
@@ -152,7 +160,8 @@ def _monitor_text(monitor):
 
 def _vip_details(vip):
     pool = vip.get("snat_pool")
-    fields = [("name", vip["name"]), ("service", _service(vip)), ("mode", vip["mode"]),
+    fields = [("name", vip["name"]), ("network", vip.get("network", DEFAULT_NETWORK)), ("service", _service(vip)),
+              ("mode", vip["mode"]),
               ("algorithm", vip.get("algorithm", "-")), ("redundancy_group", vip.get("redundancy_group", "-")),
               ("mac", vip.get("mac", "-")), ("cookie", vip.get("cookie", "-")), ("group_id", vip.get("group_id", "-"))]
     if pool:
@@ -167,15 +176,65 @@ def _vip_details(vip):
 
 
 def _member_name(member):
+    """ADDR:PORT, with its network (the API shows one only when it is not the VIP's) and monitor port."""
+    notes = ["network %s" % member["network"]] if member.get("network") else []
     if member.get("monitor_port") is not None:
-        return "%s (monitor port %s)" % (_endpoint(member), member["monitor_port"])
-    return _endpoint(member)
+        notes.append("monitor port %s" % member["monitor_port"])
+    return "%s (%s)" % (_endpoint(member), ", ".join(notes)) if notes else _endpoint(member)
 
 
 def _hosts_table(hosts):
-    return table(("IP", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST SEEN", "COOKIE"),
-                 [(h["ip"], h["mac"], h["dpid"], h["port"], h["state"], h["moves"], _when(h.get("last_seen")),
-                   h.get("cookie", "-")) for h in hosts])
+    return table(("IP", "NETWORK", "MAC", "SWITCH", "PORT", "STATE", "MOVES", "LAST SEEN", "COOKIE"),
+                 [(h["ip"], h.get("network", DEFAULT_NETWORK), h["mac"], h["dpid"], h["port"], h["state"], h["moves"],
+                   _when(h.get("last_seen")), h.get("cookie", "-")) for h in hosts])
+
+
+def _gateway_text(gateway):
+    """A gateway as `network create --gateway` takes it: ADDR/PREFIX, and @GROUP unless group 1."""
+    if isinstance(gateway, str):
+        return gateway
+    group = gateway.get("redundancy_group", 1)
+    return gateway["address"] + ("" if group == 1 else "@%d" % group)
+
+
+def _network_fields(network, separator=","):
+    """(field, text) of what an operator sets on a network; lists joined by `separator`."""
+    return [("vlan", "untagged" if network.get("vlan") is None else network["vlan"]),
+            ("gateways", separator.join(_gateway_text(g) for g in network.get("gateways") or []) or "-"),
+            ("monitor_address", network.get("monitor_address") or "-"),
+            ("access_ports", separator.join(str(p) for p in network.get("access_ports") or []) or "-")]
+
+
+def _network_table(networks):
+    rows = []
+    for network in networks:
+        shown = dict(_network_fields(network))
+        rows.append((network["name"], shown["vlan"], shown["gateways"], shown["monitor_address"],
+                     shown["access_ports"], len(network.get("vips", [])), network.get("cookie", "-")))
+    return table(("NAME", "VLAN", "GATEWAYS", "MONITOR ADDRESS", "ACCESS PORTS", "VIPS", "COOKIE"), rows)
+
+
+def _network_details(network):
+    macs = network.get("macs") or {}
+    fields = [("name", network["name"]), ("id", network.get("id", "-"))] + _network_fields(network, ", ") + [
+        ("zones", "%s (lb), %s (snat)" % tuple(network["zones"]) if network.get("zones") else "-"),
+        ("macs", ", ".join("%s (group %s)" % (mac, group) for group, mac in sorted(macs.items(), key=lambda i: int(i[0])))
+         or "-"),
+        ("vips", ", ".join(network.get("vips", [])) or "-"), ("cookie", network.get("cookie", "-"))]
+    if network.get("implicit"):
+        fields.append(("implicit", "yes: the controller's [lbctl] options set it"))
+    width = max(len(k) for k, _ in fields)
+    return "\n".join("%s  %s" % (k.ljust(width), v) for k, v in fields)
+
+
+def _network_summary(network):
+    shown = dict(_network_fields(network))
+    parts = ["untagged" if network.get("vlan") is None else "vlan %s" % network["vlan"]]
+    parts += ["%s %s" % (label, shown[field]) for field, label in (("gateways", "gateways"),
+                                                                   ("monitor_address", "monitor address"),
+                                                                   ("access_ports", "access ports"))
+              if shown[field] != "-"]
+    return "%s, id %s, cookie %s" % (", ".join(parts), network.get("id", "-"), network.get("cookie", "-"))
 
 
 def _stats_text(stats):
@@ -232,23 +291,25 @@ def vip_delete(api, args):
 
 def vip_create(api, args):
     if args.file:
-        return _create_from_file(api, args)
+        return _create_all(api, "/v1/vips", _objects_in_file(args.file, "vips", "VIP"), _created)
     vip = api.call("POST", "/v1/vips", _vip_body(args))
     return Result(vip, _created(vip))
 
 
 def _created(vip):
-    return "created vip %s: %s %s, %d members, mac %s, cookie %s" % (
-        vip["name"], _service(vip), vip["mode"], len(vip["members"]), vip.get("mac", "-"), vip.get("cookie", "-"))
+    network = vip.get("network", DEFAULT_NETWORK)
+    return "created vip %s: %s %s, %s%d members, mac %s, cookie %s" % (
+        vip["name"], _service(vip), vip["mode"], "" if network == DEFAULT_NETWORK else "network %s, " % network,
+        len(vip["members"]), vip.get("mac", "-"), vip.get("cookie", "-"))
 
 
 def _vip_body(args):
     body = {"name": args.name, "address": args.address, "port": args.port}
-    for field in ("protocol", "mode", "algorithm", "redundancy_group"):
+    for field in ("network", "protocol", "mode", "algorithm", "redundancy_group"):
         if getattr(args, field) is not None:
             body[field] = getattr(args, field)
     if args.member:
-        body["members"] = args.member
+        body["members"] = [dict(m, network=args.member_network) if args.member_network else m for m in args.member]
     if args.snat_addresses or args.snat_ports:
         body["snat_pool"] = {k: v for k, v in (("addresses", args.snat_addresses), ("ports", args.snat_ports)) if v}
     monitor = {k: getattr(args, option) for k, option in (("type", "monitor"), ("interval", "monitor_interval"),
@@ -259,12 +320,12 @@ def _vip_body(args):
     return body
 
 
-def _create_from_file(api, args):
-    """Each VIP of the file in turn: one failure does not stop the others; each is reported."""
+def _create_all(api, path, objects, created):
+    """POST each object in turn: one failure does not stop the others; each is reported."""
     answers, lines, code = [], [], OK
-    for where, body in _vips_in_file(args.file):
+    for where, body in objects:
         try:
-            vip = api.call("POST", "/v1/vips", body)
+            made = api.call("POST", path, body)
         except CliError as e:
             if e.code != REFUSED:
                 raise
@@ -272,24 +333,77 @@ def _create_from_file(api, args):
             print("lbctl: %s: %s" % (where, e), file=sys.stderr)
             code = REFUSED
             continue
-        answers.append(vip)
-        lines.append(_created(vip))
+        answers.append(made)
+        lines.append(created(made))
     return Result(answers, "\n".join(lines), code)
 
 
-def _vips_in_file(path):
-    """(where, VIP object) for a YAML file of one VIP object or of `vips: [...]`."""
-    import yaml   # only this command needs it
+def _objects_in_file(path, key, what):
+    """(where, object) for a YAML file of one object or of `key: [...]` (a file may hold both
+    `networks:` and `vips:`, as the controller's VIP file does)."""
+    import yaml   # only -f needs it
     try:
         with open(path) as f:
             doc = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
         raise CliError("%s: cannot read: %s" % (path, str(e).replace("\n", " ")), USAGE)
-    if isinstance(doc, dict) and isinstance(doc.get("vips"), list):
-        return [("%s: vips[%d]" % (path, i), vip) for i, vip in enumerate(doc["vips"])]
+    if isinstance(doc, dict) and isinstance(doc.get(key), list):
+        return [("%s: %s[%d]" % (path, key, i), obj) for i, obj in enumerate(doc[key])]
     if isinstance(doc, dict) and "name" in doc:
         return [(path, doc)]
-    raise CliError("%s: is neither one VIP object nor 'vips: [...]'" % path, USAGE)
+    raise CliError("%s: is neither one %s object nor '%s: [...]'" % (path, what, key), USAGE)
+
+
+# ---------------------------------------------------------------- network commands
+
+def network_list(api, args):
+    networks = api.get("/v1/networks")
+    return Result(networks, _network_table(networks))
+
+
+def network_show(api, args):
+    network = api.get(_network_path(args.name))
+    return Result(network, _network_details(network))
+
+
+def network_delete(api, args):
+    api.call("DELETE", _network_path(args.name))
+    return Result(None, "deleted network %s" % args.name)
+
+
+def network_create(api, args):
+    if args.file:
+        return _create_all(api, "/v1/networks", _objects_in_file(args.file, "networks", "network"),
+                           _network_created)
+    network = api.call("POST", "/v1/networks", dict(_network_changes(args), name=args.name))
+    return Result(network, _network_created(network))
+
+
+def network_update(api, args):
+    """GET, the options given replace their fields, PUT with If-Match (like member changes)."""
+    network = api.get(_network_path(args.name))
+    body = {k: network[k] for k in NETWORK_INPUT if k in network}
+    body.update(_network_changes(args))
+    network = api.call("PUT", _network_path(args.name), body, revision=network.get("revision"))
+    return Result(network, "updated network %s: %s" % (network["name"], _network_summary(network)))
+
+
+def _network_created(network):
+    return "created network %s: %s" % (network["name"], _network_summary(network))
+
+
+def _network_changes(args):
+    """The fields the options give: {field: value}; 'none' clears one (null, or an empty list)."""
+    changes = {}
+    for field in ("vlan", "monitor_address"):
+        value = getattr(args, field)
+        if value is not None:
+            changes[field] = None if value == NONE else value
+    for field, option in (("gateways", "gateway"), ("access_ports", "access_port")):
+        values = getattr(args, option)
+        if values is not None:
+            changes[field] = [] if values == [NONE] else values
+    return changes
 
 
 # ---------------------------------------------------------------- member commands (GET, change, PUT)
@@ -302,6 +416,10 @@ def member_add(api, args):
         for field in ("weight", "monitor_port"):
             if getattr(args, field) is not None:
                 endpoint[field] = getattr(args, field)
+        # A VIP's members are on one network: a new one goes where the others are, unless told.
+        network = args.network or next((m["network"] for m in members if m.get("network")), None)
+        if network:
+            endpoint["network"] = network
         return members + [endpoint], "added member %s to vip %s" % (_endpoint(endpoint), vip["name"])
     return _change_members(api, args.vip, add)
 
@@ -366,17 +484,20 @@ def stats(api, args):
 # ---------------------------------------------------------------- names of cookies and tables
 
 class Names:
-    """VIP and member names by id, from GET /v1/vips; without them (the controller cannot be
-    reached) flows and traces show ids."""
+    """VIP, member, host and network names by id, from GET /v1/vips and /v1/networks; without them
+    (the controller cannot be reached) flows and traces show ids."""
 
-    def __init__(self, vips=None):
+    def __init__(self, vips=None, networks=None):
         self.offline = vips is None
         vips = vips or []
         self.vips = {v["id"]: v for v in vips}
+        self.networks = {n["id"]: n["name"] for n in networks or []}
+        self.networks.setdefault(0, DEFAULT_NETWORK)   # id 0 is the default network's, whatever the controller
         self.members = {(v["id"], m["id"]): _endpoint(m) for v in vips for m in v["members"]}
         self.groups = {v.get("group_id", pipeline.group_id(v["id"])): v["name"] for v in vips}
         self.group_vips = {v.get("group_id", pipeline.group_id(v["id"])): v["id"] for v in vips}
         self.hosts = {m["host"]: m["address"] for v in vips for m in v["members"] if "host" in m}
+        self.host_networks = {m["host"]: _member_network(v, m) for v in vips for m in v["members"] if "host" in m}
         on_host = {}
         for v in vips:
             for m in v["members"]:
@@ -384,7 +505,8 @@ class Names:
                     on_host.setdefault((v["id"], m["host"]), []).append(m["id"])
         # A VIP's member on a host, where the VIP has one there (dsr's buckets and pins name hosts).
         self.member_on_host = {key: ids[0] for key, ids in on_host.items() if len(ids) == 1}
-        self.dsr_vips = {(v["address"], v["port"]): v["id"] for v in vips if v.get("mode") == "dsr"}
+        self.dsr_vips = {(v.get("network", DEFAULT_NETWORK), v["address"], v["port"]): v["id"]
+                         for v in vips if v.get("mode") == "dsr"}
 
     def vip(self, vip_id):
         return self.vips[vip_id]["name"] if vip_id in self.vips else "vip#%d" % vip_id
@@ -395,9 +517,12 @@ class Names:
     def host(self, host_id):
         return self.hosts.get(host_id, "host#%d" % host_id)
 
+    def network(self, network_id):
+        return self.networks.get(network_id, "network#%d" % network_id)
+
     def owner(self, cookie):
         """cookie -> (vip, member): ('web', '198.18.0.11:80'), ('web', '-'), ('(host)', '198.18.0.11'),
-        ('(network)', 'network#0'), ('(pins)', '-') or ('(pipeline)', '-')."""
+        ('(network)', 'tenant-a'), ('(pins)', '-') or ('(pipeline)', '-')."""
         return self.owner_names(pipeline.owner(cookie))
 
     def owner_names(self, owner):
@@ -407,30 +532,65 @@ class Names:
         if owner.kind == "host":
             return "(host)", self.host(owner.id)
         if owner.kind == "network":
-            return "(network)", "network#%d" % owner.id
+            return "(network)", self.network(owner.id)
         if owner.kind == "pins":
             return "(pins)", self.host(owner.id) if owner.id else "-"
         return self.vip(owner.id), self.member(owner.id, owner.member) if owner.member else "-"
 
     def flow_owner(self, cookie, flow):
         """The pipeline.Owner of one flow: its cookie's, except for dsr's learned pins, which all
-        share one cookie: a pin belongs to its VIP (the address and port it matches) and member (the
-        host it loads); Owner("pins", host) when that VIP or member is not known."""
+        share one cookie: a pin belongs to its VIP (the network, address and port it matches) and
+        member (the host it loads); Owner("pins", host) when that VIP or member is not known."""
         owner = pipeline.owner(cookie)
         if owner.kind != "pins":
             return owner
         to_vip, pinned = PIN_VIP.search(flow), REGISTER_LOAD[pipeline.PIN_REG.field].search(flow)
         host = _loaded(pinned) if pinned else 0
-        vip_id = self.dsr_vips.get((to_vip[1], int(to_vip[2]))) if to_vip else None
+        matched = _matched_network(flow)   # pins are learned with the network of their connection
+        network = DEFAULT_NETWORK if matched is None else self.network(matched)
+        vip_id = self.dsr_vips.get((network, to_vip[1], int(to_vip[2]))) if to_vip else None
         if (vip_id, host) in self.member_on_host:
             return pipeline.Owner("vip", vip_id, self.member_on_host[(vip_id, host)])
         return pipeline.Owner("pins", host)
 
+    def flow_network(self, owner, flow):
+        """The network a flow is about: the one it matches (NETWORK_REG), else its owner's (a
+        network, or a host's); None for a flow of every network."""
+        matched = _matched_network(flow)
+        if matched is not None:
+            return self.network(matched)
+        if owner.kind == "network":
+            return self.network(owner.id)
+        if owner.kind == "host":
+            return self.host_networks.get(owner.id)
+        return None
+
     def label(self, cookie):
-        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11', 'pins' or 'pipeline'."""
-        vip, member = self.owner(cookie)
+        """cookie -> 'web', 'web 198.18.0.11:80', 'host 198.18.0.11', 'host 10.0.0.11 on tenant-a',
+        'network tenant-a', 'pins' or 'pipeline'."""
+        owner = pipeline.owner(cookie)
+        vip, member = self.owner_names(owner)
         vip = vip.strip("()")
-        return vip if member == "-" else "%s %s" % (vip, member)
+        shown = vip if member == "-" else "%s %s" % (vip, member)
+        network = self.host_networks.get(owner.id) if owner.kind == "host" else None
+        return shown if network in (None, DEFAULT_NETWORK) else "%s on %s" % (shown, network)
+
+
+def _member_network(vip, member):
+    """A member's network: its own when the API shows one (it differs from the VIP's), else the VIP's."""
+    return member.get("network") or vip.get("network", DEFAULT_NETWORK)
+
+
+# A flow's match on the network register (NETWORK_REG), as ovs-ofctl and ofproto/trace print it:
+# `<register>=0x1`; a masked match (`=0x1/0xff`) is not one network's.
+NETWORK_MATCH = re.compile(r"(?:^|,)%s=(0x[0-9a-f]+|\d+)(?=,|\s|$)" % pipeline.NETWORK_REG.field)
+
+
+def _matched_network(flow):
+    """The network id a flow's match (`match actions=...`, or a trace's `match, priority N`)
+    requires, or None."""
+    found = NETWORK_MATCH.search(flow.split(" actions=")[0].split(", priority ")[0])
+    return int(found[1], 0) if found else None
 
 
 def table_name(table_id):
@@ -438,9 +598,17 @@ def table_name(table_id):
 
 
 def _names(api, offline_ok):
-    """Names from the controller; with offline_ok, ids when it cannot be reached (one line says so)."""
+    """Names from the controller; with offline_ok, ids when it cannot be reached (one line says so).
+    A controller without networks (404) has the default one alone."""
     try:
-        return Names(api.get("/v1/vips"))
+        vips = api.get("/v1/vips")
+        try:
+            networks = api.get("/v1/networks")
+        except CliError as e:
+            if e.status != 404:
+                raise
+            networks = None
+        return Names(vips, networks)
     except CliError as e:
         if not offline_ok or e.code != UNREACHABLE:
             raise
@@ -509,8 +677,9 @@ def _loaded(found):
 
 
 def label_flows(lines, names, dpid=None):
-    """dump-flows/dump-groups lines -> labelled rows, ordered VIP by VIP (then hosts, then the
-    pipeline), member by member, table by table; a VIP's group after its flows."""
+    """dump-flows/dump-groups lines -> labelled rows, ordered VIP by VIP (then hosts, networks, the
+    pipeline), member by member, table by table; a VIP's group after its flows. `network`: the
+    network a flow matches (or its owner is), '-' for a flow of every network."""
     keyed = []
     for line in lines:
         flow, group = parse_flow(line), parse_group(line)
@@ -519,6 +688,7 @@ def label_flows(lines, names, dpid=None):
             vip, member = names.owner_names(owner)
             keyed.append(((OWNER_ORDER[owner.kind], owner.id, owner.member, flow["table"]),
                           dict(flow, cookie="%#x" % flow["cookie"], vip=vip, member=member,
+                               network=names.flow_network(owner, flow["flow"]) or "-",
                                table_name=table_name(flow["table"]), dpid=dpid)))
         elif group:
             number = group["group_id"]
@@ -527,7 +697,7 @@ def label_flows(lines, names, dpid=None):
                 buckets[_bucket_name(names, number, target)] += count
             keyed.append(((0, number, 1 << 32, 0),
                           dict(group, buckets=dict(buckets), vip=names.groups.get(number, "group#%d" % number),
-                               member="group %d" % number, table=None, dpid=dpid)))
+                               member="group %d" % number, network="-", table=None, dpid=dpid)))
     return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
 
 
@@ -549,20 +719,21 @@ def _bucket_name(names, group_id, target):
 
 
 def _only_vip(rows, vip):
-    """A VIP's own rows, and the host rows of its members' addresses."""
-    addresses = {m["address"] for m in vip["members"]}
-    return [r for r in rows if r["vip"] == vip["name"] or (r["vip"] == "(host)" and r["member"] in addresses)]
+    """A VIP's own rows, and the host rows of its members (their addresses on their network)."""
+    hosts = {(_member_network(vip, m), m["address"]) for m in vip["members"]}
+    return [r for r in rows if r["vip"] == vip["name"] or (r["vip"] == "(host)" and (r["network"], r["member"]) in hosts)]
 
 
 def _flows_text(rows):
     def shown(row):
         if row["table"] is None:
             buckets = ", ".join("%s x%d" % item for item in sorted(row["buckets"].items()))
-            return (row["vip"], row["member"], "-", "-", "%s, %d buckets: %s" % (
+            return (row["vip"], row["member"], row["network"], "-", "-", "%s, %d buckets: %s" % (
                 row["type"], sum(row["buckets"].values()), buckets))
         packets = "-" if row["n_packets"] is None else row["n_packets"]
-        return (row["vip"], row["member"], "%s(%d)" % (row["table_name"], row["table"]), packets, row["flow"])
-    headers = ("VIP", "MEMBER", "TABLE", "PACKETS", "FLOW")
+        return (row["vip"], row["member"], row["network"], "%s(%d)" % (row["table_name"], row["table"]), packets,
+                row["flow"])
+    headers = ("VIP", "MEMBER", "NETWORK", "TABLE", "PACKETS", "FLOW")
     by_switch = {}
     for row in rows:
         by_switch.setdefault(row["dpid"], []).append(shown(row))
@@ -626,7 +797,8 @@ OVS_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[^|]*\|\d+\|")     # 2026-11-26T15:
 
 
 def explain_trace(lines, names):
-    """ofproto/trace output with each table named and each cookie's VIP/member/host named."""
+    """ofproto/trace output with each table named, each cookie's VIP/member/host/network named,
+    and the network a flow matches."""
     return [_explain_line(line, names) for line in lines]
 
 
@@ -637,12 +809,16 @@ def _explain_line(line, names):
         notes.append(table_name(int(found[1])))
     for cookie in TRACE_COOKIE.findall(line):
         notes.append(names.label(int(cookie, 16)))
+    matched = _matched_network(line[found.end():]) if found and found.re is TRACE_TABLE else None
+    if matched is not None and "network " + names.network(matched) not in notes:
+        notes.append("network " + names.network(matched))
     return "%s   [%s]" % (line, "; ".join(notes)) if notes else line
 
 
-def first_packet(vip, client, client_port, in_port, client_mac=None):
-    """The ofproto/trace flow of a connection's first packet (a SYN, or a UDP datagram) to the VIP."""
-    fields = [vip["protocol"], "in_port=%d" % in_port]
+def first_packet(vip, client, client_port, in_port, client_mac=None, vlan=None):
+    """The ofproto/trace flow of a connection's first packet (a SYN, or a UDP datagram) to the VIP;
+    `vlan`: the 802.1Q tag it arrives with (the VIP's network's, on a port that is not an access port)."""
+    fields = [vip["protocol"], "in_port=%d" % in_port] + (["dl_vlan=%d" % vlan] if vlan is not None else [])
     if client_mac:
         fields.append("dl_src=" + client_mac)
     # tcp_src/udp_src, not tp_src: ovs-vswitchd 3.1 takes tp_src for TCP only.
@@ -665,9 +841,10 @@ def trace(api, args):
         names = _names(api, offline_ok=True)
         return Result(None, "\n".join(explain_trace(_read(args.explain), names)))
     vip = api.get(_vip_path(args.vip))
+    network = vip.get("network", DEFAULT_NETWORK)
     client, client_port = args.client["address"], args.client.get("port", EPHEMERAL_PORT)
-    in_port, client_mac = _client_place(api, client, args.in_port)
-    flow = first_packet(vip, client, client_port, in_port, client_mac)
+    in_port, client_mac = _client_place(api, client, args.in_port, network)
+    flow = first_packet(vip, client, client_port, in_port, client_mac, _tag_on(api, network, in_port))
     command = trace_command(args.appctl, args.bridge, flow, CT_NEXT.get(vip["mode"], ()))
     if not args.run:
         return Result({"command": command}, shlex.join(command))
@@ -678,17 +855,28 @@ def trace(api, args):
     return Result([{"command": cmd, "output": out} for cmd, out in steps], text)
 
 
-def _client_place(api, client, in_port):
-    """The switch port and MAC of the client, when the controller has learned it from ARP."""
+def _tag_on(api, network, port):
+    """The VLAN id frames of `network` carry on switch port `port` (None: untagged)."""
+    if network == DEFAULT_NETWORK:
+        return None
+    found = api.get(_network_path(network))
+    return None if found.get("vlan") is None or port in found.get("access_ports", []) else found["vlan"]
+
+
+def _client_place(api, client, in_port, network=DEFAULT_NETWORK):
+    """The switch port and MAC of the client (on the VIP's network), when the controller has learned
+    it from ARP."""
+    query = "" if network == DEFAULT_NETWORK else "?network=" + urllib.parse.quote(network, safe="")
     try:
-        place = api.get("/v1/hosts/" + client)[0]
+        place = api.get("/v1/hosts/" + client + query)[0]
     except CliError as e:
         if e.code != REFUSED:
             raise
         place = None
     if in_port is None and place is None:
-        raise CliError("--in-port: client %s is not a host the controller knows: give the switch port "
-                       "its packets come in on" % client, USAGE)
+        raise CliError("--in-port: client %s is not a host the controller knows%s: give the switch port "
+                       "its packets come in on" % (client, "" if network == DEFAULT_NETWORK else " on network %r" % network),
+                       USAGE)
     return (in_port if in_port is not None else place["port"]), (place["mac"] if place else None)
 
 
@@ -770,6 +958,27 @@ def slot(text):
     return int(text)
 
 
+def gateway_spec(text):
+    """ADDR/PREFIX[@GROUP] -> "ADDR/PREFIX" or {"address", "redundancy_group"}; the API checks the
+    address (its refusal names gateways[i])."""
+    if text == NONE:
+        return text
+    address, at, group = text.rpartition("@") if "@" in text else (text, "", "")
+    if at and not group.isdigit() or not address:
+        raise argparse.ArgumentTypeError("%r is not ADDR/PREFIX[@GROUP]" % text)
+    return {"address": address, "redundancy_group": int(group)} if at else address
+
+
+def number_or_none(text):
+    """An integer option of `network`, or 'none' to clear it."""
+    if text == NONE:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number (or 'none')" % text)
+
+
 def address_list(text):
     return [a for a in text.split(",") if a]
 
@@ -799,6 +1008,8 @@ def build_parser():
     _vip_parser(commands.add_parser("vip", parents=[common], help="list, show, create, delete VIPs"), common)
     _member_parser(commands.add_parser("member", parents=[common], help="add, remove or drain a VIP's member"),
                    common)
+    _network_parser(commands.add_parser("network", parents=[common],
+                                        help="list, show, create, update, delete networks"), common)
     commands.add_parser("hosts", parents=[common], help="hosts learned from ARP").set_defaults(handler=hosts)
     commands.add_parser("stats", parents=[common], help="controller and traffic counters").set_defaults(handler=stats)
     _flows_parser(commands.add_parser("flows", parents=[common], help="the switch's flows, labelled"))
@@ -817,12 +1028,16 @@ def _vip_parser(vip, common):
     create.set_defaults(handler=vip_create)
     create.add_argument("name", nargs="?")
     create.add_argument("-f", "--file", help="a YAML file of one VIP object, or of 'vips: [...]'")
+    create.add_argument("--network", metavar="NAME", help="where its clients reach it (default: default)")
     create.add_argument("--address")
     create.add_argument("--port", type=int)
     create.add_argument("--protocol", choices=("tcp", "udp"))
     create.add_argument("--mode", choices=("routed", "dsr", "one-arm"))
     create.add_argument("--algorithm", choices=("5-tuple", "source_ip"))
     create.add_argument("--member", type=member_spec, action="append", metavar="ADDR[:PORT][@WEIGHT]")
+    create.add_argument("--member-network", metavar="NAME",
+                        help="the network of every --member, when not the VIP's (a routed VIP's members behind a "
+                             "tenant's gateway)")
     create.add_argument("--snat-addresses", type=address_list, metavar="A,B")
     create.add_argument("--snat-ports", type=port_range, metavar="LOW-HIGH")
     create.add_argument("--redundancy-group", type=int, metavar="N")
@@ -833,11 +1048,40 @@ def _vip_parser(vip, common):
     create.add_argument("--fall", type=int, metavar="N")
 
 
+def _network_parser(network, common):
+    actions = network.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="all networks, the default one first").set_defaults(
+        handler=network_list)
+    for name, handler, what in (("show", network_show, "one network: its id, zones, MACs and VIPs"),
+                                ("delete", network_delete, "delete a network no VIP uses")):
+        sub = actions.add_parser(name, parents=[common], help=what)
+        sub.add_argument("name")
+        sub.set_defaults(handler=handler)
+    create = actions.add_parser("create", parents=[common], help="create a network, or those of a YAML file (-f)")
+    create.set_defaults(handler=network_create)
+    create.add_argument("name", nargs="?")
+    create.add_argument("-f", "--file", help="a YAML file of one network object, or of 'networks: [...]'")
+    update = actions.add_parser("update", parents=[common],
+                                help="change a network: each option given replaces its field ('none' clears it)")
+    update.set_defaults(handler=network_update)
+    update.add_argument("name")
+    for sub in (create, update):
+        sub.add_argument("--vlan", type=number_or_none, metavar="ID", help="its 802.1Q VLAN id (1-4094); none: untagged")
+        sub.add_argument("--gateway", type=gateway_spec, action="append", metavar="ADDR/PREFIX[@GROUP]",
+                         help="a gateway address of the balancer there, in redundancy group GROUP (default 1); "
+                              "repeat for more")
+        sub.add_argument("--monitor-address", metavar="ADDR", help="the source address of health probes there")
+        sub.add_argument("--access-port", type=number_or_none, action="append", metavar="N",
+                         help="a switch port where the network arrives untagged; repeat for more")
+
+
 def _member_parser(member, common):
     actions = member.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="add a member")
     add.add_argument("--weight", type=int)
     add.add_argument("--monitor-port", type=int)
+    add.add_argument("--network", metavar="NAME",
+                     help="the member's network (default: that of the VIP's other members, else the VIP's)")
     add.set_defaults(handler=member_add)
     remove = actions.add_parser("remove", parents=[common], help="remove a member")
     remove.set_defaults(handler=member_remove)
@@ -879,6 +1123,17 @@ def _check(parser, args):
             parser.error("vip create: give NAME --address A --port P, or -f FILE")
         if args.name and (args.address is None or args.port is None):
             parser.error("vip create %s: --address and --port are required" % args.name)
+        if args.member_network and not args.member:
+            parser.error("vip create: --member-network names the network of the --member options: give them")
+    if args.handler is network_create and bool(args.file) == bool(args.name):
+        parser.error("network create: give NAME [--vlan ID] [--gateway ADDR/PREFIX[@GROUP]]..., or -f FILE")
+    if args.handler in (network_create, network_update):
+        for option, values in (("--gateway", args.gateway), ("--access-port", args.access_port)):
+            if values and NONE in values and len(values) > 1:
+                parser.error("network %s: %s none clears the list: give it alone" % (args.action, option))
+    if args.handler is network_update and not any(
+            getattr(args, o) is not None for o in ("vlan", "gateway", "monitor_address", "access_port")):
+        parser.error("network update %s: give --vlan, --gateway, --monitor-address or --access-port" % args.name)
     if args.handler is trace and not args.explain and not (args.vip and args.client):
         parser.error("trace: give --vip NAME --client IP[:PORT], or --explain FILE")
 

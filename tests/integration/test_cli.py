@@ -26,7 +26,8 @@ def lbctl(lb, *args, stdin=None):
 
 
 def rows(text):
-    return [line.split(None, 4) for line in text.splitlines()[1:]]
+    """A table's rows; `lbctl flows`: [vip, member, network, table, packets, flow]."""
+    return [line.split(None, 5) for line in text.splitlines()[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def cli_vip(lab, lb):
 def test_list_then_drain_a_member(lab, lb, cli_vip):
     code, out, _ = lbctl(lb, "vip", "list")
     assert code == 0
-    assert ["cli", "198.18.0.140:8080/tcp", "routed"] in [row[:3] for row in rows(out)]
+    assert ["cli", "default", "198.18.0.140:8080/tcp", "routed"] in [row[:4] for row in rows(out)]
     assert set(served_by(connect(lab, "198.18.0.140", 8080, 20))) == {"m1", "m2"}
     assert lbctl(lb, "member", "drain", "cli", "198.18.0.12")[0] == 0
     assert served_by(connect(lab, "198.18.0.140", 8080, 20)) == {"m1": 20}, "no new connection to the drained m2"
@@ -55,13 +56,13 @@ def test_flows_of_the_switch_are_labelled_with_the_vip(lab, lb, cli_vip):
     code, out, err = lbctl(lb, "flows", "-", "--vip", "cli", stdin=lab.ofctl("dump-flows"))
     assert code == 0, err
     shown = rows(out)
-    classify = [r for r in shown if r[:3] == ["cli", "-", "classify(0)"] and "tp_dst=8080" in r[4]]
-    assert classify and int(classify[0][3]) >= 5, "the VIP's own flow, with the switch's packet count"
-    assert ["cli", "198.18.0.11:8080", "commit(22)"] in [r[:3] for r in shown]
-    assert ["(host)", "198.18.0.11", "locate(31)"] in [r[:3] for r in shown]
+    classify = [r for r in shown if r[:4] == ["cli", "-", "default", "classify(1)"] and "tp_dst=8080" in r[5]]
+    assert classify and int(classify[0][4]) >= 5, "the VIP's own flow, with the switch's packet count"
+    assert ["cli", "198.18.0.11:8080", "-", "commit(22)"] in [r[:4] for r in shown]
+    assert ["(host)", "198.18.0.11", "default", "locate(31)"] in [r[:4] for r in shown]
     assert {r[0] for r in shown} == {"cli", "(host)"}
     code, out, _ = lbctl(lb, "flows", "--vip", "cli")     # the same, from GET /v1/flows
-    assert code == 0 and ["cli", "198.18.0.11:8080", "commit(22)"] in [r[:3] for r in rows(out.split("\n", 1)[1])]
+    assert code == 0 and ["cli", "198.18.0.11:8080", "-", "commit(22)"] in [r[:4] for r in rows(out.split("\n", 1)[1])]
 
 
 def test_trace_run_names_the_vip_the_tables_and_the_member(lab, lb, cli_vip):
@@ -69,7 +70,7 @@ def test_trace_run_names_the_vip_the_tables_and_the_member(lab, lb, cli_vip):
     code, out, err = lbctl(lb, "trace", "--vip", "cli", "--client", "198.18.0.10:40000", "--in-port", str(client.ofport),
                            "--bridge", lab.bridge, "--run", "--appctl", "ovs-appctl -t %s" % (lab.workdir / "ovs-vswitchd.ctl"))
     assert code == 0, err
-    assert "[classify; cli]" in out and "[conntrack; cli]" in out
+    assert "[classify; cli; network default]" in out and "[conntrack; cli]" in out
     assert out.count("\n$ ovs-appctl") == 1, "a second trace goes on from the select group's hash"
     member = re.search(r"\[commit; cli (198\.18\.0\.1[12]):8080\]", out)[1]
     assert "[locate; host %s]" % member in out
