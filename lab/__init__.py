@@ -8,10 +8,19 @@ the benchmarks. Standard library only.
     lab.ofctl("add-flow", "priority=0,actions=NORMAL")
     lab.run("client", ["curl", "-s", "http://198.18.0.11:8080/"]).stdout   # "m1\\n"
     lab.stop()
+
+Several balancer switches on one L2 fabric, one controller port (lab/cluster.py):
+
+    cluster = Cluster(workdir, prefix="lc1a2b", of_port=free_tcp_port(), balancers=("a", "b"))
+    cluster.start(); topology.build_fabric(cluster)
+    cluster.ofctl("a", "add-flow", "priority=0,actions=NORMAL")
+    cluster.kill_switch("a"); cluster.cut_uplink("b"); cluster.fabric_fdb()
+    cluster.stop()
 """
 
+from lab.cluster import Cluster
 from lab.cmd import CommandFailed
 from lab.core import Lab, free_tcp_port, unavailable_reason
 from lab.hosts import Host
 
-__all__ = ["CommandFailed", "Host", "Lab", "free_tcp_port", "unavailable_reason"]
+__all__ = ["CommandFailed", "Cluster", "Host", "Lab", "free_tcp_port", "unavailable_reason"]

@@ -1,6 +1,8 @@
 """Hand-made ARP frames sent from a host's namespace: gratuitous ARP from a host that moved, or a
 spoofed claim of someone else's address. The real `arping` cannot claim an address its host
 does not hold; a raw socket can send any frame."""
+import socket
+import struct
 import sys
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -19,6 +21,14 @@ with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
     for _ in range(int(count)):
         s.send(frame)
 """
+
+
+def frame(op, sender_mac, sender_ip, target_mac, target_ip, eth_dst=BROADCAST):
+    """The bytes of one Ethernet/ARP frame (as SEND builds it inside a namespace)."""
+    mac = lambda text: bytes.fromhex(text.replace(":", ""))  # noqa: E731
+    return (mac(eth_dst) + mac(sender_mac) + struct.pack("!HHHBBH", 0x0806, 1, 0x0800, 6, 4, op)
+            + mac(sender_mac) + socket.inet_aton(sender_ip) + mac(target_mac)
+            + socket.inet_aton(target_ip))
 
 
 def send_arp(lab, host, op, sender_ip, target_ip, sender_mac=None, target_mac=ZERO_MAC,

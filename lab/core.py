@@ -11,24 +11,18 @@ import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from hashlib import sha256
 from pathlib import Path
 
 from lab import hosts, ovs
-from lab.cmd import run
-from lab.nginx import NginxFiles
-from lab.record import Record, netns_exists, remove_recorded, same_process, terminate
+from lab.base import REPO_ROOT, LabBase  # noqa: F401 (lab.demo takes REPO_ROOT from here)
+from lab.record import Record
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-OFRELAY = Path(__file__).resolve().with_name("ofrelay.py")
 SWITCH_HOST_NAME = "switch"  # the switch's namespace is <prefix>-switch: no host may take it
 ACCESS_BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 PREFIX = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 DPID = re.compile(r"^[0-9a-f]{16}$")
-CONTROLLER_START_TIMEOUT = 20.0
 
 
 # What a lab runs, and the Debian packages they come in.
@@ -58,32 +52,7 @@ def free_tcp_port():
         return sock.getsockname()[1]
 
 
-def port_in_use(port):
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-        return False
-
-
-def accepts_tcp(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def tail(path, lines=20):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-class Lab:
+class Lab(LabBase):
     """One run: `start()`, then `add_host()` / `start_http()` / `start_controller()`, and
     `stop()` at the end, always (a later `start()` in the same workdir also cleans up).
 
@@ -97,17 +66,13 @@ class Lab:
                              "starting with a letter")
         if len(bridge) > hosts.IFNAMSIZ:
             raise ValueError(f"bridge {bridge!r}: longer than {hosts.IFNAMSIZ} characters")
-        self.workdir = Path(workdir).resolve()
-        self.prefix = prefix
+        super().__init__(workdir, prefix)
         self.bridge = bridge
         self.of_port = int(of_port)
         self.dpid = self._dpid(dpid)
         self.switch_netns = f"{prefix}-{SWITCH_HOST_NAME}"
-        self.hosts = {}
         self.access_bridges = {}  # bridge name -> ovs.AccessBridge
-        self.record = None
         self.switch = None
-        self._children = {}  # Popen objects of our own children, so that we can reap them
 
     @classmethod
     def attach(cls, workdir):
@@ -137,11 +102,7 @@ class Lab:
     # -- the switch ---------------------------------------------------------------------------
 
     def start(self):
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        remove_recorded(self.workdir)  # whatever a previous (crashed) run here left behind
-        for stale in self.workdir.glob("*-access.log"):
-            stale.unlink()
-        self.record = Record(self.workdir)
+        self._begin()
         self.record.data["lab"] = {"prefix": self.prefix, "bridge": self.bridge,
                                    "of_port": self.of_port, "dpid": self.dpid,
                                    "switch_netns": self.switch_netns}
@@ -149,49 +110,8 @@ class Lab:
         self.switch = ovs.Switch(self.workdir, self.switch_netns, self.record)
         self.switch.start()
         self.switch.add_bridge(self.bridge, self.dpid)
-        self._start_relay()
+        self._start_relay("ofrelay", self.workdir)
         return self
-
-    def _make_netns(self, name):
-        # Refuse rather than record a namespace we did not make: stop() would delete it.
-        if netns_exists(name):
-            raise RuntimeError(f"network namespace {name} already exists: another run is using "
-                               f"prefix {self.prefix!r}, or a crashed one left it without "
-                               f"a record (remove it with `ip netns del {name}`)")
-        self.record.add_netns(name)
-        hosts.prepare_netns(name)
-
-    @property
-    def _relay_sessions(self):
-        return self.workdir / f"{ovs.OF_RELAY_SOCKET}.sessions"
-
-    def _start_relay(self):
-        sock = self.workdir / ovs.OF_RELAY_SOCKET
-        sock.unlink(missing_ok=True)
-        self._relay_sessions.unlink(missing_ok=True)
-        self.record.add_file(sock)
-        self.record.add_file(self._relay_sessions)
-        proc = self._spawn("ofrelay", [sys.executable, OFRELAY, sock, self.of_port],
-                           self.workdir / "ofrelay.log", f"ofrelay to 127.0.0.1:{self.of_port}")
-        deadline = time.monotonic() + 5.0
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ofrelay did not start:\n{tail(self.workdir / 'ofrelay.log')}")
-            time.sleep(0.02)
-
-    def _spawn(self, key, argv, log_file, what, env=None):
-        """Start a long-lived child in its own session, logging to log_file, and record it.
-
-        It runs in the workdir: ryu-manager loads `lbctl_app` as a file path when a path of
-        that name exists in its working directory, and the repo root has a folder of that name.
-        """
-        with open(log_file, "ab") as log:
-            proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    cwd=self.workdir, start_new_session=True)
-        self._children[key] = proc
-        self.record.add_process(key, proc.pid, what)
-        return proc
 
     def drop_switch_messages(self, rules):
         """From the next OpenFlow connection on, the relay drops the switch's messages that
@@ -218,15 +138,7 @@ class Lab:
         bridge (`bridge` or self.bridge) is inserted after the command unless it is already
         the first argument after it. Options (`--names`, `-O OpenFlow15`) may come first.
         """
-        bridge = bridge or self.bridge
-        args = [str(a) for a in args]
-        n_opts = 0
-        while n_opts < len(args) and args[n_opts].startswith("-"):
-            n_opts += 2 if args[n_opts] == "-O" else 1
-        command, rest = args[:n_opts + 1], args[n_opts + 1:]
-        if rest[:1] != [bridge]:
-            rest = [bridge, *rest]
-        return self.switch.ofctl(*command, *rest)
+        return self.switch.ofctl(*ovs.ofctl_args(args, bridge or self.bridge))
 
     def add_access_bridge(self, name="acc", ofport=50, vlans=()):
         """A learning bridge `<prefix>_<name>` for hosts on VLANs, trunked to the lbctl bridge
@@ -310,130 +222,17 @@ class Lab:
             raise ValueError(f"host {name!r} on access bridge {bridge}: needs a vlan "
                              "(its ports are access ports)")
 
-    def host(self, host):
-        """The Host for a Host or a host name."""
-        return host if isinstance(host, hosts.Host) else self.hosts[host]
-
-    def run(self, host, argv, timeout=30, check=True):
-        """Run argv inside the host's namespace; CompletedProcess with text stdout/stderr.
-
-        With check, a non-zero exit raises CommandFailed (a CalledProcessError showing stderr).
-        """
-        return run(["ip", "netns", "exec", self.host(host).netns, *argv],
-                   timeout=timeout, check=check)
-
-    def spawn(self, host, key, argv):
-        """Start a long-lived process inside the host's namespace (e.g. a UDP server), recorded
-        under `key` so that stop_process(key) or stop() ends it. Its output goes to <key>.log."""
-        host = self.host(host)
-        return self._spawn(key, ["ip", "netns", "exec", host.netns, *argv],
-                           self.workdir / f"{key}.log", f"{key} in {host.netns}")
-
-    def stop_process(self, key):
-        entry = self.record.data["processes"].get(key)
-        if entry:
-            terminate(entry)
-            self.record.drop_process(key)
-        proc = self._children.pop(key, None)
-        if proc:
-            proc.wait(timeout=5)
-
-    # -- http members -------------------------------------------------------------------------
-
-    def start_http(self, host, ports=(80, 8080)):
-        host = self.host(host)
-        files = NginxFiles(self.workdir, host.name)
-        files.write_config(ports)
-        files.pid_file.unlink(missing_ok=True)
-        files.access_log.touch()
-        # nginx binds its ports before it daemonizes, so they accept once this returns.
-        self.run(host, files.argv())
-        pid = ovs.read_pidfile(files.pid_file)
-        self.record.add_process(f"nginx-{host.name}", pid, f"nginx master in {host.netns}")
-
-    def stop_http(self, host):
-        """Stop the host's nginx (a member going down); start_http brings it back."""
-        key = f"nginx-{self.host(host).name}"
-        entry = self.record.data["processes"].get(key)
-        if entry:
-            terminate(entry)
-            self.record.drop_process(key)
-
-    def access_log(self, host):
-        """The client address of every request the host's nginx answered, oldest first."""
-        path = NginxFiles(self.workdir, self.host(host).name).access_log
-        return [line.split(" ", 1)[0] for line in path.read_text().splitlines() if line]
-
     # -- the controller -----------------------------------------------------------------------
 
-    def start_controller(self, config_file, wsapi_port, extra_args=(), log_file=None,
-                         app="lbctl_app"):
-        """Start `ryu-manager ... <app>` from this Python's venv, listening for the switch on
-        127.0.0.1:<of_port> and serving REST on 127.0.0.1:<wsapi_port>.
-
-        config_file may be one path or several (later files override earlier ones); relative
-        paths in extra_args would be taken from the workdir, where ryu-manager runs. Returns
-        once the OpenFlow port listens and the REST port accepts TCP (wsapi_port=None: an app
-        without REST), having told the switch to connect at once rather than after its
-        back-off; lab.wait_connected() then waits for the OpenFlow session. Raises with the end
-        of the log if ryu-manager exits or is not ready in time.
-        """
-        if same_process(self.record.data["processes"].get("controller", {"pid": 0, "start": 0})):
-            raise RuntimeError("a controller is already running; stop_controller() first")
-        busy = [p for p in (self.of_port, wsapi_port) if p is not None and port_in_use(p)]
-        if busy:
-            raise RuntimeError(f"port {busy[0]} on 127.0.0.1 is already in use: "
-                               "another controller or demo is running")
-        files = [config_file] if isinstance(config_file, (str, os.PathLike)) else config_file
-        argv = [Path(sys.executable).parent / "ryu-manager"]
-        for path in files:
-            argv += ["--config-file", Path(path).resolve()]
-        argv += ["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", self.of_port]
-        if wsapi_port is not None:
-            argv += ["--wsapi-host", "127.0.0.1", "--wsapi-port", wsapi_port]
-        argv += [*extra_args, app]
-        log_file = Path(log_file) if log_file else self.workdir / "controller.log"
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                          env.get("PYTHONPATH")]))
-        proc = self._spawn("controller", argv, log_file, f"ryu-manager {app}", env=env)
-        self.record.data["controller"] = {"app": app, "wsapi_port": wsapi_port,
-                                          "log_file": str(log_file)}
-        self.record.save()
-        deadline = time.monotonic() + CONTROLLER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"ryu-manager exited with {proc.returncode}:\n{tail(log_file)}")
-            # Binding the OpenFlow port fails once ryu-manager listens on it; a test connect
-            # there would look like a switch to the controller.
-            if port_in_use(self.of_port) and (wsapi_port is None or accepts_tcp(wsapi_port)):
-                self.switch.reconnect(self.bridge)
-                return proc
-            time.sleep(0.1)
-        self.stop_controller()
-        raise RuntimeError(f"ryu-manager not ready after {CONTROLLER_START_TIMEOUT:.0f} s:\n"
-                           f"{tail(log_file)}")
-
-    def stop_controller(self, kill=False):
-        """Stop the controller (`kill`: with SIGKILL, no chance to clean up)."""
-        entry = self.record.data["processes"].get("controller")
-        if entry:
-            terminate(entry, kill=kill)
-            self.record.drop_process("controller")
-        proc = self._children.pop("controller", None)
-        if proc:
-            proc.wait(timeout=5)
+    def reconnect_switches(self):  # see LabBase
+        self.switch.reconnect(self.bridge)
 
     def is_connected(self):
         """True if the switch has an OpenFlow session with a controller: the relay carries a
         connection on which the controller has answered. (The Controller record's is_connected
         says the same, but OVS refreshes it only about every 5 s.) The controller may still be
         in its handshake: wait for what it installs, or for its REST API, to see it ready."""
-        relay = self.record.data["processes"].get("ofrelay")
-        try:
-            return same_process(relay) and int(self._relay_sessions.read_text()) > 0
-        except (OSError, ValueError):
-            return False
+        return self._relay_connected("ofrelay", self.workdir)
 
     def wait_connected(self, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -447,9 +246,5 @@ class Lab:
 
     def stop(self):
         """Remove everything this run made; safe to call twice, or without start()."""
-        remove_recorded(self.workdir)
-        for proc in self._children.values():
-            proc.wait(timeout=5)
-        self._children.clear()
-        self.hosts.clear()
+        super().stop()
         self.access_bridges.clear()

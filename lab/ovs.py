@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.cmd import run
-from lab.record import terminate
+from lab.record import same_process, terminate
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 OF_RELAY_SOCKET = "of-relay.sock"
@@ -46,6 +46,19 @@ class AccessBridge:
     vlans: tuple = ()  # the VLANs the trunk carries; (): all, untagged frames too
 
 
+def ofctl_args(args, bridge):
+    """`ovs-ofctl` arguments with `bridge` inserted after the command, unless it is already the
+    first argument after it. Options (`--names`, `-O OpenFlow15`) may come first."""
+    args = [str(a) for a in args]
+    n_opts = 0
+    while n_opts < len(args) and args[n_opts].startswith("-"):
+        n_opts += 2 if args[n_opts] == "-O" else 1
+    command, rest = args[:n_opts + 1], args[n_opts + 1:]
+    if rest[:1] != [bridge]:
+        rest = [bridge, *rest]
+    return [*command, *rest]
+
+
 def ovs_env(workdir):
     env = dict(os.environ)
     for var in ("OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR"):
@@ -67,14 +80,21 @@ def read_pidfile(path, timeout=10.0):
 
 
 class Switch:
-    """The private ovsdb-server + ovs-vswitchd pair of one workdir."""
+    """The private ovsdb-server + ovs-vswitchd pair of one workdir (its run directory).
 
-    def __init__(self, workdir, netns, record):
+    `name`: for several switches in one record (cluster.py), each in a workdir of its own;
+    their daemons are recorded as `ovsdb-server-<name>` and `ovs-vswitchd-<name>`.
+    """
+
+    def __init__(self, workdir, netns, record, name=None):
         self.workdir = Path(workdir)
         self.netns = netns
         self.record = record
         self.env = ovs_env(self.workdir)
         self.db_socket = self.workdir / "db.sock"
+        suffix = f"-{name}" if name else ""
+        self.db_key = f"ovsdb-server{suffix}"
+        self.vswitchd_key = f"ovs-vswitchd{suffix}"
 
     def start(self):
         wd = self.workdir
@@ -89,7 +109,7 @@ class Switch:
              "ovsdb-server", wd / "conf.db", f"--remote=punix:{self.db_socket}",
              f"--pidfile={wd / 'ovsdb-server.pid'}", f"--unixctl={wd / 'ovsdb-server.ctl'}",
              f"--log-file={wd / 'ovsdb-server.log'}", "--detach"], env=self.env)
-        self.record.add_process("ovsdb-server", read_pidfile(wd / "ovsdb-server.pid"),
+        self.record.add_process(self.db_key, read_pidfile(wd / "ovsdb-server.pid"),
                                 f"ovsdb-server in netns {self.netns}")
         self.vsctl("--no-wait", "init")
         self._start_vswitchd()
@@ -100,17 +120,33 @@ class Switch:
         run(["ip", "netns", "exec", self.netns, "ovs-vswitchd", f"unix:{self.db_socket}",
              f"--pidfile={wd / 'ovs-vswitchd.pid'}", f"--unixctl={wd / 'ovs-vswitchd.ctl'}",
              f"--log-file={wd / 'ovs-vswitchd.log'}", "--detach"], env=self.env)
-        self.record.add_process("ovs-vswitchd", read_pidfile(wd / "ovs-vswitchd.pid"),
+        self.record.add_process(self.vswitchd_key, read_pidfile(wd / "ovs-vswitchd.pid"),
                                 f"ovs-vswitchd in netns {self.netns}")
 
     def restart_vswitchd(self):
         """Stop ovs-vswitchd and start it again, as an upgrade or a crash would: its flows,
         groups, meters and conntrack are gone; bridges and ports come back from the database."""
-        entry = self.record.data["processes"].get("ovs-vswitchd")
-        if entry:
-            terminate(entry)
-            self.record.drop_process("ovs-vswitchd")
+        self.stop_vswitchd()
         self._start_vswitchd()
+
+    def stop_vswitchd(self, kill=False):
+        """End ovs-vswitchd (`kill`: SIGKILL, as a crash: no goodbye to the controller, no
+        cleanup); start_vswitchd() brings it back. The database keeps running."""
+        entry = self.record.data["processes"].get(self.vswitchd_key)
+        if entry:
+            terminate(entry, kill=kill)
+            self.record.drop_process(self.vswitchd_key)
+
+    def start_vswitchd(self):
+        """Start ovs-vswitchd again after stop_vswitchd(), unless it is running."""
+        entry = self.record.data["processes"].get(self.vswitchd_key)
+        if entry is None or not same_process(entry):
+            self._start_vswitchd()
+
+    def vswitchd_pid(self):
+        """The pid of the running ovs-vswitchd, or None."""
+        entry = self.record.data["processes"].get(self.vswitchd_key)
+        return entry["pid"] if entry and same_process(entry) else None
 
     def add_bridge(self, bridge, dpid):
         """The bridge, connected to the OpenFlow relay socket in the workdir.

@@ -1,4 +1,5 @@
-"""The standard topology of the demo, the integration tests and the benchmarks (`build`), and
+"""The standard topology of the demo, the integration tests and the benchmarks (`build`), the
+same hosts on the fabric of a cluster of balancers (`build_fabric`, drawn in lab/cluster.py), and
 the tenant topology (`build_tenants`): two tenant VLANs that use the same address plan.
 
 198.18.0.0/15 is the range set aside for benchmarking (RFC 2544): it is never anyone's real
@@ -60,6 +61,17 @@ def build(lab, http_ports=HTTP_PORTS, vlan=None):
         lab.add_host(name, ip, PREFIXLEN, ofport=ofport, vlan=vlan)
         lab.start_http(name, http_ports)
     return dict(lab.hosts)
+
+
+def build_fabric(cluster, http_ports=HTTP_PORTS):
+    """The standard client and members on a started cluster's fabric (lab/cluster.py), members
+    serving HTTP; returns the hosts. Same addresses and MACs as build(), no OpenFlow ports."""
+    name, ip, _ = CLIENT
+    cluster.add_host(name, ip, PREFIXLEN)
+    for name, ip, _ in MEMBERS:
+        cluster.add_host(name, ip, PREFIXLEN)
+        cluster.start_http(name, http_ports)
+    return dict(cluster.hosts)
 
 
 TENANT_PREFIXLEN = 24
