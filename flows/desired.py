@@ -318,8 +318,9 @@ class _Part:
 def _vip_part(vip, located, down, settings, previous_slots, previous_moves, now, pickup=False):
     clients = settings.network(vip.network)
     if vip.mode == "dsr":
+        mac = pipeline.own_mac(settings.cluster_id, clients.id, vip.redundancy_group)
         flows, group, table, moves = dsr.dsr_vip_flows(vip, located, previous_slots, down, previous_moves, now,
-                                                       settings.dsr_grace, clients)
+                                                       settings.dsr_grace, clients, mac)
     else:
         members = settings.network(vip.member_network)
         (flows, group, table), moves = vipflows.vip_flows(vip, located, previous_slots, down, (clients, members),

@@ -55,11 +55,14 @@ def pipeline_flows(grace):
 
 
 def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_moves=None, now=0.0, grace=0.0,
-                  network=None):
+                  network=None, mac=None):
     """All flows, the select group (or None), the slot table and the moved slots ({slot: (old
-    owner, grace end)}) of one dsr VIP on `network` (its members' too; other arguments as for
-    flows.vip.vip_flows)."""
+    owner, grace end)}) of one dsr VIP on `network` (its members' too) whose MAC is `mac` (other
+    arguments as for flows.vip.vip_flows). What goes to a member leaves from the VIP's MAC, not
+    the client's: a switch with one uplink into a fabric sends it back out there, and the fabric
+    must not learn the client's MAC at the balancer (the member's replies go straight to it)."""
     vip_cookie = p.cookie(vip.id)
+    from_vip = SetField("eth_src", mac)
     here = (p.NETWORK_REG, network.id)
     tagged = network.vlan is not None
     to_vip = endpoint(vip.protocol, vip.address, vip.port, "dst", here)
@@ -81,7 +84,7 @@ def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_
         if member.weight > 0 and member.id not in down:
             eligible[member.id] = member.weight
     if host_of:
-        to_each = sum(((SetField(p.HOST_REG.field, host), Resubmit(p.LOCATE.id))
+        to_each = (from_vip,) + sum(((SetField(p.HOST_REG.field, host), Resubmit(p.LOCATE.id))
                        for host in sorted(set(host_of.values()))), ())
         flows += [Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_ICMP,
                        match(here, ip_proto=IP_PROTO_ICMP, icmpv4_type=kind, **addresses.fields(vip.address, "dst")),
@@ -89,13 +92,13 @@ def dsr_vip_flows(vip, located, previous_slots=None, down=frozenset(), previous_
     table = assign(previous_slots, eligible)
     moves = moved(previous_slots, table, previous_moves or {}, set(host_of), now, grace)
     spread_flows, group = spread(vip, _slot_actions(vip, table, moves, host_of), p.CLASSIFY.id, p.CLASSIFY.VIP,
-                                 to_vip, first=(SetField(p.VIP_REG.field, vip.id),))
+                                 to_vip, first=(SetField(p.VIP_REG.field, vip.id), from_vip))
     if vip.protocol == "udp":
-        flows += _fragment_flows(vip, table is not None, here, tagged)
+        flows += _fragment_flows(vip, table is not None, here, tagged, from_vip)
     return flows + spread_flows, group, table, moves
 
 
-def _fragment_flows(vip, served, here, tagged):
+def _fragment_flows(vip, served, here, tagged, from_vip):
     """A UDP VIP's datagrams that arrive in fragments: a fragment has no ports to match or hash,
     so all fragments of one client go to the member its address hashes to (the VIP's slot flows,
     as source_ip would); their answers, fragmented too, go out as the members' replies do."""
@@ -106,7 +109,7 @@ def _fragment_flows(vip, served, here, tagged):
     if served:
         flows.append(Flow(p.CLASSIFY.id, p.CLASSIFY.VIP_FRAGMENT,
                           match(here, **fragment, **addresses.fields(vip.address, "dst")),
-                          (SetField(p.VIP_REG.field, vip.id), Multipath("nw_src", SLOTS, p.SLOT_REG.field, 8)),
+                          (SetField(p.VIP_REG.field, vip.id), from_vip, Multipath("nw_src", SLOTS, p.SLOT_REG.field, 8)),
                           goto=p.SLOT.id, cookie=vip_cookie))
     return flows
 

@@ -136,7 +136,8 @@ CLASSIFY = Table(
         DEFAULT),
     goes_to=("arp", "owned", "standby", "echo", "monitor", "conntrack", "slot", "dsr_moved", "dsr_deliver", "locate", "reject"),
     matches=L2 | L3 | L4 | ICMP_FIELDS | {NETWORK_REG.field, VLAN_REG.field},
-    sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field, "vlan_vid"}))
+    sets=frozenset({VIP_REG.field, ADDRESS_REG.field, HOST_REG.field, MEMBER_REG.field, SLOT_REG.field, "vlan_vid",
+                    "eth_src"}))
 ARP = Table(10, "arp", "look up the ARP's sender and target addresses in owned (of the frame's network), then "
             "answer", (
     Band("LOOKUP", 300, "every ARP packet"),),

@@ -192,13 +192,14 @@ def test_one_arm_gives_each_connection_to_a_member_its_own_pool_address_and_port
 # ---------------------------------------------------------------- dsr
 
 
-def test_dsr_rewrites_only_the_destination_mac():
+def test_dsr_rewrites_only_the_macs():
     lb = Balancer(DIRECT)
     lb.force("direct", "198.18.0.13")
     syn = client_syn(DIRECT["address"])
     out = lb.send(syn, CLIENT_PORT).single()
     port, mac = member_place("198.18.0.13")
-    assert out.port == port and out.packet == dict(syn, eth_dst=mac)
+    assert out.port == port and out.packet == dict(syn, eth_dst=mac, eth_src=VIP_MAC), \
+        "the IP header untouched; from the VIP's MAC (a fabric must not learn the client at the balancer)"
     assert lb.switch.conntrack.connections() == [], "dsr passes no conntrack"
 
 
