@@ -119,10 +119,11 @@ class Controller:
         self.config_files = [base_config, override] if base_config else [override]
         self.options = dict(options or {})
 
-    def start(self):
+    def start(self, switches=1):
+        """Start it and wait until it has the lab's `switches` switches."""
         self.lab.start_controller(self.config_files, self.rest_port)
         self.lab.wait_connected()
-        wait_for(lambda: self.call("GET", "/v1/stats")[1]["switches"] == 1, "the switch in lbctl")
+        wait_for(lambda: self.call("GET", "/v1/stats")[1]["switches"] == switches, "the switches in lbctl")
         return self
 
     def stop(self, kill=False):
