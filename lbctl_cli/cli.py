@@ -481,6 +481,31 @@ def stats(api, args):
     return Result(found, _stats_text(found))
 
 
+def cluster(api, args):
+    found = api.get("/v1/cluster")
+    return Result(found, _cluster_text(found))
+
+
+def _cluster_text(cluster):
+    """The balancer switches, then where each redundancy group is active."""
+    def named(switch):
+        return "-" if switch is None else switch["name"] + ("" if switch["healthy"] else " (down)")
+    switches = table(("SWITCH", "DPID", "CONNECTED", "HEALTHY"),
+                     [(b["name"], b["dpid"], _yes(b["connected"]), _yes(b["healthy"])) for b in cluster["balancers"]])
+    groups = table(("GROUP", "ACTIVE", "SINCE", "STANDBYS"),
+                   [(g["group"], named(g["active"]), _when(g["since"]), " ".join(named(s) for s in g["standbys"]) or "-")
+                    for g in cluster["groups"]])
+    head = "preempt %s, hold_down %g s, takeovers %d" % (_yes(cluster["preempt"]), cluster["hold_down"],
+                                                          cluster["takeovers"])
+    if not cluster["balancers"]:
+        head += " (no cluster configured: every switch is active for every group)"
+    return "\n".join((head, "", switches, "", groups))
+
+
+def _yes(flag):
+    return "yes" if flag else "no"
+
+
 # ---------------------------------------------------------------- names of cookies and tables
 
 class Names:
@@ -1012,6 +1037,9 @@ def build_parser():
                                         help="list, show, create, update, delete networks"), common)
     commands.add_parser("hosts", parents=[common], help="hosts learned from ARP").set_defaults(handler=hosts)
     commands.add_parser("stats", parents=[common], help="controller and traffic counters").set_defaults(handler=stats)
+    commands.add_parser("cluster", parents=[common],
+                        help="the balancer switches, and where each redundancy group is active").set_defaults(
+                            handler=cluster)
     _flows_parser(commands.add_parser("flows", parents=[common], help="the switch's flows, labelled"))
     _trace_parser(commands.add_parser("trace", parents=[common], help="trace a client's first packet"))
     return parser

@@ -575,6 +575,23 @@ def test_stats_shows_counters_latencies_and_traffic(fake, lbctl):
     assert rows(traffic) == [["web", "-", "30", "2400", "6"], ["web", "198.18.0.11:80", "10", "800", "2"]]
 
 
+def test_cluster_shows_the_switches_and_where_each_group_is_active(fake, lbctl):
+    a = {"name": "lb-a", "dpid": "0000000000000001", "healthy": False}
+    b = {"name": "lb-b", "dpid": "0000000000000002", "healthy": True}
+    cluster = {"balancers": [dict(a, connected=False), dict(b, connected=True)], "preempt": False, "hold_down": 10.0,
+               "takeovers": 1, "groups": [{"group": 1, "active": b, "since": 1795700000.0, "standbys": [a]}]}
+    _, out, _ = lbctl(fake({("GET", "/v1/cluster"): (200, cluster)}).url, "cluster")
+    head, switches, groups = out.split("\n\n")
+    assert head == "preempt no, hold_down 10 s, takeovers 1"
+    assert rows(switches) == [["lb-a", "0000000000000001", "no", "no"], ["lb-b", "0000000000000002", "yes", "yes"]]
+    assert rows(groups) == [["1", "lb-b", "2026-11-26 13:33:20Z", "lb-a (down)"]]
+
+
+def test_cluster_without_balancers_says_every_switch_is_active(rest, lbctl):
+    code, out, _ = lbctl(rest.url, "cluster")
+    assert code == 0 and out.startswith("preempt no, hold_down 10 s, takeovers 0 (no cluster configured")
+
+
 # ---------------------------------------------------------------- flows
 
 @pytest.fixture
