@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from lab import dsr, free_tcp_port, topology, unavailable_reason
+from lab import dsr, free_tcp_port, packets, topology, unavailable_reason
 from lab.cluster import Cluster
 from lab.lbctl import NAME_SERVER, ONE_CONNECTION, Controller, wait_for
 
@@ -69,11 +69,13 @@ def served(lab, count=10):
 
 
 def neighbours(lab, address):
-    """The MACs the client saw answer ARP for `address` (a fresh ARP: the cache flushed first)."""
+    """The ARP replies the client's one request for `address` got on the wire (a MAC each): two
+    switches answering would show two."""
     lab.run("client", ["ip", "neigh", "flush", "all"])
-    out = lab.run("client", ["arping", "-c", "2", "-w", "2", "-I", "eth0", address], check=False).stdout
-    return sorted({word.strip("[]") for line in out.splitlines() if "reply from" in line.lower()
-                   for word in line.split() if word.count(":") == 5})
+    with packets.Capture(lab, "client", "arp and src host %s" % address) as seen:
+        lab.run("client", ["arping", "-c", "1", "-w", "1", "-I", "eth0", address], check=False)
+        time.sleep(0.3)
+    return [line.split()[1].upper() for line in seen.lines if "is-at" in line]
 
 
 def test_each_group_answers_arp_from_one_switch_alone(cluster):
