@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
-from flows import addresses, monitor, ownership
+from flows import monitor, ownership
 from flows import pipeline as p
 from flows.ir import NORMAL, Ct, Flow, Move, Nat, Output, OutputReg, PopVlan, PushVlan, SetField, match
 from flows.protocols import ETH_TYPE_IP, IP_PROTO_ICMP
@@ -148,11 +148,6 @@ def to_host(network, port, mac):
     vlan = network.tag_on(port)
     retag = () if vlan is None else (PushVlan(), SetField("vlan_vid", tag(vlan)))
     return (SetField("eth_dst", mac),) + retag + (SetField("in_port", 0), Output(port))
-
-
-def source_fields(network, address):
-    """A match on packets from `address` on `network`."""
-    return match((p.NETWORK_REG, network.id), **addresses.fields(address, "src"))
 
 
 def standby_flows(network, group, settings):

@@ -16,7 +16,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from lab import hosts, ovs
-from lab.base import REPO_ROOT, LabBase  # noqa: F401 (lab.demo takes REPO_ROOT from here)
+from lab.base import LabBase
 from lab.record import Record
 
 SWITCH_HOST_NAME = "switch"  # the switch's namespace is <prefix>-switch: no host may take it

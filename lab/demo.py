@@ -11,7 +11,8 @@ removes everything it made (the logs stay in the workdir for reading).
 from pathlib import Path
 
 from lab import topology
-from lab.core import REPO_ROOT, Lab, unavailable_reason
+from lab.base import REPO_ROOT
+from lab.core import Lab, unavailable_reason
 from lab.hosts import Host
 from lab.lbctl import Controller, connect, served_by, wait_for
 from lab.record import Record, netns_exists, remove_recorded, same_process

@@ -8,12 +8,12 @@ import ipaddress
 import json
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Optional, Tuple
+from typing import Tuple
 
 from flows.pipeline import MAX_REDUNDANCY_GROUP, MAX_VIP_ID
 from lbctl.networks import DEFAULT, Network, check_address, check_networks
 from lbctl.validation import (NAME_RE, Changed, Conflict, InvalidInput, LbError, NotFound, host_address, is_int,  # noqa: F401
-                              no_unknown, port_number, required)
+                              named_object, no_unknown, port_number, required)
 
 MODES = ("routed", "dsr", "one-arm")
 ALGORITHMS = ("5-tuple", "source_ip")
@@ -132,17 +132,7 @@ def member_doc(member, vip_network=DEFAULT):
 def parse_vip(body, where="", name=None):
     """A JSON/YAML object -> Vip (ids not yet assigned). `where` prefixes field names in errors
     (e.g. "vips[2]."); `name`, when given, is the name from the URL."""
-    if not isinstance(body, dict):
-        raise InvalidInput(where.rstrip(".") or "body", body, "is not an object")
-    no_unknown(body, VIP_FIELDS, where)
-    if name is not None:
-        if "name" in body and body["name"] != name:
-            raise InvalidInput(where + "name", body["name"], "differs from the name in the URL %r" % name)
-        body = dict(body, name=name)
-    vip_name = required(body, "name", where)
-    if not isinstance(vip_name, str) or not NAME_RE.fullmatch(vip_name):
-        raise InvalidInput(where + "name", vip_name,
-                           "is not a name (1-63 letters, digits, '_', '.', '-'; starting with a letter or digit)")
+    body, vip_name = named_object(body, VIP_FIELDS, where, name)
     network = _network_name(body.get("network", DEFAULT), where + "network")
     address = host_address(required(body, "address", where), where + "address")
     port = port_number(required(body, "port", where), where + "port")

@@ -10,7 +10,7 @@ import ipaddress
 
 from flows.networks import DEFAULT, Gateway, Network
 from flows.pipeline import MAX_NETWORK_ID, MAX_REDUNDANCY_GROUP
-from lbctl.validation import NAME_RE, Conflict, InvalidInput, host_address, is_int, no_unknown, required
+from lbctl.validation import Conflict, InvalidInput, host_address, is_int, named_object, no_unknown, required
 
 NETWORK_FIELDS = {"name", "vlan", "gateways", "monitor_address", "access_ports"}
 GATEWAY_FIELDS = {"address", "redundancy_group"}
@@ -42,17 +42,7 @@ def default_network(gateways=(), gateway_group=1, monitor_address=None):
 
 def parse_network(body, where="", name=None):
     """A JSON/YAML object -> Network (id not yet assigned); `name`, when given, is the URL's."""
-    if not isinstance(body, dict):
-        raise InvalidInput(where.rstrip(".") or "body", body, "is not an object")
-    no_unknown(body, NETWORK_FIELDS, where)
-    if name is not None:
-        if "name" in body and body["name"] != name:
-            raise InvalidInput(where + "name", body["name"], "differs from the name in the URL %r" % name)
-        body = dict(body, name=name)
-    network_name = required(body, "name", where)
-    if not isinstance(network_name, str) or not NAME_RE.fullmatch(network_name):
-        raise InvalidInput(where + "name", network_name,
-                           "is not a name (1-63 letters, digits, '_', '.', '-'; starting with a letter or digit)")
+    body, network_name = named_object(body, NETWORK_FIELDS, where, name)
     vlan = body.get("vlan")
     if vlan is not None and (not is_int(vlan) or not 1 <= vlan <= 4094):
         raise InvalidInput(where + "vlan", vlan, "is not a VLAN id from 1 to 4094 (or null: untagged)")

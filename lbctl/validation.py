@@ -37,6 +37,24 @@ def _show(value):
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def named_object(body, known, where, name):
+    """The head of an object the API takes (a VIP, a network): an object of `known` fields whose
+    `name` is a name; `name`, when given, is the URL's (the body may leave it out). Returns the
+    body (with the name) and the name."""
+    if not isinstance(body, dict):
+        raise InvalidInput(where.rstrip(".") or "body", body, "is not an object")
+    no_unknown(body, known, where)
+    if name is not None:
+        if "name" in body and body["name"] != name:
+            raise InvalidInput(where + "name", body["name"], "differs from the name in the URL %r" % name)
+        body = dict(body, name=name)
+    given = required(body, "name", where)
+    if not isinstance(given, str) or not NAME_RE.fullmatch(given):
+        raise InvalidInput(where + "name", given,
+                           "is not a name (1-63 letters, digits, '_', '.', '-'; starting with a letter or digit)")
+    return body, given
+
+
 def no_unknown(body, known, where):
     for key in body:
         if key not in known:
