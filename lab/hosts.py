@@ -35,11 +35,12 @@ def mac_for(ip, vlan=None):
     """A locally administered MAC that shows the address: 198.18.0.11 -> 02:00:c6:12:00:0b.
 
     Tenants reuse addresses, so a host on a VLAN also shows its VLAN, in the 12 bits before the
-    address: 10.0.0.11 on VLAN 101 (0x065) -> 02:65:0a:00:00:0b, on VLAN 102 -> 02:66:...
-    (VLAN 0xabc -> a2:bc:...). The low nibble of the first byte stays 2: unicast, local.
+    address, and 6 as the first byte's low nibble: 10.0.0.11 on VLAN 101 (0x065) ->
+    06:65:0a:00:00:0b, on VLAN 102 -> 06:66:... (VLAN 0xabc -> a6:bc:...). Both 2 and 6 are
+    unicast and local; 6 keeps VLAN 108 (0x6c) off lbctl's own prefix 02:6c.
     """
     vlan = vlan or 0
-    first = (vlan >> 8) << 4 | 0x02
+    first = (vlan >> 8) << 4 | (0x06 if vlan else 0x02)
     return f"{first:02x}:{vlan & 0xff:02x}:" + \
         ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(ip).packed)
 

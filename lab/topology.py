@@ -24,7 +24,7 @@ carries untagged frames only (`tag=0`: NORMAL floods no tenant's frames to it).
     +---------------------------------------------------------------------------------+
 
 Members m1..m3 of each tenant serve HTTP and answer with their host name ("a-m1\\n"). MACs show
-VLAN and address (hosts.mac_for): a-m1 02:65:0a:00:00:0b, b-m1 02:66:0a:00:00:0b; the
+VLAN and address (hosts.mac_for): a-m1 06:65:0a:00:00:0b, b-m1 06:66:0a:00:00:0b; the
 provider client keeps 02:00:c6:12:00:0a. On the lbctl bridge, OpenFlow sees a tenant's frames
 tagged on port 50 (dl_vlan=101/102) and untagged on its access port (21/22).
 

@@ -100,39 +100,48 @@ def load_yaml(path, default=None):
     return config
 
 
+def _network_doc(network):
+    return dict(network.to_dict(), id=network.id)
+
+
 def _vip_doc(vip):
     return dict(vip.to_dict(), id=vip.id,
                 members=[dict(member_doc(m, vip.network), id=m.id, host=m.host) for m in vip.members])
 
 
 class _StateEncoder:
-    """The state file's bytes: msgpack of {"format", "next_id", "next_host", "vips": [VIP
-    documents: what the API shows plus the ids]}, the very bytes msgpack.packb gives for that
-    document. A change touches one VIP and the next Config holds the same objects for the others,
-    so each VIP's encoding is kept while its object lives on (encoding 1,000 VIPs afresh cost
-    ~10 ms a change)."""
+    """The state file's bytes: msgpack of {"format", "next_id", "next_host", "next_network",
+    "networks", "vips"} (networks and VIPs: what the API shows plus the ids), the very bytes
+    msgpack.packb gives for that document. A change touches one VIP or network and the next
+    Config holds the same objects for the others, so each one's encoding is kept while its object
+    lives on (encoding 1,000 VIPs afresh cost ~10 ms a change)."""
 
     def __init__(self):
-        self.encoded = {}   # id(vip) -> (vip, its encoding): the VIPs of the last save
+        self.encoded = {}   # id(vip or network) -> (it, its encoding): those of the last save
 
     def encode(self, config):
         packer = msgpack.Packer(use_bin_type=True)
-        networks = [dict(network.to_dict(), id=network.id) for network in config.networks[1:]]
+        networks = config.networks[1:]   # (the default network is the options')
         parts = [packer.pack_map_header(6), packer.pack("format"), packer.pack(STATE_FORMAT),
                  packer.pack("next_id"), packer.pack(config.next_id),
                  packer.pack("next_host"), packer.pack(config.next_host),
                  packer.pack("next_network"), packer.pack(config.next_network),
-                 packer.pack("networks"), packer.pack(networks),
-                 packer.pack("vips"), packer.pack_array_header(len(config.vips))]
+                 packer.pack("networks"), packer.pack_array_header(len(networks))]
         kept = {}
-        for vip in config.vips:
-            known = self.encoded.get(id(vip))
-            if known is None or known[0] is not vip:
-                known = (vip, packer.pack(_vip_doc(vip)))
-            kept[id(vip)] = known
-            parts.append(known[1])
+        parts += [self._kept(kept, packer, network, _network_doc) for network in networks]
+        parts.append(packer.pack("vips"))
+        parts.append(packer.pack_array_header(len(config.vips)))
+        parts += [self._kept(kept, packer, vip, _vip_doc) for vip in config.vips]
         self.encoded = kept
         return b"".join(parts)
+
+    def _kept(self, kept, packer, item, doc):
+        """The encoding of `item` (a VIP or a network): the last save's while the object lives on."""
+        known = self.encoded.get(id(item))
+        if known is None or known[0] is not item:
+            known = (item, packer.pack(doc(item)))
+        kept[id(item)] = known
+        return known[1]
 
     def save(self, path, config):
         """Write the whole configuration to `path` so that a crash leaves either the old or the

@@ -219,8 +219,8 @@ def test_each_tenants_client_reaches_its_own_member_at_the_shared_address(tenant
     assert len(lab.access_log(a["m1"])) == seen_by[a["m1"]] + 1
     assert len(lab.access_log(b["m1"])) == seen_by[b["m1"]] + 1
     # Same address, distinct MACs: each client resolved its own tenant's member.
-    assert neighbour(lab, a["client"], "10.0.0.11") == a["m1"].mac == "02:65:0a:00:00:0b"
-    assert neighbour(lab, b["client"], "10.0.0.11") == b["m1"].mac == "02:66:0a:00:00:0b"
+    assert neighbour(lab, a["client"], "10.0.0.11") == a["m1"].mac == "06:65:0a:00:00:0b"
+    assert neighbour(lab, b["client"], "10.0.0.11") == b["m1"].mac == "06:66:0a:00:00:0b"
 
 
 def test_a_client_reaches_its_member_on_the_lbctl_bridges_own_access_port(tenants):
