@@ -251,15 +251,16 @@ def bench_parser(doc):
     return result
 
 
-def ab_options(parser, measured):
+def ab_options(parser, measured, rounds=7):
     """The options of a bench of `ab` runs (new connections per second): --requests,
-    --concurrency, --rounds of each of the `measured` (e.g. "system"), in alternating order."""
+    --concurrency, --rounds (default `rounds`) of each of the `measured` (e.g. "system"), in
+    alternating order."""
     parser.add_argument("--requests", "-n", type=positive_int, default=4000,
                         help="requests (= new connections) per measured ab run (default 4000)")
     parser.add_argument("--concurrency", "-c", type=positive_int, default=16,
                         help="ab's concurrent connections (default 16)")
-    parser.add_argument("--rounds", type=positive_int, default=7,
-                        help=f"measured runs of each {measured}, order alternating (default 7)")
+    parser.add_argument("--rounds", type=positive_int, default=rounds,
+                        help=f"measured runs of each {measured}, order alternating (default {rounds})")
 
 
 def ab_arguments(parser, argv):

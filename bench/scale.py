@@ -39,12 +39,13 @@ flows are part of the baseline. The members of the VIPs that get connections ser
    saved state and the hosts it knows (lab/lbctl.py: bucket and slot order aside).
 4. Memory: VmRSS of the ryu-manager process before the first VIP, after the creation, and at the
    end; VmHWM (its peak).
-5. Flows per VIP (beyond the pipeline's and the members' own, by count and by the cookies of 3
-   VIPs), then connections: 100 HTTP requests, each on a new connection, to each of the first 3
-   VIPs (answered by the members' nginx), then --connections connections opened at once to those
-   VIPs and held open while the switch's flows and groups are counted again, with the datapath's
-   flows and conntrack's entries beside them (where connections do take room). Each held
-   connection then asks once, and its answer is checked.
+5. Flows per VIP (beyond what the switch held before the first VIP: the pipeline's, the seed's
+   and the members' own; by count and by the cookies of 3 VIPs), then connections: 100 HTTP
+   requests, each on a new connection, to each of the first 3 VIPs (answered by the members'
+   nginx), then --connections connections opened at once to those VIPs and held open while the
+   switch's flows and groups are counted again, with the datapath's flows and conntrack's entries
+   beside them (where connections do take room). Each held connection then asks once, and its
+   answer is checked.
 
 Exit status: 0 when measured, whether or not the targets were met; 1 when the measurement itself
 failed (the lab or the controller would not start, a member was not located, a POST was refused,
@@ -190,12 +191,13 @@ def wait_confirmed(rest, deadline):
         time.sleep(STATS_POLL_S)
 
 
-def post_vip(rest, body):
+def post(rest, body, path="/v1/vips"):
+    """POST one VIP (or what `path` takes) -> (when it was sent, how long the answer took)."""
     started = time.monotonic()
-    status, doc = rest.call("POST", "/v1/vips", body)
+    status, doc = rest.call("POST", path, body)
     took = time.monotonic() - started
     if status != 201:
-        raise MeasurementFailed(f"POST /v1/vips {body['name']} answered {status}: {doc}")
+        raise MeasurementFailed(f"POST {path} {body['name']} answered {status}: {doc}")
     return started, took
 
 
@@ -271,13 +273,16 @@ def locate_members(lab, rest, hosts):
         time.sleep(0.2)
 
 
-def create_all(rest, hosts, n, pids, deadline):
+def create_all(rest, bodies, pids, deadline, path="/v1/vips"):
+    """POST every body one after the other, then wait for the switch's confirmation: the timings
+    of 1. (each POST must be one change of the controller, with one change_to_barrier_ms)."""
+    n = len(bodies)
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     sent, took = [], []
-    for i in range(n):
+    for i, body in enumerate(bodies):
         if i % 100 == 0:
             deadline.check()
-        started, seconds = post_vip(rest, vip_body(i, hosts))
+        started, seconds = post(rest, body, path)
         sent.append(started)
         took.append(ms(seconds))
     seen, stats = wait_confirmed(rest, deadline)
@@ -309,7 +314,7 @@ def create_at_size(rest, hosts, first, count, deadline):
     for i in range(first, first + count):
         deadline.check()
         time.sleep(SIZE_SPACING_S)
-        _, seconds = post_vip(rest, vip_body(i, hosts))
+        _, seconds = post(rest, vip_body(i, hosts))
         took.append(ms(seconds))
     _, stats = wait_confirmed(rest, deadline)
     barrier_ms = stats["change_to_barrier_ms"]["recent"][-count:]
@@ -404,7 +409,7 @@ def measure(args, workdir):
             baseline = switch_counts(lab)
             memory = {"before_kb": memory_kb(pids["controller"])}
 
-            created = create_all(rest, hosts, args.vips, pids, deadline)
+            created = create_all(rest, [vip_body(i, hosts) for i in range(args.vips)], pids, deadline)
             memory["after_create_kb"] = memory_kb(pids["controller"])
             counts = switch_counts(lab)
             host_flows = vip_flows(lab, HOST_COOKIES)
@@ -430,10 +435,11 @@ def measure(args, workdir):
                 "switch_refusals": len(refusals)}
 
 
-def per_vip(counts, baseline, host_flows, n):
-    """A VIP's share of the switch: what is beyond the pipeline (baseline) and the members' own
-    flows (their ARP and where they are, shared by every VIP)."""
-    return {"flows": round((counts[0] - baseline[0] - host_flows) / n, 2),
+def per_vip(counts, baseline, n):
+    """A VIP's share of the switch: what is beyond the baseline, taken once the members were
+    located (the pipeline, the seed VIP, the members' own flows: their ARP and where they are,
+    shared by every VIP)."""
+    return {"flows": round((counts[0] - baseline[0]) / n, 2),
             "groups": round((counts[1] - baseline[1]) / n, 2),
             "buckets_per_group": round(counts[2] / counts[1], 1) if counts[1] else None}
 
@@ -457,15 +463,14 @@ def summary(args, info, m):
                    "after_create": dict(zip(("flows", "groups", "buckets"), m["counts"])),
                    "compared": m["compared"],
                    "host_flows": m["host_flows"],
-                   "per_vip": per_vip(m["counts"], m["baseline"], m["host_flows"], args.vips),
+                   "per_vip": per_vip(m["counts"], m["baseline"], args.vips),
                    "refused_messages": m["switch_refusals"]},
         "memory": m["memory"],
         "connections": dict(m["connections"],
                             counts_before=dict(zip(("flows", "groups", "buckets"), m["counts_at_end"])),
                             counts_held=dict(zip(("flows", "groups", "buckets"), m["connections"]["counts_held"])),
                             counts_after=dict(zip(("flows", "groups", "buckets"), m["counts_after"])),
-                            per_vip_held=per_vip(m["connections"]["counts_held"], m["baseline"], m["host_flows"],
-                                                 m["total_vips"])),
+                            per_vip_held=per_vip(m["connections"]["counts_held"], m["baseline"], m["total_vips"])),
     }
 
 
@@ -519,8 +524,8 @@ def print_text(s):
           f"(peak {mem['peak_kb'] / 1024:.1f} MiB); ovs-vswitchd {mem['vswitchd_end_kb'] / 1024:.1f} MiB at the end")
     pv = sw["per_vip"]
     print(f"5. per VIP: {pv['flows']} flows and {pv['groups']} group of {pv['buckets_per_group']} buckets; "
-          f"besides, {b['flows']} pipeline flows and {sw['host_flows']} flows of the {p['members']} members "
-          f"(their ARP, where they are), shared by all VIPs")
+          f"besides, {b['flows']} flows before the first VIP (the pipeline, the seed VIP and {sw['host_flows']} "
+          f"flows of the {p['members']} members: their ARP, where they are), shared by all VIPs")
     served = ", ".join(f"{vip} {sum(n.values())} ({len(n)} members)" for vip, n in con["served"].items())
     print(f"   {con['requests_per_vip']} HTTP requests on new connections to each of {len(con['vips'])} VIPs, "
           f"answered: {served}")
