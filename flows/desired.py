@@ -96,14 +96,16 @@ NOT_DOWN = frozenset()
 
 
 def desired_state(vips, places, settings=Settings(), previous=None, down=None, now=0.0, standby=frozenset(),
-                  pickup=frozenset()):
+                  pickup=frozenset(), slots_hint=None):
     """`vips`: the VIPs (any order); `places`: a mapping of host id -> Place on this switch;
     `previous`: the state this one follows; `down`: VIP id -> ids of its members that its health
     monitor holds down; `now` (monotonic seconds): when dsr's moved slots are measured from;
     `standby`: the (network name, redundancy group) pairs this switch stands by for (a cluster's
     other switch is active for them: see flows.networks.standby_flows); `pickup`: ids of the NAT-mode
     VIPs whose connections this switch picks up mid-stream (it took their group over: a packet
-    conntrack does not know is spread and committed, SYN or not). Its
+    conntrack does not know is spread and committed, SYN or not); `slots_hint`: VIP id -> the slot
+    table to keep to (another switch's, the one active for the VIP's group: a cluster's switches
+    hash alike, so a connection keeps its member across a takeover). Its
     slot tables are kept as far as they can be, and each VIP's flows are reused while the VIP and
     the sets of its located and down members stay the same and no grace of its ends: a member
     that moves changes only its one `locate` flow."""
@@ -142,6 +144,10 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None, n
             change.drop(vip.id)
             part = None
         picks_up = vip.id in pickup
+        hint = slots_hint.get(vip.id) if slots_hint else None
+        if hint is not None and part is not None and part.table != hint:
+            change.drop(vip.id)
+            part = None
         if part is not None and part.vip is vip and same_hosts and same_down and part.pickup == picks_up:
             continue
         located = frozenset(m.host for m in vip.members if m.host in places)
@@ -151,7 +157,7 @@ def desired_state(vips, places, settings=Settings(), previous=None, down=None, n
             continue
         if part is not None:
             change.drop(vip.id)
-        change.add(vip, located, held_down, settings, picks_up)
+        change.add(vip, located, held_down, settings, picks_up, hint)
     for vip_id in set(state.parts) - current:
         change.drop(vip_id)
 
@@ -207,9 +213,10 @@ class _Change:
         self.members = set()     # member host ids that came or went
         self.first = {}          # key -> the flow of the lowest VIP naming it, where known
 
-    def add(self, vip, located, held_down, settings, pickup=False):
-        part = _vip_part(vip, located, held_down, settings, self.slots_before.get(vip.id),
-                         self.moves_before.get(vip.id), self.now, pickup)
+    def add(self, vip, located, held_down, settings, pickup=False, hint=None):
+        previous_slots = hint if hint is not None else self.slots_before.get(vip.id)
+        part = _vip_part(vip, located, held_down, settings, previous_slots, self.moves_before.get(vip.id), self.now,
+                         pickup)
         flows, group, table = part.flows, part.group, part.table
         state, owners = self.state, self.basis.owners
         state.parts[vip.id] = part

@@ -326,6 +326,23 @@ class Balancer:
         """Every redundancy group some address of the balancer is in."""
         return set(self.owned(config).values())
 
+    def slot_hints(self, switch, vips, states=None):
+        """VIP id -> the slot table of the switch active for the VIP's group, for the VIPs of `vips`
+        that `switch` stands by for (`states`: dpid -> the state to read them from; by default what
+        each switch holds)."""
+        if not self.cluster.config.enabled:
+            return {}
+        hints = {}
+        for vip in vips:
+            active = self.cluster.active_switch(vip.redundancy_group)
+            if active is None or active == switch.dpid:
+                continue
+            state = (states or {}).get(active) or getattr(self.switches.get(active), "installed", None)
+            table = state.slots.get(vip.id) if state is not None else None
+            if table is not None:
+                hints[vip.id] = table
+        return hints
+
     def standby(self, switch, config=None):
         """The (network, group) pairs `switch` stands by for: those whose group is active on
         another switch of the cluster (or on none yet)."""

@@ -55,11 +55,21 @@ class Changes:
         return self._serve(before, config, self._plans(before, config), None, None)
 
     def _plans(self, before, config):
-        """What every writable switch should hold for `config`, coming from `before`."""
+        """What every writable switch should hold for `config`, coming from `before`. In a
+        cluster, a switch that stands by for a VIP's group keeps to the slot table the active
+        switch's plan has (planned again, when its own first plan differs)."""
         stale = stale_pins(before.vips, config.vips, before.network_by_name)
         cut = [(vip, member, before.network_by_name[member.network].id)
                for vip, member in cut_members(before.vips, config.vips)]
-        return [(switch, self.plan(switch, config, stale, cut)) for switch in self._writable()]
+        plans = [(switch, self.plan(switch, config, stale, cut)) for switch in self._writable()]
+        planned = {switch.dpid: plan[0] for switch, plan in plans}
+        again = []
+        for switch, plan in plans:
+            hints = self.core.slot_hints(switch, config.vips, planned)
+            if any(plan[0].slots.get(vip_id) != table for vip_id, table in hints.items()):
+                plan = self.plan(switch, config, stale, cut, hints)
+            again.append((switch, plan))
+        return again
 
     def _serve(self, before, config, plans, changed, started):
         """Make `config` (planned as `plans`) the one in force; `changed`: the VIPs whose members'
@@ -80,18 +90,23 @@ class Changes:
     def _writable(self):
         return [switch for switch in self.core.switches.values() if self.core.placement.writable(switch)]
 
-    def desired(self, switch, config, previous=None):
+    def desired(self, switch, config, previous=None, hints=None):
+        """What `switch` should hold for `config`, following `previous`; `hints`: VIP id -> the
+        slot table to keep to (by default: the installed ones of the switches active for the
+        groups it stands by for)."""
         core = self.core
         vips = core.placement.served(switch, config.vips)
+        if hints is None:
+            hints = core.slot_hints(switch, vips)
         return desired_state(vips, core.places(switch, config), core.settings_for(config), previous,
                              core.monitoring.down(vips), core.clock.monotonic(), core.standby(switch, config),
-                             core.pickup(switch, vips))
+                             core.pickup(switch, vips), hints)
 
-    def plan(self, switch, config, stale=(), cut=()):
+    def plan(self, switch, config, stale=(), cut=(), hints=None):
         """What `switch` should hold for `config`, and the messages that take it there: first
         deleting the learned dsr pins in `stale`, last forgetting the conntrack entries of the
         (VIP, member, the member's network id) of `cut`."""
-        desired = self.desired(switch, config, switch.installed)
+        desired = self.desired(switch, config, switch.installed, hints)
         messages = [DeleteLearned(pipeline.DSR_CONN.id, m) for m in stale]
         messages += list(diff(switch.installed, desired))
         messages += [CtFlush(pipeline.lb_zone(network_id), IP_PROTO[vip.protocol], (vip.address, vip.port),
@@ -118,7 +133,11 @@ class Changes:
         return self.send(switch, self.plan(switch, self.core.config), started)
 
     def sync_all(self):
-        return [message for switch in list(self.core.switches.values()) for message in self.sync(switch)]
+        """Every switch; in a cluster twice, so that a standby keeps to the slot tables its active
+        switch has just taken (the second pass sends nothing where they agree already)."""
+        rounds = 2 if self.core.cluster.config.enabled else 1
+        return [message for _ in range(rounds) for switch in list(self.core.switches.values())
+                for message in self.sync(switch)]
 
     # ------------------------------------------------------------------ reading and adopting a switch
 

@@ -238,3 +238,19 @@ def test_after_a_takeover_nat_connections_are_picked_up_mid_stream_for_the_grace
     run(core, core.options.takeover_grace + 0.1, step=0.5)
     result = FakeSwitch(core.switches[B].installed).send(ack, 1)
     assert [e.port for e in result.egress] == ["CONTROLLER"], "after the grace: refused as a stray again"
+
+
+def test_a_standby_keeps_to_the_slot_tables_of_the_active_switch_whatever_its_history(two):
+    core = two
+    direct = dict(WEB, name="direct", address="198.18.0.120", mode="dsr")
+    core.create_vip(parse_vip(direct))
+    vip = core.config.get("direct")
+    # lb-a found the members one by one (each change moved slots); lb-b found them all at once.
+    for i, member in enumerate(direct["members"]):
+        core.hosts.learn(A, ("default", member["address"]), "0a:00:00:00:00:%02x" % (i + 0x11), 2 + i, 0.0)
+        core.changes.sync(core.switches[A])
+    for i, member in enumerate(direct["members"]):
+        core.hosts.learn(B, ("default", member["address"]), "0a:00:00:00:00:%02x" % (i + 0x11), 2 + i, 0.0)
+    core.changes.sync_all()
+    tables = [core.switches[dpid].installed.slots[vip.id] for dpid in (A, B)]
+    assert tables[0] == tables[1], "lb-b (standby) hashes every connection to the member lb-a does"
