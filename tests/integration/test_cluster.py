@@ -21,9 +21,12 @@ ARM = {"name": "arm", "address": "198.18.0.100", "port": 80, "mode": "one-arm",
        "members": [{"address": "198.18.0.11"}, {"address": "198.18.0.12"}]}
 DIRECT = {"name": "direct", "address": "198.18.0.120", "port": 9000, "mode": "dsr", "redundancy_group": 2,
           "members": [{"address": "198.18.0.12"}, {"address": "198.18.0.13"}]}
+# Routed: its members on another subnet, behind the balancer's gateway there (group 1, as the VIP).
+FAR = {"name": "far", "address": "198.18.0.150", "port": 9000,
+       "members": [{"address": "198.18.1.21"}, {"address": "198.18.1.22"}]}
 A, B = "0000000000000001", "0000000000000002"
 OPTIONS = {"balancers": "a=%s, b=%s" % (A, B), "group_order": "2=b a", "uplinks": "a=50, b=50",
-           "garp_interval": 0.2, "monitor_address": "198.18.0.2"}
+           "garp_interval": 0.2, "monitor_address": "198.18.0.2", "gateways": "198.18.1.1/24"}
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +41,17 @@ def cluster(tmp_path_factory):
         for member in ("m2", "m3"):
             dsr.configure_member(lab, member, DIRECT["address"])
             lab.spawn(member, "names-" + member, [sys.executable, "-c", NAME_SERVER, member])
+        for member, address in (("r1", "198.18.1.21"), ("r2", "198.18.1.22")):
+            lab.add_host(member, address, 24, gateway="198.18.1.1")
+            lab.spawn(member, "names-" + member, [sys.executable, "-c", NAME_SERVER, member])
         empty = tmp_path_factory.mktemp("vips") / "vips.yaml"
         empty.write_text("vips: []\n")
         lb = Controller(lab, free_tcp_port(), empty, options=OPTIONS).start(switches=2)
         assert lb.call("POST", "/v1/vips", ARM)[0] == 201
         assert lb.call("POST", "/v1/vips", DIRECT)[0] == 201
+        assert lb.call("POST", "/v1/vips", FAR)[0] == 201
         wait_active(lb, {1: A, 2: B})
-        wait_for(lambda: all(m["locations"] for v in ("arm", "direct")
+        wait_for(lambda: all(m["locations"] for v in ("arm", "direct", "far")
                              for m in lb.call("GET", "/v1/vips/" + v)[1]["members"]), "members located")
         yield lab, lb
         lb.stop()
@@ -88,21 +95,30 @@ def test_each_group_answers_arp_from_one_switch_alone(cluster):
     assert set(served(lab)) == {"m1", "m2"}
 
 
+def hold(lab, vip):
+    """A TCP connection from the client to `vip`, asked once who answers: (the process, who)."""
+    held = subprocess.Popen(["ip", "netns", "exec", lab.host("client").netns, sys.executable, "-c", ONE_CONNECTION,
+                             vip["address"], str(vip["port"])], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return held, held.stdout.readline().strip()
+
+
+def ask_again(held):
+    """Who answers the held connection now ('' if nobody)."""
+    held.stdin.write("\n")
+    held.stdin.flush()
+    return held.stdout.readline().strip()
+
+
 def test_killing_the_active_switch_moves_its_group_and_dsr_connections_survive(cluster):
     lab, lb = cluster
-    held = subprocess.Popen(["ip", "netns", "exec", lab.host("client").netns, sys.executable, "-c", ONE_CONNECTION,
-                             DIRECT["address"], str(DIRECT["port"])], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+    held, first = hold(lab, DIRECT)
     try:
-        first = held.stdout.readline().strip()
         assert first in {"m2", "m3"}
         killed = lab.kill_switch("b")
         wait_active(lb, {1: A, 2: A})
         wait_for(lambda: lab.fabric_fdb().get("02:6c:00:00:00:02") == lab.fabric_port_of("a"), "the fabric follows")
         moved = time.monotonic() - killed
-        held.stdin.write("\n")
-        held.stdin.flush()
-        assert held.stdout.readline().strip() == first, "the dsr connection goes on, to its member, through a"
+        assert ask_again(held) == first, "the dsr connection goes on, to its member, through a"
     finally:
         held.kill()
     assert moved < 5, "the group moved %.2f s after the kill" % moved
@@ -121,15 +137,29 @@ def test_a_failed_switch_comes_back_as_a_standby(cluster):
     assert lab.fabric_fdb()["02:6c:00:00:00:02"] == lab.fabric_port_of("a")
 
 
+def test_a_routed_connection_is_picked_up_by_the_switch_that_takes_its_group_over(cluster):
+    lab, lb = cluster
+    held, first = hold(lab, FAR)
+    try:
+        assert first in {"r1", "r2"}
+        lab.kill_switch("a")
+        wait_active(lb, {1: B, 2: B})
+        assert ask_again(held) == first, "b picks the connection up mid-stream, to the same member"
+    finally:
+        held.kill()
+    lab.restart_switch("a")
+    wait_for(lambda: all(s["healthy"] for s in lb.call("GET", "/v1/cluster")[1]["balancers"]), "a back")
+
+
 def test_cutting_the_active_switchs_uplink_moves_its_groups(cluster):
     lab, lb = cluster
-    lab.cut_uplink("a")
+    lab.cut_uplink("b")
     try:
-        wait_active(lb, {1: B, 2: B})
-        wait_for(lambda: set(served(lab, 4)) == {"m1", "m2"}, "the one-arm VIP served through b")
+        wait_active(lb, {1: A, 2: A})
+        wait_for(lambda: set(served(lab, 4)) == {"m1", "m2"}, "the one-arm VIP served through a")
     finally:
-        lab.restore_uplink("a")
-    assert lb.call("GET", "/v1/cluster")[1]["takeovers"] == 3
+        lab.restore_uplink("b")
+    assert lb.call("GET", "/v1/cluster")[1]["takeovers"] == 5
 
 
 def test_a_controller_restart_moves_no_group(cluster):
@@ -140,4 +170,7 @@ def test_a_controller_restart_moves_no_group(cluster):
     time.sleep(4)   # past the settling of a fresh cluster: nothing waits for it here
     assert active(lb) == before
     assert neighbours(lab, ARM["address"]) == ["02:6C:00:00:00:01"]
+    held, first = hold(lab, FAR)
+    held.kill()
+    assert first in {"r1", "r2"}
     assert json.loads(json.dumps(lb.call("GET", "/v1/cluster")[1]))["takeovers"] == 0, "a new controller counts afresh"
