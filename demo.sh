@@ -5,6 +5,11 @@
 #   sudo ./demo.sh              start (a second run replaces the first)
 #   sudo ./demo.sh --tenants    start, with two tenant VLANs beside it (config/tenants.yaml,
 #                               docs/demo.md); the same as `./demo.sh up --tenants`
+#   sudo ./demo.sh --cluster    start two balancer switches, a and b, on one fabric instead, each
+#                               active for one VIP's group (config/cluster.yaml, docs/demo.md)
+#   sudo ./demo.sh fail a [--uplink]   the cluster demo: kill a's ovs-vswitchd (or cut its
+#                               uplink) and show its groups move to b
+#   sudo ./demo.sh repair a     bring a back (as a standby)
 #   sudo ./demo.sh down         remove everything the demo made
 #   sudo ./demo.sh status
 set -euo pipefail

@@ -109,6 +109,11 @@ BALANCER_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 DEFAULT_BALANCERS = ("a", "b")
 
 
+def balancer_dpid(index):
+    """The dpid of the index-th balancer (from 0): 0000000000000001, 0000000000000002, ..."""
+    return f"{index + 1:016x}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Balancer:
     """One balancer switch of the cluster."""
@@ -187,7 +192,7 @@ class Cluster(LabBase):
                      "mcast_snooping", "0")
         self._fabric("link", "set", FABRIC_BRIDGE, "up")
         for index, name in enumerate(self.balancer_names):
-            self._add_balancer(name, f"{index + 1:016x}")
+            self._add_balancer(name, balancer_dpid(index))
         return self
 
     def _fabric(self, *args):
@@ -302,6 +307,12 @@ class Cluster(LabBase):
         at = time.monotonic()
         self._fabric("link", "set", self.balancer(name).fabric_port, "up")
         return at
+
+    def uplink_cut(self, name):
+        """True if the fabric's end of balancer `name`'s uplink is admin down (cut_uplink())."""
+        port = self.balancer(name).fabric_port
+        (link,) = json.loads(self._fabric("-j", "link", "show", "dev", port))
+        return "UP" not in link["flags"]
 
     def uplink_state(self, name):
         """The state OVS reports for balancer `name`'s port 50: e.g. "LIVE" or "LINK_DOWN"."""

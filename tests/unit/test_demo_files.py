@@ -1,12 +1,16 @@
-"""The tenant demo's file, config/tenants.yaml: a VIP file lbctl takes, whose networks are the
-VLANs and access ports lab/topology.py builds, and whose VIPs are where the demo connects and
-what its hints name (they run on real Open vSwitch only in `./demo.sh --tenants`)."""
+"""The demo variants' files. The tenant demo's config/tenants.yaml: a VIP file lbctl takes, whose
+networks are the VLANs and access ports lab/topology.py builds, and whose VIPs are where the demo
+connects and what its hints name (they run on real Open vSwitch only in `./demo.sh --tenants`).
+The cluster demo's config/cluster.yaml and the options it passes: the balancers and uplinks the
+cluster lab builds, one VIP per group, each group first on another balancer (`./demo.sh
+--cluster`)."""
 import pytest
 
 from flows import pipeline
-from lab import demo, topology
+from lab import cluster, demo, topology
 from lbctl import store
 from lbctl.networks import default_network
+from lbctl_app.options import parse_cluster
 
 
 def load(path):
@@ -46,3 +50,41 @@ def test_the_web_vip_is_the_standard_demos(tenants):
 
 def test_the_mac_in_the_trace_hint_is_the_balancers_on_tenant_a(tenants):
     assert demo.TENANT_A_MAC == pipeline.own_mac(0, tenants.network("tenant-a").id, 1)
+
+
+@pytest.fixture(scope="module")
+def cluster_vips():
+    return load(demo.CLUSTER_FILE)
+
+
+def cluster_options():
+    """demo.CLUSTER_OPTIONS as ryu-manager reads them (list options: comma-separated)."""
+    def listed(option):
+        return [entry.strip() for entry in demo.CLUSTER_OPTIONS.get(option, "").split(",") if entry.strip()]
+    return parse_cluster(listed("balancers"), listed("group_order"), False, 10.0, listed("uplinks"))
+
+
+def test_the_cluster_options_name_the_labs_balancers_with_their_dpids_and_uplink_ports():
+    config = cluster_options()
+    assert config.balancers == {name: int(cluster.balancer_dpid(index), 16)
+                                for index, name in enumerate(demo.CLUSTER_BALANCERS)}
+    assert config.uplinks == {name: frozenset([cluster.UPLINK_OFPORT]) for name in demo.CLUSTER_BALANCERS}
+
+
+def test_each_group_starts_where_the_demo_waits_for_it_and_each_on_another_balancer(cluster_vips):
+    config = cluster_options()
+    groups = {vip.redundancy_group for vip in cluster_vips.vips}
+    assert groups == set(demo.CLUSTER_ACTIVE), "the demo waits for every group of the file, and only those"
+    for group, name in demo.CLUSTER_ACTIVE.items():
+        assert config.order(group)[0] == config.balancers[name]
+    assert len(set(demo.CLUSTER_ACTIVE.values())) == len(demo.CLUSTER_ACTIVE), "active/active"
+
+
+def test_the_cluster_vips_are_a_one_arm_and_a_dsr_vip_of_the_labs_members_where_the_demo_connects(cluster_vips):
+    members = sorted(address for _, address, _ in topology.MEMBERS)
+    for client, name, address in demo.CLUSTER_TRAFFIC:
+        vip = cluster_vips.get(name)
+        assert client == "client" and (vip.address, vip.port) == (address, 80)
+        assert sorted(m.address for m in vip.members) == members
+    assert {vip.name: vip.mode for vip in cluster_vips.vips} == {"web": "one-arm", "direct": "dsr"}
+    assert cluster_vips.get("direct").address == demo.CLUSTER_DSR_VIP, "the address the members hold on lo"
