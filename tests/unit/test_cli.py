@@ -17,17 +17,16 @@ from lbctl import rest as rest_api
 from lbctl_cli import cli
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
-# Captured from a lab (tests/integration's topology: real Open vSwitch, userspace datapath, bridge
-# lcx1br, the real `ryu-manager lbctl_app`) with config/vips.yaml's `web` and the two VIPs of
-# THREE_VIPS below created in that order (members m1, m2 serving TCP on 9000, as lab.lbctl's
-# NAME_SERVER, and holding `direct`'s VIP as lab.dsr.configure_member does), after a few connections
-# to each: `ovs-ofctl dump-flows BR` then `ovs-ofctl -O OpenFlow13 dump-groups BR`, and the raw
-# ofproto/trace outputs of `lbctl --json trace --vip arm|direct --client 198.18.0.10:40000
-# --in-port 1 --bridge lcx1br --run --slot 3` (each step's "output", in order). ofproto/trace
-# simulates only the last NAT of a pass: one-arm's traced packet keeps the VIP as its destination
-# after the commits (their datapath actions show both NATs).
-# These captures predate networks (table 0 `ingress`): read them through captured(), and capture them
-# afresh once the lab runs this pipeline (it cannot yet: PushVlan has no OpenFlow form in render).
+# Captured from a lab by tests/unit/golden/recapture.py (docs/testing.md: "How to recapture the
+# CLI goldens"): tests/integration's topology (real Open vSwitch, userspace datapath, bridge lcx1br,
+# the real `ryu-manager lbctl_app`) with config/vips.yaml's `web` and the two VIPs of THREE_VIPS below
+# created in that order (members m1, m2 serving TCP on 9000, as lab.lbctl's NAME_SERVER, and holding
+# `direct`'s VIP as lab.dsr.configure_member does), after 6, 5 and 6 connections from fixed client
+# ports to web, arm and direct: `ovs-ofctl dump-flows BR` then `ovs-ofctl -O OpenFlow13 dump-groups
+# BR`, and the raw ofproto/trace outputs of `lbctl --json trace --vip arm|direct --client
+# 198.18.0.10:40000 --in-port 1 --bridge lcx1br --run --slot 3` (each step's "output", in order).
+# ofproto/trace simulates only the last NAT of a pass: one-arm's traced packet keeps the VIP as its
+# destination after the commits (their datapath actions show both NATs).
 DUMP = os.path.join(GOLDEN, "cli_dump_flows.txt")
 TRACE_ONE_ARM = os.path.join(GOLDEN, "cli_trace_one_arm.txt")
 TRACE_DSR = os.path.join(GOLDEN, "cli_trace_dsr.txt")
@@ -133,15 +132,6 @@ def lbctl(capsys, monkeypatch):
 def closed_port_url():
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as server:
         return "http://127.0.0.1:%d" % server.server_address[1]
-
-
-def captured(path):
-    """A capture of the pipeline before networks, as this pipeline numbers its tables: `ingress`
-    took table 0, so the classify of then (table 0) is table 1 now; no other table moved."""
-    text = open(path).read()
-    text = re.sub(r"\btable=0,", "table=1,", text)                     # dump-flows, unroll_xlate
-    text = re.sub(r"^(\s*)0\. ", r"\g<1>1. ", text, flags=re.M)         # ofproto/trace: a flow of table 0
-    return re.sub(r"(Resuming from table|restored state: table=) ?0\b", lambda m: m[0][:-1] + "1", text)
 
 
 def rows(text):
@@ -608,24 +598,24 @@ def flow_rows(out):
 
 
 def test_flows_of_a_real_dump_are_labelled(three_vips, lbctl):
-    dump = captured(DUMP)
+    dump = open(DUMP).read()
     code, out, err = lbctl(three_vips.url, "flows", "-", stdin=dump)
     assert (code, err) == (0, "")
     shown = flow_rows(out)
     assert out.splitlines()[0].split() == ["VIP", "MEMBER", "NETWORK", "TABLE", "PACKETS", "FLOW"]
     assert len(shown) == sum(" actions=" in line for line in dump.splitlines()) + dump.count("group_id=")
-    assert ["web", "-", "-", "classify(1)", "30", "priority=700,tcp,nw_dst=198.18.0.100,tp_dst=80 "
+    assert ["web", "-", "default", "classify(1)", "36", "priority=700,tcp,reg9=0,nw_dst=198.18.0.100,tp_dst=80 "
             "actions=load:0x80000001->NXM_NX_REG4[],ct(table=20,zone=64,nat)"] in shown
-    assert ["web", "198.18.0.12:80", "-", "commit(22)", "1"] in [r[:5] for r in shown], "a member's new connections"
+    assert ["web", "198.18.0.12:80", "-", "commit(22)", "3"] in [r[:5] for r in shown], "a member's new connections"
     commits = [r for r in shown if r[:4] == ["arm", "198.18.0.12:9000", "-", "commit(22)"]]
     assert len(commits) == 1 and "nat(dst=198.18.0.12:9000)" in commits[0][5] and \
         "nat(src=198.18.0.210:1024-65535)" in commits[0][5], "one-arm: both NATs in the member's commit"
-    assert ["arm", "-", "-", "classify(1)", "0", "priority=600,ip,nw_dst=198.18.0.210 "
+    assert ["arm", "-", "default", "classify(1)", "0", "priority=600,ip,reg9=0,nw_dst=198.18.0.210 "
             "actions=ct(zone=65,nat),ct(table=20,zone=64,nat)"] in shown, "the pool's replies"
-    assert ["(host)", "198.18.0.13", "default", "locate(31)", "15",
-            "priority=300,reg2=0x3 actions=mod_dl_dst:02:00:c6:12:00:0d,output:4"] in shown, "a host's network"
+    assert ["(host)", "198.18.0.13", "default", "locate(31)", "12", "priority=300,reg2=0x3 "
+            "actions=mod_dl_dst:02:00:c6:12:00:0d,load:0->NXM_OF_IN_PORT[],output:4"] in shown, "a host's network"
     assert ["(host)", "198.18.0.11", "default", "to_member(30)"] in [r[:4] for r in shown], "a member's hairpin"
-    assert ["(pipeline)", "-", "-", "to_member(30)", "30"] in [r[:5] for r in shown], "routed requests, by ct_label"
+    assert ["(pipeline)", "-", "-", "to_member(30)", "36"] in [r[:5] for r in shown], "routed requests, by ct_label"
     assert ["(pipeline)", "-", "-", "reject(50)", "0", "priority=0 actions=CONTROLLER:65535"] in shown
     assert not [r for r in shown if r[3] == "dsr_conn(18)"], "dsr's steady state: no pins, the hash alone"
     delivered = [r for r in shown if r[3] == "dsr_deliver(24)" and r[0] == "direct"]
@@ -638,19 +628,21 @@ def test_flows_of_a_real_dump_are_labelled(three_vips, lbctl):
                       "group 2": "select, 256 buckets: 198.18.0.11:9000 x128, 198.18.0.12:9000 x128",
                       "group 3": "select, 256 buckets: 198.18.0.11:9000 x128, 198.18.0.12:9000 x128"}
     owners = [r[0] for r in shown]
-    assert owners == sorted(owners, key=["web", "arm", "direct", "(host)", "(pipeline)"].index), "grouped by VIP"
+    assert owners == sorted(owners, key=["web", "arm", "direct", "(host)", "(network)", "(pipeline)"].index), \
+        "grouped by VIP"
 
 
 def test_flows_json_and_vip_filter(three_vips, lbctl):
-    code, out, _ = lbctl(three_vips.url, "--json", "flows", "--stdin", "--vip", "direct", stdin=captured(DUMP))
+    code, out, _ = lbctl(three_vips.url, "--json", "flows", "--stdin", "--vip", "direct", stdin=open(DUMP).read())
     shown = json.loads(out)
     assert {(r["vip"], r["member"]) for r in shown if r["vip"] == "(host)"} == {("(host)", "198.18.0.11"),
                                                                                ("(host)", "198.18.0.12")}
     assert {r["vip"] for r in shown} == {"direct", "(host)"}
     classify = next(r for r in shown if r["table"] == 1 and "tp_dst=9000" in r["flow"])
     assert classify == {"cookie": "0x300000000", "table": 1, "table_name": "classify", "n_packets": 36,
-                        "flow": "priority=700,tcp,nw_dst=198.18.0.132,tp_dst=9000 actions=load:0x3->NXM_NX_REG4[],group:3",
-                        "vip": "direct", "member": "-", "network": "-", "dpid": None}
+                        "flow": "priority=700,tcp,reg9=0,nw_dst=198.18.0.132,tp_dst=9000 "
+                                "actions=load:0x3->NXM_NX_REG4[],mod_dl_src:02:6c:00:00:00:01,group:3",
+                        "vip": "direct", "member": "-", "network": "default", "dpid": None}
     [group] = [r for r in shown if r["table"] is None]
     assert (group["member"], group["buckets"]) == ("group 3", {"198.18.0.11:9000": 128, "198.18.0.12:9000": 128})
 
@@ -771,7 +763,7 @@ def test_flows_of_networks_without_the_controller_show_ids(lbctl):
 
 
 def test_flows_without_the_controller_show_ids(lbctl):
-    code, out, err = lbctl(closed_port_url(), "flows", "-", stdin=captured(DUMP))
+    code, out, err = lbctl(closed_port_url(), "flows", "-", stdin=open(DUMP).read())
     assert code == 0 and err.startswith("lbctl: cannot reach the controller") and err.endswith(
         ": showing ids instead of names\n")
     assert ["vip#1", "member#2", "-", "commit(22)"] in [r[:4] for r in flow_rows(out)]
@@ -779,7 +771,7 @@ def test_flows_without_the_controller_show_ids(lbctl):
 
 
 def test_flows_from_the_api(fake, rest, three_vips, lbctl):
-    lines = captured(DUMP).splitlines()
+    lines = open(DUMP).read().splitlines()
     api = fake({("GET", "/v1/vips"): (200, rest("GET", "/v1/vips")[1]),
                 ("GET", "/v1/flows"): (200, {"switches": [{
                     "dpid": "00000000000000aa", "flows": [line for line in lines if " actions=" in line],
@@ -807,18 +799,19 @@ def annotated(out):
 
 
 def test_trace_explain_names_tables_and_cookies(three_vips, lbctl):
-    code, out, err = lbctl(three_vips.url, "trace", "--explain", "-", stdin=captured(TRACE_ONE_ARM))
+    code, out, err = lbctl(three_vips.url, "trace", "--explain", "-", stdin=open(TRACE_ONE_ARM).read())
     assert (code, err) == (0, "")
     assert len(out.splitlines()) == len(open(TRACE_ONE_ARM).read().splitlines())
     notes = annotated(out)
-    assert notes[0] == "classify; arm"
-    assert [n for n in notes if ";" in n] == ["classify; arm", "conntrack; arm", "commit; arm 198.18.0.12:9000",
-                                              "locate; host 198.18.0.12"]
+    assert notes[:2] == ["ingress", "classify; arm; network default"]
+    assert [n for n in notes if ";" in n] == ["classify; arm; network default", "conntrack; arm",
+                                              "commit; arm 198.18.0.12:9000", "locate; host 198.18.0.12"]
     assert notes[-2:] == ["to_member", "locate; host 198.18.0.12"], "to_member: the member's host from ct_label"
-    assert " 1. tcp,nw_dst=198.18.0.131,tp_dst=9000, priority 700, cookie 0x200000000   [classify; arm]" in out
-    code, out, _ = lbctl(three_vips.url, "trace", "--explain", "-", stdin=captured(TRACE_DSR))
+    assert (" 1. tcp,reg9=0,nw_dst=198.18.0.131,tp_dst=9000, priority 700, cookie 0x200000000   "
+            "[classify; arm; network default]") in out
+    code, out, _ = lbctl(three_vips.url, "trace", "--explain", "-", stdin=open(TRACE_DSR).read())
     assert [n for n in annotated(out) if ";" in n or n.startswith("dsr_")] == [
-        "classify; direct", "dsr_deliver; direct 198.18.0.12:9000", "locate; host 198.18.0.12"], \
+        "classify; direct; network default", "dsr_deliver; direct 198.18.0.12:9000", "locate; host 198.18.0.12"], \
         "stateless: the group's slot, no pin lookup"
 
 
@@ -906,7 +899,7 @@ def test_trace_run_follows_the_select_group(three_vips, lbctl, tmp_path):
     run stopped at the group's hash: lbctl must go on from that recirculation, with the slot's hash."""
     (tmp_path / "appctl.py").write_text(FAKE_APPCTL)
     calls = tmp_path / "calls"
-    (tmp_path / "trace.txt").write_text(captured(TRACE_ONE_ARM))
+    (tmp_path / "trace.txt").write_text(open(TRACE_ONE_ARM).read())
     appctl = "%s %s %s %s" % (sys.executable, tmp_path / "appctl.py", calls, tmp_path / "trace.txt")
     code, out, err = lbctl(three_vips.url, "trace", "--vip", "arm", "--client", "198.18.0.10:40000", "--in-port", "1",
                            "--bridge", "lcx1br", "--run", "--slot", "3", "--appctl", appctl)
