@@ -12,7 +12,7 @@ _PROTOCOLS.update({(ETH_TYPE_IP, number): name for name, number in IP_PROTO.item
 _PROTOCOLS.update({(ETH_TYPE_IPV6, number): name + "6" for name, number in IP_PROTO.items() if name != "icmp"})
 _PROTOCOLS[(ETH_TYPE_IPV6, IP_PROTO["icmpv6"])] = "icmp6"
 _MATCH_NAMES = [  # in the order ovs-ofctl prints them (vlan_vid under two names: see _vlan_text)
-    ("vlan_vid", None), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
+    ("in_port", "in_port"), ("vlan_vid", None), ("eth_src", "dl_src"), ("eth_dst", "dl_dst"), ("ipv4_src", "nw_src"), ("ipv4_dst", "nw_dst"),
     ("ipv6_src", "ipv6_src"), ("ipv6_dst", "ipv6_dst"),
     ("arp_spa", "arp_spa"), ("arp_tpa", "arp_tpa"), ("arp_op", "arp_op"),
     ("tcp_src", "tp_src"), ("tcp_dst", "tp_dst"), ("udp_src", "tp_src"), ("udp_dst", "tp_dst"),

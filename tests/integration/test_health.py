@@ -165,7 +165,7 @@ def test_udp_and_ping_monitors(lab, lb):
 
 def test_a_monitor_needs_the_monitor_address_and_no_one_else_may_use_it(lab, lb):
     status, doc = lb.call("POST", "/v1/vips", dict(VIP, name="thief", address=MONITOR_ADDRESS))
-    assert (status, doc["error"]) == (409, "address: 198.18.0.2 is the balancer's monitor address")
+    assert (status, doc["error"]) == (409, "address: 198.18.0.2 is the monitor address of network 'default'")
 
 
 # Runs in the client: a new connection to VIP:9000 every 20 ms until stdin closes (at most 60 s);
