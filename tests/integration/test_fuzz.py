@@ -92,11 +92,16 @@ class Api:
                 member.pop("locations", None)
         return vips
 
+    def networks(self):
+        status, _, networks = self.call("GET", "/v1/networks")
+        assert status == 200
+        return networks
+
     def state(self):
-        """What a refused request must leave alone: VIP set, state file, switch."""
+        """What a refused request must leave alone: VIP set, networks, state file, switch."""
         state_file = self.lb.state_file
-        return {"vips": self.vips(), "state file": state_file.read_bytes() if state_file.exists() else None,
-                "switch": switch_text(self.lab)}
+        return {"vips": self.vips(), "networks": self.networks(),
+                "state file": state_file.read_bytes() if state_file.exists() else None, "switch": switch_text(self.lab)}
 
     def settled(self, timeout=SETTLE_TIMEOUT):
         """Wait until the switch holds exactly the pipeline of the saved VIP set and the learned hosts;
@@ -255,6 +260,12 @@ def test_fuzzed_requests_get_documented_answers_and_refusals_change_nothing(api)
             status, _, doc = api.call("DELETE", "/v1/vips/" + quote(vip["name"], safe=""))
             if status != 204:
                 undeletable.append((vip["name"], status, doc))
+    start_networks = {network["name"] for network in start["networks"]}
+    for network in api.networks():
+        if network["name"] not in start_networks:
+            status, _, doc = api.call("DELETE", "/v1/networks/" + quote(network["name"], safe=""))
+            if status != 204:
+                undeletable.append((network["name"], status, doc))
     still = api.settled()
     end = api.state()
     statuses = defaultdict(int)
@@ -268,7 +279,7 @@ def test_fuzzed_requests_get_documented_answers_and_refusals_change_nothing(api)
     if run.violations:
         problems.append("%d kind(s) of violation:\n\n%s" % (len(run.violations), run.report()))
     if undeletable:
-        problems.append("VIPs the fuzzer created that cannot be deleted: %r" % undeletable)
+        problems.append("VIPs or networks the fuzzer created that cannot be deleted: %r" % undeletable)
     if still:
         problems.append("after the cleanup, the switch does not hold the saved VIP set's pipeline: %s" % still)
     if end["vips"] != start["vips"]:
