@@ -45,11 +45,21 @@ def unavailable_reason():
     return None
 
 
+_HANDED_OUT = set()   # ports free_tcp_port gave this process: a lab's OpenFlow port and a REST port
+# are picked before either is bound, and the kernel may pick a port it just gave back
+
+
 def free_tcp_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now (picked by the kernel)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now (picked by the kernel), and that
+    this process was not given before."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no TCP port on 127.0.0.1 that this process was not given already")
 
 
 class Lab(LabBase):
