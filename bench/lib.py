@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab import CommandFailed, Lab, free_tcp_port, unavailable_reason
+from lab import CommandFailed, Cluster, Lab, free_tcp_port, unavailable_reason
 # The one nearest-rank percentile of the project: the figures of a bench and those of GET
 # /v1/stats are computed alike.
 from lbctl.stats import percentile
@@ -106,10 +106,10 @@ def new_lab(workdir, tag):
 
 
 @contextlib.contextmanager
-def started_lab(workdir, tag):
-    """A started new_lab(workdir, tag), removed when the block ends, however it ends: once the
-    block is left, a second Ctrl-C (or SIGTERM) cannot cut the removal short."""
-    lab = new_lab(workdir, tag)
+def started(lab):
+    """The lab (a core.Lab or a cluster.Cluster, not started yet), started, and removed when the
+    block ends, however it ends: once the block is left, a second Ctrl-C (or SIGTERM) cannot cut
+    the removal short."""
     try:
         lab.start()
         yield lab
@@ -117,6 +117,17 @@ def started_lab(workdir, tag):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
         lab.stop()
+
+
+def started_lab(workdir, tag):
+    """A started new_lab(workdir, tag), removed when the block ends (see started())."""
+    return started(new_lab(workdir, tag))
+
+
+def started_cluster(workdir, tag, balancers=("a", "b")):
+    """A started cluster lab (lab/cluster.py) of those balancers in workdir, named like new_lab's,
+    removed when the block ends (see started())."""
+    return started(Cluster(workdir, tag + secrets.token_hex(2), free_tcp_port(), balancers))
 
 
 FLOW_COUNT = re.compile(r"flow_count=(\d+)")
