@@ -66,6 +66,7 @@ import time
 
 from bench.lib import (Deadline, MeasurementFailed, bench_parser, bounded, controller_stats,
                        distribution, machine_text, percentile, positive_int, run, started_lab)
+from flows.pipeline import MEMBER_REG
 from lab import free_tcp_port, topology
 from lab.lbctl import REPO_VIPS, Controller, wait_for
 
@@ -202,14 +203,16 @@ class Probed:
         self.lab, self.controller, self.group_id = lab, controller, group_id
 
     def buckets(self, address):
-        """How many of the group's buckets NAT to address:SERVICE_PORT, and how many it has.
-        (OpenFlow 1.3 cannot ask for one group: the dump holds every group, one per line.)"""
+        """How many of the group's buckets choose the member at address (they load its member id
+        into the member register), and how many it has. (OpenFlow 1.3 cannot ask for one group:
+        the dump holds every group, one per line.)"""
         head = f"group_id={self.group_id},"
         line = next((line for line in self.lab.ofctl("dump-groups").splitlines()
                      if line.strip().startswith(head)), None)
         if line is None:
             raise MeasurementFailed(f"the switch holds no group {self.group_id} (VIP {VIP_NAME})")
-        return line.count(f"nat(dst={address}:{SERVICE_PORT})"), line.count("bucket=")
+        chosen = "set_field:%#x->%s," % (self.member(address)["id"], MEMBER_REG.field)
+        return line.count(chosen), line.count("bucket=")
 
     def member(self, address):
         status, doc = self.controller.call("GET", "/v1/vips/" + VIP_NAME)

@@ -211,7 +211,7 @@ class Balancer:
         for change in changes:
             if change.new in self.switches:
                 self.neighbours.announce({key for key, group in owned.items() if group == change.group},
-                                         [self.switches[change.new]])
+                                         [self.switches[change.new]], at_once=True)
         return out
 
     def pickup(self, switch, vips):

@@ -209,7 +209,9 @@ class Changes:
         core.monitoring.note_statuses()
         LOG.info("switch %016x adopted: %d flows found, %d deletions, %d host places kept",
                  switch.dpid, len(switch.found.flows), len(deletions), len(switch.found_places))
-        core.neighbours.announce(set(core.owned()), [switch])
+        # A cluster's every active switch announces again: the switch adopted now may have been
+        # active before it froze, and pulled its groups' MACs back to itself in the fabric.
+        core.neighbours.announce(set(core.owned()), None if core.cluster.config.enabled else [switch])
         return elsewhere + out
 
     def _found_state(self, switch):

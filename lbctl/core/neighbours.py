@@ -116,18 +116,23 @@ class Neighbours:
 
     # ------------------------------------------------------------------ announcements
 
-    def announce(self, addresses, switches=None):
+    def announce(self, addresses, switches=None, at_once=False):
         """Gratuitous ARPs for `addresses` ((network, address) keys): garp_count of them,
         garp_interval apart, on `switches` (None: every switch). An address already being
-        announced is not announced again, only on more switches."""
+        announced is not announced again, only on more switches; but `at_once` (a group moved to
+        another switch: the fabric must learn its MAC there now) starts its announcements over,
+        the first one now."""
         now = self.core.clock.monotonic()
         for address in addresses:
             pending = self.garps.get(address)
             if pending is None:
                 if self.garp_count:
                     self.garps[address] = [self.garp_count, now, None if switches is None else {s.dpid for s in switches}]
-            elif pending[2] is not None:
+                continue
+            if pending[2] is not None:
                 pending[2] = None if switches is None else pending[2] | {s.dpid for s in switches}
+            if at_once:
+                pending[0], pending[1] = self.garp_count, now
 
     def _due_garps(self, now):
         core = self.core

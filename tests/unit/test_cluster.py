@@ -254,3 +254,19 @@ def test_a_standby_keeps_to_the_slot_tables_of_the_active_switch_whatever_its_hi
     core.changes.sync_all()
     tables = [core.switches[dpid].installed.slots[vip.id] for dpid in (A, B)]
     assert tables[0] == tables[1], "lb-b (standby) hashes every connection to the member lb-a does"
+
+
+def test_a_takeover_announces_at_once_even_while_an_announcement_runs(two):
+    core = two
+    run(core, 0.5)   # the adoption's announcements are under way (3, 1 s apart)
+    out = core.switch_gone(A) + run(core, 0.06)
+    assert (B, WEB["address"], VIP_MAC) in garps(out), "not 1 s later, with the rest of the schedule"
+
+
+def test_an_adopted_switch_makes_every_active_switch_announce_again(two):
+    core = two
+    run(core, 5.0)   # all announcements done
+    core.switch_gone(B)
+    run(core, 5.0)
+    out = adopt(core, B) + run(core, 0.1)
+    assert {dpid for dpid, _, _ in garps(out)} == {A}, "a (active) announces; b (standby) does not"
