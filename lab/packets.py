@@ -67,7 +67,9 @@ def endpoints(line):
 
 class Capture:
     """tcpdump on a host's eth0 while the `with` block runs; `lines` then holds one line per
-    frame seen (with its Ethernet header: `-e`), in either direction."""
+    frame seen (with its Ethernet header: `-e`), in either direction. In immediate mode: without
+    it, libpcap holds frames up to its buffer timeout, and a frame seen just before the block
+    ends could be missing from `lines`."""
 
     def __init__(self, lab, host, bpf):
         self.lab, self.host, self.bpf = lab, lab.host(host), bpf
@@ -77,7 +79,7 @@ class Capture:
 
     def __enter__(self):
         self.log.unlink(missing_ok=True)
-        self.lab.spawn(self.host, self.key, ["tcpdump", "-lnne", "-i", "eth0", self.bpf])
+        self.lab.spawn(self.host, self.key, ["tcpdump", "--immediate-mode", "-lnne", "-i", "eth0", self.bpf])
         deadline = time.monotonic() + 10
         while "listening on" not in self._text():
             if time.monotonic() > deadline:
