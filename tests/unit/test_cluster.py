@@ -15,21 +15,11 @@ from lbctl.core.messages import FlowStats, PacketOut
 from lbctl.model import parse_vip
 from lbctl_app.options import parse_cluster
 from tests.unit.sample import WEB, vip_set
+from tests.unit.test_arp_in import Clock
 
 A, B, C = 0xA, 0xB, 0xC
 CONFIG = ClusterConfig({"lb-a": A, "lb-b": B, "lb-c": C}, {2: ["lb-b", "lb-a", "lb-c"]})
 VIP_MAC = p.own_mac(0, 0, 1)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def monotonic(self):
-        return self.now
-
-    def wall(self):
-        return self.now
 
 
 # ---------------------------------------------------------------- the state machine alone
