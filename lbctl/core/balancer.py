@@ -77,6 +77,7 @@ class Balancer:
         self.store = store
         self.clock = clock
         self._settings = None
+        self._owned = (None, None)   # (a configuration, what the balancer owns in it)
         try:
             self.config = store.load(options.default_network())
         except LbError as e:
@@ -217,6 +218,8 @@ class Balancer:
     def pickup(self, switch, vips):
         """The ids of the NAT-mode VIPs of `vips` whose connections `switch` picks up mid-stream: it
         took their group over less than takeover_grace ago (see flows.vip.vip_flows)."""
+        if not self.pickups:
+            return frozenset()
         now = self.clock.monotonic()
         groups = {group for (dpid, group), until in self.pickups.items() if dpid == switch.dpid and until > now}
         return frozenset(vip.id for vip in vips if vip.redundancy_group in groups and vip.mode != "dsr")
@@ -308,10 +311,12 @@ class Balancer:
         """Every (network, address) the balancer owns -> its redundancy group: VIPs, SNAT pools,
         gateways and monitor addresses."""
         config = config or self.config
-        owned = {(network.name, address): group for network in config.networks
-                 for address, group in network.owned.items()}
-        owned.update(config.addresses)
-        return owned
+        if self._owned[0] is not config:   # (once per configuration: every ARP packet-in asks)
+            owned = {(network.name, address): group for network in config.networks
+                     for address, group in network.owned.items()}
+            owned.update(config.addresses)
+            self._owned = (config, owned)
+        return self._owned[1]
 
     def own_mac(self, network, group):
         """The balancer's MAC on `network` (a name) for redundancy group `group`."""

@@ -4,13 +4,11 @@ ports, and a provider VIP on the untagged network in front of tenant A's members
 build_tenants draws it). Each tenant reaches its own members only; what one tenant sends, spoofed
 or tagged, reaches nothing of the other; hosts, moves and health are per network; a controller
 restart changes no flow."""
-import json
-import sys
 
 import pytest
 
 from lab import free_tcp_port, packets, topology
-from lab.lbctl import Controller, shares, switch_text, wait_for
+from lab.lbctl import Controller, connect, served_by, shares, switch_text, wait_for
 from lbctl import packets as codec
 
 TENANT = {"vlan": None, "gateways": ["10.0.0.1/24"], "monitor_address": "10.0.0.2"}
@@ -25,28 +23,9 @@ PROVIDER = {"name": "shared", "address": "198.18.0.100", "port": 80,
             "members": [{"address": "10.0.0.11", "network": "tenant-a"}, {"address": "10.0.0.12", "network": "tenant-a"}]}
 MAC = {"tenant-a": "02:6c:00:00:10:01", "tenant-b": "02:6c:00:00:20:01"}   # the gateways' (group 1) on each
 
-# Runs in a host: N fresh HTTP connections to address:port; prints who answered, counted.
-HTTP_FROM = """
-import collections, http.client, json, sys
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-seen = collections.Counter()
-for _ in range(count):
-    conn = http.client.HTTPConnection(host, port, timeout=3)
-    try:
-        conn.request("GET", "/", headers={"Connection": "close"})
-        seen[conn.getresponse().read().decode().strip()] += 1
-    except OSError as e:
-        seen["error " + type(e).__name__] += 1
-    finally:
-        conn.close()
-print(json.dumps(seen))
-"""
-
-
 def served(lab, host, address, count=30):
     """Who answers `count` new connections from `host` to address:80 -> {member name: n}."""
-    out = lab.run(host, [sys.executable, "-c", HTTP_FROM, address, "80", str(count)], timeout=120).stdout
-    return json.loads(out)
+    return served_by(connect(lab, address, 80, count, host))
 
 
 @pytest.fixture(scope="module")
